@@ -1,0 +1,151 @@
+//! The `navigator` command: `serve` (default), `migrate`, `token`,
+//! `openapi`. It parses the command line and environment, then calls into
+//! the library; it holds no logic of its own.
+
+use std::{net::SocketAddr, process::ExitCode};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{
+    config::{self, SecretSource},
+    db,
+    domain::Role,
+    http::{self, AppState, Authenticator, JwtKeys},
+};
+
+/// Navigator: the patient-navigation backend.
+#[derive(Debug, Parser)]
+#[command(name = "navigator", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://...`.
+    #[arg(long, env = "DATABASE_URL", default_value = config::DEFAULT_DATABASE_URL, global = true)]
+    database_url: String,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database and serve the API (the default).
+    Serve,
+    /// Apply pending schema migrations, then exit.
+    Migrate,
+    /// Print a signed bearer token for local use (the token alone on stdout).
+    Token(TokenArgs),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "NAVIGATOR_ADDR", default_value = "127.0.0.1:3000", global = true)]
+    addr: SocketAddr,
+    /// Most database connections in the pool.
+    #[arg(long, env = "NAVIGATOR_DB_MAX_CONNECTIONS", default_value_t = 16, global = true)]
+    max_connections: u32,
+    /// Browser origins allowed to call the API (CORS), comma-separated.
+    #[arg(long = "cors-origin", env = "NAVIGATOR_CORS_ORIGINS", value_delimiter = ',', global = true)]
+    cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    /// The role the token grants: viewer, navigator or admin.
+    #[arg(long, value_parser = parse_role)]
+    role: Role,
+    /// The subject (who the token speaks for; the actor in history).
+    #[arg(long)]
+    sub: String,
+    /// Hours until the token expires.
+    #[arg(long, default_value_t = 12)]
+    ttl_hours: u64,
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::from_text(text).ok_or_else(|| "expected viewer, navigator or admin".to_owned())
+}
+
+/// Runs the command line; the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            config::init_tracing(false);
+            serve(&cli.database_url, &cli.serve).await
+        }
+        Command::Migrate => {
+            config::init_tracing(false);
+            let db = db::connect(&cli.database_url, db::PoolSettings::default())?;
+            let applied = db::migrations::run(&db).await?;
+            tracing::info!(applied = applied.len(), "database is up to date");
+            Ok(())
+        }
+        Command::Token(args) => {
+            let (secret, _) = config::jwt_secret(&cli.database_url)?;
+            println!("{}", JwtKeys::new(&secret).mint(&args.sub, args.role, args.ttl_hours * 3600));
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", http::openapi::document().to_pretty_json()?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(database_url: &str, args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let settings = db::PoolSettings { max_connections: args.max_connections, ..Default::default() };
+    let db = db::connect(database_url, settings)?;
+    let applied = db::migrations::run(&db).await?;
+    tracing::info!(applied = applied.len(), backend = ?db.get_database_backend(), "database ready");
+    let (secret, source) = config::jwt_secret(database_url)?;
+    match source {
+        SecretSource::Environment => tracing::info!("JWT secret from NAVIGATOR_JWT_SECRET"),
+        SecretSource::File { path, created } => tracing::info!(
+            path = %path.display(),
+            created,
+            "JWT secret kept beside the database; `navigator token` run from here signs with it"
+        ),
+    }
+    let cors_origins = args.cors_origins.iter().filter_map(|o| o.trim().parse().ok()).collect();
+    let state = AppState { db, auth: Authenticator::Jwt(JwtKeys::new(&secret).into()), cors_origins };
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, http::app(state)).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

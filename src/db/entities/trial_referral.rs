@@ -1,0 +1,31 @@
+//! The `trial_referrals` table.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `trial_referrals`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
+#[sea_orm(table_name = "trial_referrals")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    #[serde(skip)]
+    pub patient_status: String,
+    pub trial_id: Uuid,
+    pub physician_id: Uuid,
+    #[serde(skip)]
+    pub physician_kind: String,
+    pub referred_at: Option<DateTimeUtc>,
+    pub eligibility: String,
+    pub ineligible_reason: Option<String>,
+    pub outcome: String,
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+/// Relations are expressed by the schema's foreign keys; queries join explicitly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,98 @@
+//! Versioned schema migrations, written once with sea-query and rendered for
+//! whichever backend runs them.
+//!
+//! A migration, once applied anywhere, is never edited: a change is a new
+//! migration appended to [`MIGRATIONS`]. Each runs in its own transaction
+//! (both SQLite and PostgreSQL have transactional DDL) and is recorded in
+//! `schema_migrations`. Migrations run from `navigator migrate`, from the
+//! local `serve`, or from the deploy-time migration function; never on a
+//! Lambda cold start.
+
+mod m0001_initial_schema;
+mod m0002_seed_medical_conditions;
+
+use chrono::Utc;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait,
+    sea_query::{ColumnDef, Expr, ExprTrait, Query, Table},
+};
+
+/// One step of the schema's history.
+pub struct Migration {
+    /// Strictly increasing; the order migrations run in.
+    pub version: i64,
+    /// What the step does, for people reading `schema_migrations`.
+    pub name: &'static str,
+    /// The statements of the step, rendered for a backend.
+    pub statements: fn(DbBackend) -> Vec<Statement>,
+}
+
+/// Every migration, oldest first. Append only.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema",
+        statements: m0001_initial_schema::statements,
+    },
+    Migration {
+        version: 2,
+        name: "seed the consolidated medical conditions",
+        statements: m0002_seed_medical_conditions::statements,
+    },
+];
+
+/// Applies every migration the database has not seen yet and returns the
+/// versions applied, oldest first.
+pub async fn run(db: &DatabaseConnection) -> Result<Vec<i64>, DbErr> {
+    let backend = db.get_database_backend();
+    db.execute(
+        Table::create()
+            .table("schema_migrations")
+            .if_not_exists()
+            .col(ColumnDef::new("version").big_integer().not_null().primary_key())
+            .col(ColumnDef::new("name").text().not_null())
+            .col(ColumnDef::new("applied_at").timestamp_with_time_zone().not_null()),
+    )
+    .await?;
+    let applied = applied_versions(db).await?;
+    let mut done = Vec::new();
+    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        let tx = db.begin().await?;
+        for statement in (migration.statements)(backend) {
+            tx.execute_raw(statement).await?;
+        }
+        tx.execute(
+            Query::insert()
+                .into_table("schema_migrations")
+                .columns(["version", "name", "applied_at"])
+                .values_panic([migration.version.into(), migration.name.into(), Utc::now().into()]),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+        done.push(migration.version);
+    }
+    Ok(done)
+}
+
+/// The versions recorded as applied.
+pub async fn applied_versions(db: &DatabaseConnection) -> Result<Vec<i64>, DbErr> {
+    let rows = db
+        .query_all(
+            Query::select()
+                .column("version")
+                .from("schema_migrations")
+                .order_by("version", sea_orm::Order::Asc),
+        )
+        .await?;
+    rows.iter().map(|row| row.try_get::<i64>("", "version")).collect()
+}
+
+/// Whether every known migration has been applied (for readiness).
+pub async fn is_current(db: &DatabaseConnection) -> Result<bool, DbErr> {
+    let row = db
+        .query_one(Query::select().expr(Expr::col("version").max()).from("schema_migrations"))
+        .await?;
+    let latest = row.and_then(|r| r.try_get_by_index::<Option<i64>>(0).ok().flatten());
+    Ok(latest == MIGRATIONS.last().map(|m| m.version))
+}

@@ -1,0 +1,132 @@
+//! Persistence: connecting to SQLite or PostgreSQL, the schema's migrations,
+//! and the SeaORM entities that map its tables.
+//!
+//! There is one code path for both databases: every query is built with
+//! SeaORM/sea-query, which renders it for the backend at hand. This layer
+//! knows nothing of HTTP; it turns the database's own constraint errors into
+//! [`Conflict`]s that the API layer maps to status codes.
+
+pub mod entities;
+pub mod migrations;
+pub mod store;
+
+use std::{str::FromStr, time::Duration};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqlxPostgresConnector,
+    SqlxSqliteConnector, TransactionOptions, TransactionTrait,
+    sqlx::{
+        self,
+        postgres::{PgConnectOptions, PgPoolOptions},
+        sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    },
+};
+
+/// How big the pool is and how long to wait for it.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Most connections open at once.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL names no supported database.
+    #[error("unsupported database URL (expected sqlite: or postgres:)")]
+    UnsupportedUrl,
+    /// The driver refused the URL or the connection.
+    #[error(transparent)]
+    Driver(#[from] sqlx::Error),
+}
+
+/// Opens a pool on the database the URL names: `sqlite:` (the file is
+/// created if missing) or `postgres:`/`postgresql:`. Connections are made
+/// lazily, so this does no I/O: a Lambda cold start pays nothing here.
+pub fn connect(url: &str, settings: PoolSettings) -> Result<DatabaseConnection, ConnectError> {
+    if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(options);
+        Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let options = PgConnectOptions::from_str(url)?;
+        Ok(pool_postgres(options, settings))
+    } else {
+        Err(ConnectError::UnsupportedUrl)
+    }
+}
+
+/// Opens a lazy PostgreSQL pool from already-built options.
+pub fn pool_postgres(options: PgConnectOptions, settings: PoolSettings) -> DatabaseConnection {
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_lazy_with(options);
+    SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock
+/// at `BEGIN` (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout
+/// instead of one failing when it upgrades a read lock; PostgreSQL ignores
+/// the option.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Whether the database answers a trivial query.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.execute_unprepared("SELECT 1").await.is_ok()
+}
+
+/// A write the database refused because of one of its constraints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// A unique constraint or index; carries the constraint or column text
+    /// the database named, for mapping to a field.
+    Unique(String),
+    /// A foreign key: a referenced row is missing, or a row is still
+    /// referenced.
+    ForeignKey(String),
+    /// A CHECK or NOT NULL constraint.
+    Check(String),
+}
+
+/// Classifies a database error as a constraint conflict, on either backend.
+pub fn conflict(err: &DbErr) -> Option<Conflict> {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err else {
+        return None;
+    };
+    let sqlx::Error::Database(e) = e.as_ref() else { return None };
+    // PostgreSQL names the constraint; SQLite only puts the columns in its
+    // message ("UNIQUE constraint failed: patients.email").
+    let name = e.constraint().map(str::to_owned).unwrap_or_else(|| e.message().to_owned());
+    match e.kind() {
+        sqlx::error::ErrorKind::UniqueViolation => Some(Conflict::Unique(name)),
+        sqlx::error::ErrorKind::ForeignKeyViolation => Some(Conflict::ForeignKey(name)),
+        sqlx::error::ErrorKind::CheckViolation | sqlx::error::ErrorKind::NotNullViolation => {
+            Some(Conflict::Check(name))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,297 @@
+//! The operations every resource shares, written once and generic over the
+//! entity: read by id, insert, versioned update and delete (each recording
+//! its history row in the same transaction), and keyset-paginated lists.
+//! What differs between resources (their rules) stays in their handlers.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Iterable,
+    ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, prelude::Uuid,
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::entities::history;
+
+/// A table of records with a uuid id, and the name of its API collection.
+pub trait Record: EntityTrait {
+    /// The collection's name in the API (`patients`) and in history.
+    const COLLECTION: &'static str;
+    /// The `id` column.
+    fn id_column() -> Self::Column;
+    /// A model's id.
+    fn id_of(model: &Self::Model) -> Uuid;
+}
+
+/// A record that can change: it has a version and an update time.
+pub trait Mutable: Record {
+    /// The `version` column.
+    fn version_column() -> Self::Column;
+    /// The `updated_at` column.
+    fn updated_at_column() -> Self::Column;
+    /// A model's version.
+    fn version_of(model: &Self::Model) -> i32;
+}
+
+/// Implements [`Record`] and [`Mutable`] for entities with the standard
+/// columns.
+macro_rules! record {
+    ($module:ident, $collection:literal) => {
+        impl crate::db::store::Record for crate::db::entities::$module::Entity {
+            const COLLECTION: &'static str = $collection;
+            fn id_column() -> Self::Column {
+                crate::db::entities::$module::Column::Id
+            }
+            fn id_of(model: &Self::Model) -> sea_orm::prelude::Uuid {
+                model.id
+            }
+        }
+    };
+    ($module:ident, $collection:literal, mutable) => {
+        record!($module, $collection);
+        impl crate::db::store::Mutable for crate::db::entities::$module::Entity {
+            fn version_column() -> Self::Column {
+                crate::db::entities::$module::Column::Version
+            }
+            fn updated_at_column() -> Self::Column {
+                crate::db::entities::$module::Column::UpdatedAt
+            }
+            fn version_of(model: &Self::Model) -> i32 {
+                model.version
+            }
+        }
+    };
+}
+
+record!(medical_condition, "medical-conditions", mutable);
+record!(hospital, "hospitals", mutable);
+record!(specialization, "specializations", mutable);
+record!(practitioner, "practitioners", mutable);
+record!(patient, "patients", mutable);
+record!(call, "calls", mutable);
+record!(expanded_access_program, "expanded-access-programs", mutable);
+record!(eap_enrollment, "eap-enrollments", mutable);
+record!(clinical_trial, "clinical-trials", mutable);
+record!(trial_referral, "trial-referrals", mutable);
+record!(intake_submission, "intake-submissions");
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No record has that id.
+    #[error("not found")]
+    NotFound,
+    /// The record changed between read and write (its version moved on).
+    #[error("stale version")]
+    Stale,
+    /// The database refused or failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Who made a change: a token's subject, `anonymous`, or `legacy-import`.
+pub type Actor<'a> = &'a str;
+
+/// Reads one record.
+pub async fn find<E: Record>(conn: &impl ConnectionTrait, id: Uuid) -> Result<E::Model, StoreError> {
+    E::find().filter(E::id_column().eq(id)).one(conn).await?.ok_or(StoreError::NotFound)
+}
+
+/// Inserts a record and records its creation.
+pub async fn insert<E>(conn: &impl ConnectionTrait, actor: Actor<'_>, model: E::ActiveModel) -> Result<E::Model, StoreError>
+where
+    E: Record,
+    E::Model: Serialize + sea_orm::IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+{
+    let created = model.insert(conn).await?;
+    let changes = diff(None, Some(&to_json(&created)));
+    record_history(conn, E::COLLECTION, E::id_of(&created), 1, "create", actor, changes).await?;
+    Ok(created)
+}
+
+/// Applies the fields set in `changes` to `before`, if `before` is still
+/// the current version, bumping the version; records what changed. A change
+/// that sets every field to its current value writes nothing.
+pub async fn update<E>(
+    conn: &impl ConnectionTrait,
+    actor: Actor<'_>,
+    before: &E::Model,
+    mut changes: E::ActiveModel,
+) -> Result<E::Model, StoreError>
+where
+    E: Mutable,
+    E::Model: Serialize,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+{
+    for column in E::Column::iter() {
+        if let ActiveValue::Set(value) = changes.get(column)
+            && before.get(column) == value
+        {
+            changes.not_set(column);
+        }
+    }
+    if !changes.is_changed() {
+        return Ok(before.clone());
+    }
+    let (id, version) = (E::id_of(before), E::version_of(before));
+    changes.set(E::version_column(), (version + 1).into());
+    changes.set(E::updated_at_column(), Utc::now().into());
+    let result = E::update_many()
+        .set(changes)
+        .filter(E::id_column().eq(id))
+        .filter(E::version_column().eq(version))
+        .exec(conn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::Stale);
+    }
+    let after = find::<E>(conn, id).await?;
+    let changes = diff(Some(&to_json(before)), Some(&to_json(&after)));
+    record_history(conn, E::COLLECTION, id, version + 1, "update", actor, changes).await?;
+    Ok(after)
+}
+
+/// Deletes `before` if it is still the current version; records the
+/// deletion. A record still referred to is a foreign-key conflict.
+pub async fn delete<E>(conn: &impl ConnectionTrait, actor: Actor<'_>, before: &E::Model) -> Result<(), StoreError>
+where
+    E: Mutable,
+    E::Model: Serialize,
+{
+    let (id, version) = (E::id_of(before), E::version_of(before));
+    let result = E::delete_many()
+        .filter(E::id_column().eq(id))
+        .filter(E::version_column().eq(version))
+        .exec(conn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::Stale);
+    }
+    let changes = diff(Some(&to_json(before)), None);
+    record_history(conn, E::COLLECTION, id, version + 1, "delete", actor, changes).await?;
+    Ok(())
+}
+
+/// What a list asks for: a page size, the id to start after, and whether
+/// to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// How many records.
+    pub limit: u64,
+    /// Records after this id.
+    pub after: Option<Uuid>,
+    /// Whether to count the matching records.
+    pub count: bool,
+}
+
+/// One page of records, the id to continue after, and the total if asked.
+pub struct Listed<M> {
+    /// The records, in id (creation) order.
+    pub items: Vec<M>,
+    /// The last id of this page when more follow.
+    pub next_after: Option<Uuid>,
+    /// The number of matching records.
+    pub total: Option<u64>,
+}
+
+/// Runs a filtered select one page at a time, by id.
+pub async fn list<E, C>(conn: &C, select: Select<E>, page: PageRequest) -> Result<Listed<E::Model>, StoreError>
+where
+    E: Record,
+    E::Model: Sync,
+    C: ConnectionTrait,
+{
+    let total = if page.count { Some(select.clone().count(conn).await?) } else { None };
+    let mut select = select;
+    if let Some(after) = page.after {
+        select = select.filter(E::id_column().gt(after));
+    }
+    let mut items = select.order_by_asc(E::id_column()).limit(page.limit + 1).all(conn).await?;
+    let next_after = if items.len() as u64 > page.limit {
+        items.truncate(page.limit as usize);
+        items.last().map(E::id_of)
+    } else {
+        None
+    };
+    Ok(Listed { items, next_after, total })
+}
+
+/// Appends a history row.
+pub async fn record_history(
+    conn: &impl ConnectionTrait,
+    collection: &str,
+    record_id: Uuid,
+    version: i32,
+    action: &str,
+    actor: Actor<'_>,
+    changes: Value,
+) -> Result<(), DbErr> {
+    history::ActiveModel {
+        id: ActiveValue::Set(Uuid::now_v7()),
+        collection: ActiveValue::Set(collection.to_owned()),
+        record_id: ActiveValue::Set(record_id),
+        version: ActiveValue::Set(version),
+        action: ActiveValue::Set(action.to_owned()),
+        actor: ActiveValue::Set(actor.to_owned()),
+        at: ActiveValue::Set(Utc::now()),
+        changes: ActiveValue::Set(changes),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+fn to_json<M: Serialize>(model: &M) -> Value {
+    serde_json::to_value(model).unwrap_or(Value::Null)
+}
+
+/// Bookkeeping columns that change on every write and say nothing.
+const UNTRACKED: &[&str] = &["id", "version", "created_at", "updated_at"];
+
+/// `{field: {"from": old, "to": new}}` for every field that differs; a
+/// created record has only `to`s (its non-null fields), a deleted one only
+/// `from`s.
+pub fn diff(before: Option<&Value>, after: Option<&Value>) -> Value {
+    let empty = Map::new();
+    let before = before.and_then(Value::as_object).unwrap_or(&empty);
+    let after = after.and_then(Value::as_object).unwrap_or(&empty);
+    let mut changes = Map::new();
+    let keys = before.keys().chain(after.keys().filter(|k| !before.contains_key(*k)));
+    for key in keys.filter(|k| !UNTRACKED.contains(&k.as_str())) {
+        let (old, new) = (before.get(key).unwrap_or(&Value::Null), after.get(key).unwrap_or(&Value::Null));
+        if old == new {
+            continue;
+        }
+        let mut change = Map::new();
+        if !old.is_null() {
+            change.insert("from".into(), old.clone());
+        }
+        if !new.is_null() {
+            change.insert("to".into(), new.clone());
+        }
+        changes.insert(key.clone(), Value::Object(change));
+    }
+    json!(changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diff_names_only_the_fields_that_changed() {
+        let before = json!({"id": 1, "version": 1, "first_name": "Ann", "phone": null, "email": "a@b.co"});
+        let after = json!({"id": 1, "version": 2, "first_name": "Anne", "phone": "12345", "email": "a@b.co"});
+        assert_eq!(
+            diff(Some(&before), Some(&after)),
+            json!({"first_name": {"from": "Ann", "to": "Anne"}, "phone": {"to": "12345"}})
+        );
+    }
+
+    #[test]
+    fn a_creation_lists_its_non_null_fields() {
+        let after = json!({"id": 1, "name": "GBM", "country": null});
+        assert_eq!(diff(None, Some(&after)), json!({"name": {"to": "GBM"}}));
+    }
+}

@@ -1,0 +1,98 @@
+//! The HTTP API: one router, [`app`], served alike by the local server, the
+//! Lambda entry and the tests.
+//!
+//! A request passes the middleware (request id, tracing without personal
+//! data, body limit, panic guard), is routed to a handler in `resources/`,
+//! whose extractors parse it into domain types (or fail with problem+json),
+//! and whose body calls the generic store in `db::store`.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod history;
+pub mod idempotency;
+pub mod openapi;
+pub mod pagination;
+pub mod resources;
+pub mod versioning;
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, MatchedPath, Request},
+    http::{HeaderName, HeaderValue, Method},
+    response::Response,
+};
+use sea_orm::DatabaseConnection;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+use tracing::Span;
+
+pub use auth::{Authenticator, JwtKeys, Principal};
+pub use error::{ApiError, ApiResult};
+
+/// What every handler shares: the database and how to authenticate.
+#[derive(Clone)]
+pub struct AppState {
+    /// The connection pool (SQLite or PostgreSQL).
+    pub db: DatabaseConnection,
+    /// How callers are authenticated.
+    pub auth: Authenticator,
+    /// Origins allowed to call the API from a browser (CORS); empty: none.
+    pub cors_origins: Vec<HeaderValue>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole API as a router, with its middleware.
+pub fn app(state: AppState) -> Router {
+    let cors_origins = state.cors_origins.clone();
+    let (router, api) = openapi::router().with_state(state).split_for_parts();
+    let router = router
+        .merge(openapi::docs(api))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
+    router
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(cors(cors_origins))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::Internal("handler panicked".into()))
+        }))
+        .layer(
+            // Method, route template, status and latency only: never the
+            // URI, whose query may hold an email address.
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
+                    let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %req.method(), route, request_id = id)
+                })
+                .on_request(())
+                .on_response(|res: &Response, latency: Duration, _: &Span| {
+                    tracing::info!(status = res.status().as_u16(), latency_us = latency.as_micros() as u64, "response");
+                })
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+            axum::http::header::IF_MATCH,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([axum::http::header::ETAG, axum::http::header::LOCATION, REQUEST_ID])
+        .max_age(Duration::from_secs(600))
+}

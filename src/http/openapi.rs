@@ -1,0 +1,132 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, and
+//! the offline docs page. Error responses are added here by one rule per
+//! kind of operation, so that every operation lists every status it can
+//! return without each handler repeating them.
+
+use axum::Router;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::{
+        self, Content, HttpMethod, OpenApi as Document, Ref, RefOr, ResponseBuilder,
+        path::{Operation, ParameterIn},
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
+};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::{AppState, error::Problem, health, resources};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Navigator API",
+        description = "Patients' journeys to Expanded Access Programs and clinical trials: leads, calls, conversion, referrals and enrollments.",
+    ),
+    components(schemas(Problem)),
+    modifiers(&Security),
+    tags(
+        (name = "health", description = "Liveness and readiness probes"),
+        (name = "medical-conditions", description = "The consolidated list of medical conditions (reference data)"),
+        (name = "hospitals", description = "Hospitals where practitioners work (reference data)"),
+        (name = "specializations", description = "Practitioners' specializations (reference data)"),
+        (name = "practitioners", description = "Physicians and pharmacists"),
+        (name = "patients", description = "Leads and patients: one record per person"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// Every documented route, not yet bound to state.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(utoipa_axum::routes!(health::health))
+        .routes(utoipa_axum::routes!(health::ready))
+        .merge(resources::medical_conditions::routes())
+}
+
+/// The finished document: every route plus the error responses.
+pub fn document() -> Document {
+    let (_, doc) = router().split_for_parts();
+    finish(doc)
+}
+
+/// `/openapi.json` and the Swagger UI at `/docs`, its assets compiled into
+/// the binary so it works offline.
+pub fn docs(doc: Document) -> Router {
+    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", finish(doc)))
+}
+
+/// Adds to each operation the problem responses it can produce.
+fn finish(mut doc: Document) -> Document {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let methods = [
+            (HttpMethod::Get, item.get.as_mut()),
+            (HttpMethod::Post, item.post.as_mut()),
+            (HttpMethod::Patch, item.patch.as_mut()),
+            (HttpMethod::Delete, item.delete.as_mut()),
+        ];
+        for (method, operation) in methods {
+            if let Some(operation) = operation {
+                add_problems(path, method, operation);
+            }
+        }
+    }
+    doc
+}
+
+fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let has_body = operation.request_body.is_some();
+    let has_path_id = path.contains('{');
+    let params = operation.parameters.as_deref().unwrap_or_default();
+    let has_query = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query));
+    let has_header = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Header));
+    let mut statuses: Vec<(u16, &str)> = Vec::new();
+    if has_body || has_path_id || has_query || has_header {
+        statuses.push((400, "Malformed request: JSON syntax, query parameter, header or path"));
+    }
+    if secured {
+        statuses.push((401, "Missing, invalid or expired bearer token"));
+        statuses.push((403, "The caller's role does not allow this operation"));
+    }
+    if has_path_id {
+        statuses.push((404, "No record with this id"));
+    }
+    if matches!(method, HttpMethod::Post | HttpMethod::Patch | HttpMethod::Delete) {
+        statuses.push((409, "Conflicts with existing data: a unique value, a missing or still-referenced record, or a rule of the model"));
+    }
+    if matches!(method, HttpMethod::Patch | HttpMethod::Delete) {
+        statuses.push((412, "If-Match names a version that is no longer current"));
+    }
+    if has_body {
+        statuses.push((413, "The body is larger than 64 KiB"));
+        statuses.push((415, "The body is not JSON"));
+        statuses.push((422, "Invalid field values (with field-level detail), or an Idempotency-Key reused with another body"));
+    }
+    if path.starts_with("/v1") {
+        statuses.push((503, "The database is unavailable"));
+    }
+    statuses.push((500, "Unexpected failure (details are logged, not sent)"));
+    for (status, description) in statuses {
+        let response = ResponseBuilder::new()
+            .description(description)
+            .content("application/problem+json", Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem")))))
+            .build();
+        operation.responses.responses.entry(status.to_string()).or_insert(RefOr::T(response));
+    }
+}
+
+#[allow(unused_imports)]
+use openapi::Info as _;

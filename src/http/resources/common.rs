@@ -1,0 +1,157 @@
+//! The request flows every collection shares, generic over the entity:
+//! read, list, create, update and delete, each with its role check,
+//! `If-Match`, `Idempotency-Key` and history. A resource supplies only what
+//! is its own: the view, how a body becomes columns, and its rules.
+
+use axum::{Json, http::StatusCode, response::Response};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, IntoActiveModel, Select, prelude::Uuid};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::{
+    db::{self, store},
+    domain::Role,
+    http::{
+        AppState, ApiError, ApiResult, Principal,
+        extract::BodyDigest,
+        idempotency::{Created, Idempotency},
+        pagination::{self, Page, PageParams},
+        versioning::{IfMatch, Tagged},
+    },
+};
+
+impl From<store::StoreError> for ApiError {
+    fn from(err: store::StoreError) -> Self {
+        match err {
+            store::StoreError::NotFound => ApiError::NotFound,
+            store::StoreError::Stale => ApiError::PreconditionFailed,
+            store::StoreError::Db(err) => err.into(),
+        }
+    }
+}
+
+/// A fresh id (UUIDv7: time-ordered, so id order is creation order) and the
+/// current time, for a new record.
+pub fn new_record() -> (Uuid, DateTime<Utc>) {
+    (Uuid::now_v7(), Utc::now())
+}
+
+/// `GET /v1/{collection}/{id}`.
+pub async fn get<E, V>(state: &AppState, who: &Principal, id: Uuid) -> ApiResult<Tagged<V>>
+where
+    E: store::Record,
+    V: From<E::Model>,
+{
+    who.require(Role::Viewer)?;
+    Ok(Tagged(store::find::<E>(&state.db, id).await?.into()))
+}
+
+/// `GET /v1/{collection}` with the resource's filters applied to `select`.
+pub async fn list<E, V>(state: &AppState, who: &Principal, select: Select<E>, params: &PageParams) -> ApiResult<Json<Page<V>>>
+where
+    E: store::Record,
+    E::Model: Sync,
+    V: From<E::Model>,
+{
+    who.require(Role::Viewer)?;
+    let listed = store::list(&state.db, select, params.parse()?).await?;
+    Ok(Json(pagination::page(listed, V::from)))
+}
+
+/// `POST /v1/{collection}`: inserts `model` as `actor` (replaying the
+/// first response for a repeated `Idempotency-Key`).
+pub async fn create<E, V>(
+    state: &AppState,
+    actor: &str,
+    idempotency: &Idempotency,
+    digest: &BodyDigest,
+    model: E::ActiveModel,
+) -> ApiResult<Response>
+where
+    E: store::Record,
+    E::Model: Serialize + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+    V: From<E::Model> + Serialize + crate::http::versioning::Versioned,
+{
+    let tx = db::begin_write(&state.db).await?;
+    if let Some(replayed) = idempotency.replay(&tx, actor, digest).await? {
+        return Ok(replayed);
+    }
+    let created = store::insert::<E>(&tx, actor, model).await?;
+    let id = E::id_of(&created);
+    let view = V::from(created);
+    let location = format!("/v1/{}/{id}", E::COLLECTION);
+    let response = idempotency.respond(&tx, actor, Created::new(location, view.version(), &view)?).await?;
+    tx.commit().await?;
+    Ok(response)
+}
+
+/// `PATCH /v1/{collection}/{id}`: `apply` sets the changed columns on the
+/// active model and checks the resource's rules against the current record.
+pub async fn update<E, V>(
+    state: &AppState,
+    who: &Principal,
+    needed: Role,
+    id: Uuid,
+    if_match: &IfMatch,
+    apply: impl FnOnce(&E::Model, &mut E::ActiveModel) -> Result<(), ApiError>,
+) -> ApiResult<Tagged<V>>
+where
+    E: store::Mutable,
+    E::Model: Serialize + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+    V: From<E::Model>,
+{
+    who.require(needed)?;
+    let tx = db::begin_write(&state.db).await?;
+    let current = store::find::<E>(&tx, id).await?;
+    if_match.check(E::version_of(&current))?;
+    let mut changes = current.clone().into_active_model();
+    apply(&current, &mut changes)?;
+    let updated = store::update::<E>(&tx, &who.subject, &current, changes).await?;
+    tx.commit().await?;
+    Ok(Tagged(updated.into()))
+}
+
+/// `DELETE /v1/{collection}/{id}`: admin only; a record still referred to
+/// is a 409, never a cascade.
+pub async fn delete<E>(state: &AppState, who: &Principal, id: Uuid, if_match: &IfMatch) -> ApiResult<StatusCode>
+where
+    E: store::Mutable,
+    E::Model: Serialize,
+{
+    who.require(Role::Admin)?;
+    let tx = db::begin_write(&state.db).await?;
+    let current = store::find::<E>(&tx, id).await?;
+    if_match.check(E::version_of(&current))?;
+    store::delete::<E>(&tx, &who.subject, &current).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// For PATCH fields that may be cleared: absent → `None`, `null` →
+/// `Some(None)`, a value → `Some(Some(v))`.
+pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// For PATCH fields that may change but not be cleared: absent → `None`, a
+/// value → `Some(v)`, `null` → an error (rather than silently ignored).
+pub fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// Sets `field` on an active model when a PATCH carried it.
+#[macro_export]
+macro_rules! patch {
+    ($model:ident . $field:ident = $value:expr) => {
+        if let Some(value) = $value {
+            $model.$field = sea_orm::ActiveValue::Set(value.into());
+        }
+    };
+    ($model:ident . $field:ident ?= $value:expr) => {
+        if let Some(value) = $value {
+            $model.$field = sea_orm::ActiveValue::Set(value.map(Into::into));
+        }
+    };
+}

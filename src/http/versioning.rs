@@ -1,0 +1,100 @@
+//! Optimistic concurrency: each record's `version` is its ETag (`"3"`), and
+//! a write carrying `If-Match` with another version is refused with 412.
+//! `If-Match` is optional: without it the write applies to whatever is
+//! current.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::IntoParams;
+
+use super::error::{ApiError, FieldError};
+
+/// The parsed `If-Match` header.
+#[derive(Debug, Clone, Default)]
+pub struct IfMatch(Option<Vec<i32>>);
+
+/// The `If-Match` header, for the OpenAPI document.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IfMatchHeader {
+    /// The ETag of the version this change is based on; 412 if it is no longer current.
+    #[param(rename = "If-Match")]
+    if_match: Option<String>,
+}
+
+impl IfMatch {
+    /// Fails with 412 unless the header is absent, `*`, or names `current`.
+    pub fn check(&self, current: i32) -> Result<(), ApiError> {
+        match &self.0 {
+            Some(versions) if !versions.contains(&current) => Err(ApiError::PreconditionFailed),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else { return Ok(Self(None)) };
+        let invalid = || {
+            ApiError::BadRequest(
+                "The If-Match header is invalid.".into(),
+                vec![FieldError::new("If-Match", "must be * or a list of ETags such as \"3\"")],
+            )
+        };
+        let text = value.to_str().map_err(|_| invalid())?.trim();
+        if text == "*" {
+            return Ok(Self(None));
+        }
+        let versions = text
+            .split(',')
+            .map(|tag| {
+                let tag = tag.trim().trim_start_matches("W/");
+                tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<i32>().ok())
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(invalid)?;
+        Ok(Self(Some(versions)))
+    }
+}
+
+/// The ETag of a version.
+pub fn etag(version: i32) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits and quotes are a valid header value")
+}
+
+/// A record that has a version.
+pub trait Versioned {
+    /// The record's current version.
+    fn version(&self) -> i32;
+}
+
+/// 200 with the record as JSON and its ETag.
+pub struct Tagged<T>(pub T);
+
+impl<T: Serialize + Versioned> IntoResponse for Tagged<T> {
+    fn into_response(self) -> Response {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ETAG, etag(self.0.version()));
+        (StatusCode::OK, headers, axum::Json(self.0)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_version_fails_the_precondition() {
+        let if_match = IfMatch(Some(vec![2]));
+        assert!(if_match.check(2).is_ok());
+        assert!(matches!(if_match.check(3), Err(ApiError::PreconditionFailed)));
+        assert!(IfMatch::default().check(7).is_ok());
+    }
+}
