@@ -41,13 +41,28 @@ enum Command {
 #[derive(Debug, Args)]
 struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "NAVIGATOR_ADDR", default_value = "127.0.0.1:3000", global = true)]
+    #[arg(
+        long,
+        env = "NAVIGATOR_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
     addr: SocketAddr,
     /// Most database connections in the pool.
-    #[arg(long, env = "NAVIGATOR_DB_MAX_CONNECTIONS", default_value_t = 16, global = true)]
+    #[arg(
+        long,
+        env = "NAVIGATOR_DB_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
     max_connections: u32,
     /// Browser origins allowed to call the API (CORS), comma-separated.
-    #[arg(long = "cors-origin", env = "NAVIGATOR_CORS_ORIGINS", value_delimiter = ',', global = true)]
+    #[arg(
+        long = "cors-origin",
+        env = "NAVIGATOR_CORS_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
     cors_origins: Vec<String>,
 }
 
@@ -71,7 +86,10 @@ fn parse_role(text: &str) -> Result<Role, String> {
 /// Runs the command line; the process's exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -102,7 +120,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Token(args) => {
             let (secret, _) = config::jwt_secret(&cli.database_url)?;
-            println!("{}", JwtKeys::new(&secret).mint(&args.sub, args.role, args.ttl_hours * 3600));
+            println!(
+                "{}",
+                JwtKeys::new(&secret).mint(&args.sub, args.role, args.ttl_hours * 3600)
+            );
             Ok(())
         }
         Command::Openapi => {
@@ -113,7 +134,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn serve(database_url: &str, args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let settings = db::PoolSettings { max_connections: args.max_connections, ..Default::default() };
+    let settings = db::PoolSettings {
+        max_connections: args.max_connections,
+        ..Default::default()
+    };
     let db = db::connect(database_url, settings)?;
     let applied = db::migrations::run(&db).await?;
     tracing::info!(applied = applied.len(), backend = ?db.get_database_backend(), "database ready");
@@ -126,11 +150,21 @@ async fn serve(database_url: &str, args: &ServeArgs) -> Result<(), Box<dyn std::
             "JWT secret kept beside the database; `navigator token` run from here signs with it"
         ),
     }
-    let cors_origins = args.cors_origins.iter().filter_map(|o| o.trim().parse().ok()).collect();
-    let state = AppState { db, auth: Authenticator::Jwt(JwtKeys::new(&secret).into()), cors_origins };
+    let cors_origins = args
+        .cors_origins
+        .iter()
+        .filter_map(|o| o.trim().parse().ok())
+        .collect();
+    let state = AppState {
+        db,
+        auth: Authenticator::Jwt(JwtKeys::new(&secret).into()),
+        cors_origins,
+    };
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, http::app(state)).with_graceful_shutdown(shutdown()).await?;
+    axum::serve(listener, http::app(state))
+        .with_graceful_shutdown(shutdown())
+        .await?;
     Ok(())
 }
 
@@ -140,7 +174,9 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             signal.recv().await;
         }
     };

@@ -95,8 +95,14 @@ fn read_or_create(path: &Path) -> Result<(Vec<u8>, bool), SecretError> {
 pub fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json { builder.json().with_ansi(false).try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().with_ansi(false).try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 #[cfg(test)]
@@ -105,10 +111,22 @@ mod tests {
 
     #[test]
     fn the_secret_lives_beside_a_sqlite_file() {
-        assert_eq!(secret_path("sqlite://data/nav.db?mode=rwc"), PathBuf::from("data/nav.db.jwt-secret"));
-        assert_eq!(secret_path("sqlite:nav.db"), PathBuf::from("nav.db.jwt-secret"));
-        assert_eq!(secret_path("postgres://localhost/x"), PathBuf::from("navigator.jwt-secret"));
-        assert_eq!(secret_path("sqlite::memory:"), PathBuf::from("navigator.jwt-secret"));
+        assert_eq!(
+            secret_path("sqlite://data/nav.db?mode=rwc"),
+            PathBuf::from("data/nav.db.jwt-secret")
+        );
+        assert_eq!(
+            secret_path("sqlite:nav.db"),
+            PathBuf::from("nav.db.jwt-secret")
+        );
+        assert_eq!(
+            secret_path("postgres://localhost/x"),
+            PathBuf::from("navigator.jwt-secret")
+        );
+        assert_eq!(
+            secret_path("sqlite::memory:"),
+            PathBuf::from("navigator.jwt-secret")
+        );
     }
 
     #[test]

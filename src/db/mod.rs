@@ -33,7 +33,10 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -114,18 +117,30 @@ pub enum Conflict {
 /// Classifies a database error as a constraint conflict, on either backend.
 pub fn conflict(err: &DbErr) -> Option<Conflict> {
     use sea_orm::RuntimeErr;
-    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err else {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
         return None;
     };
-    let sqlx::Error::Database(e) = e.as_ref() else { return None };
+    let sqlx::Error::Database(e) = e.as_ref() else {
+        return None;
+    };
     // PostgreSQL names the constraint; SQLite only puts the columns in its
     // message ("UNIQUE constraint failed: patients.email").
-    let name = e.constraint().map(str::to_owned).unwrap_or_else(|| e.message().to_owned());
+    let name = e
+        .constraint()
+        .map(str::to_owned)
+        .unwrap_or_else(|| e.message().to_owned());
     match e.kind() {
         sqlx::error::ErrorKind::UniqueViolation => Some(Conflict::Unique(name)),
         sqlx::error::ErrorKind::ForeignKeyViolation => Some(Conflict::ForeignKey(name)),
         sqlx::error::ErrorKind::CheckViolation | sqlx::error::ErrorKind::NotNullViolation => {
             Some(Conflict::Check(name))
+        }
+        // SQLite reports a foreign key that fails when a statement ends (a
+        // DELETE or UPDATE of a referenced row) with extended code 1811,
+        // which sqlx does not classify; its message is fixed.
+        _ if e.message().starts_with("FOREIGN KEY constraint failed") => {
+            Some(Conflict::ForeignKey(name))
         }
         _ => None,
     }

@@ -93,12 +93,23 @@ pub enum StoreError {
 pub type Actor<'a> = &'a str;
 
 /// Reads one record.
-pub async fn find<E: Record>(conn: &impl ConnectionTrait, id: Uuid) -> Result<E::Model, StoreError> {
-    E::find().filter(E::id_column().eq(id)).one(conn).await?.ok_or(StoreError::NotFound)
+pub async fn find<E: Record>(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<E::Model, StoreError> {
+    E::find()
+        .filter(E::id_column().eq(id))
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
 /// Inserts a record and records its creation.
-pub async fn insert<E>(conn: &impl ConnectionTrait, actor: Actor<'_>, model: E::ActiveModel) -> Result<E::Model, StoreError>
+pub async fn insert<E>(
+    conn: &impl ConnectionTrait,
+    actor: Actor<'_>,
+    model: E::ActiveModel,
+) -> Result<E::Model, StoreError>
 where
     E: Record,
     E::Model: Serialize + sea_orm::IntoActiveModel<E::ActiveModel>,
@@ -106,7 +117,16 @@ where
 {
     let created = model.insert(conn).await?;
     let changes = diff(None, Some(&to_json(&created)));
-    record_history(conn, E::COLLECTION, E::id_of(&created), 1, "create", actor, changes).await?;
+    record_history(
+        conn,
+        E::COLLECTION,
+        E::id_of(&created),
+        1,
+        "create",
+        actor,
+        changes,
+    )
+    .await?;
     Ok(created)
 }
 
@@ -148,13 +168,26 @@ where
     }
     let after = find::<E>(conn, id).await?;
     let changes = diff(Some(&to_json(before)), Some(&to_json(&after)));
-    record_history(conn, E::COLLECTION, id, version + 1, "update", actor, changes).await?;
+    record_history(
+        conn,
+        E::COLLECTION,
+        id,
+        version + 1,
+        "update",
+        actor,
+        changes,
+    )
+    .await?;
     Ok(after)
 }
 
 /// Deletes `before` if it is still the current version; records the
 /// deletion. A record still referred to is a foreign-key conflict.
-pub async fn delete<E>(conn: &impl ConnectionTrait, actor: Actor<'_>, before: &E::Model) -> Result<(), StoreError>
+pub async fn delete<E>(
+    conn: &impl ConnectionTrait,
+    actor: Actor<'_>,
+    before: &E::Model,
+) -> Result<(), StoreError>
 where
     E: Mutable,
     E::Model: Serialize,
@@ -169,7 +202,16 @@ where
         return Err(StoreError::Stale);
     }
     let changes = diff(Some(&to_json(before)), None);
-    record_history(conn, E::COLLECTION, id, version + 1, "delete", actor, changes).await?;
+    record_history(
+        conn,
+        E::COLLECTION,
+        id,
+        version + 1,
+        "delete",
+        actor,
+        changes,
+    )
+    .await?;
     Ok(())
 }
 
@@ -196,25 +238,41 @@ pub struct Listed<M> {
 }
 
 /// Runs a filtered select one page at a time, by id.
-pub async fn list<E, C>(conn: &C, select: Select<E>, page: PageRequest) -> Result<Listed<E::Model>, StoreError>
+pub async fn list<E, C>(
+    conn: &C,
+    select: Select<E>,
+    page: PageRequest,
+) -> Result<Listed<E::Model>, StoreError>
 where
     E: Record,
     E::Model: Sync,
     C: ConnectionTrait,
 {
-    let total = if page.count { Some(select.clone().count(conn).await?) } else { None };
+    let total = if page.count {
+        Some(select.clone().count(conn).await?)
+    } else {
+        None
+    };
     let mut select = select;
     if let Some(after) = page.after {
         select = select.filter(E::id_column().gt(after));
     }
-    let mut items = select.order_by_asc(E::id_column()).limit(page.limit + 1).all(conn).await?;
+    let mut items = select
+        .order_by_asc(E::id_column())
+        .limit(page.limit + 1)
+        .all(conn)
+        .await?;
     let next_after = if items.len() as u64 > page.limit {
         items.truncate(page.limit as usize);
         items.last().map(E::id_of)
     } else {
         None
     };
-    Ok(Listed { items, next_after, total })
+    Ok(Listed {
+        items,
+        next_after,
+        total,
+    })
 }
 
 /// Appends a history row.
@@ -257,9 +315,14 @@ pub fn diff(before: Option<&Value>, after: Option<&Value>) -> Value {
     let before = before.and_then(Value::as_object).unwrap_or(&empty);
     let after = after.and_then(Value::as_object).unwrap_or(&empty);
     let mut changes = Map::new();
-    let keys = before.keys().chain(after.keys().filter(|k| !before.contains_key(*k)));
+    let keys = before
+        .keys()
+        .chain(after.keys().filter(|k| !before.contains_key(*k)));
     for key in keys.filter(|k| !UNTRACKED.contains(&k.as_str())) {
-        let (old, new) = (before.get(key).unwrap_or(&Value::Null), after.get(key).unwrap_or(&Value::Null));
+        let (old, new) = (
+            before.get(key).unwrap_or(&Value::Null),
+            after.get(key).unwrap_or(&Value::Null),
+        );
         if old == new {
             continue;
         }
@@ -281,7 +344,8 @@ mod tests {
 
     #[test]
     fn a_diff_names_only_the_fields_that_changed() {
-        let before = json!({"id": 1, "version": 1, "first_name": "Ann", "phone": null, "email": "a@b.co"});
+        let before =
+            json!({"id": 1, "version": 1, "first_name": "Ann", "phone": null, "email": "a@b.co"});
         let after = json!({"id": 1, "version": 2, "first_name": "Anne", "phone": "12345", "email": "a@b.co"});
         assert_eq!(
             diff(Some(&before), Some(&after)),

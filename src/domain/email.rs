@@ -15,7 +15,9 @@ impl utoipa::PartialSchema for Email {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Email)))
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Email,
+            )))
             .max_length(Some(254))
             .examples(["ann@example.org"])
             .into()
@@ -44,8 +46,14 @@ impl Email {
             && !domain.starts_with(['.', '-'])
             && !domain.ends_with(['.', '-'])
             && !domain.contains("..")
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"".contains(c));
-        if well_formed { Ok(Self(email)) } else { Err(Invalid("is not a valid email address")) }
+            && !email
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"".contains(c));
+        if well_formed {
+            Ok(Self(email))
+        } else {
+            Err(Invalid("is not a valid email address"))
+        }
     }
 
     /// The normalised address.
@@ -79,12 +87,26 @@ mod tests {
 
     #[test]
     fn an_email_is_trimmed_and_lower_cased() {
-        assert_eq!(Email::parse("  Ann.Lee@Example.ORG ").unwrap().as_str(), "ann.lee@example.org");
+        assert_eq!(
+            Email::parse("  Ann.Lee@Example.ORG ").unwrap().as_str(),
+            "ann.lee@example.org"
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused() {
-        for raw in ["", "   ", "ann", "ann@", "@example.org", "ann@example", "a b@example.org", "ann@@example.org", "ann@example..org", "ann@.example.org"] {
+        for raw in [
+            "",
+            "   ",
+            "ann",
+            "ann@",
+            "@example.org",
+            "ann@example",
+            "a b@example.org",
+            "ann@@example.org",
+            "ann@example..org",
+            "ann@.example.org",
+        ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} was accepted");
         }
     }

@@ -174,6 +174,9 @@ mod tests {
         for status in PatientStatus::ALL {
             assert_eq!(PatientStatus::from_text(status.as_str()), Some(*status));
         }
-        assert_eq!(serde_json::to_string(&CallStatus::NoShow).unwrap(), "\"no_show\"");
+        assert_eq!(
+            serde_json::to_string(&CallStatus::NoShow).unwrap(),
+            "\"no_show\""
+        );
     }
 }

@@ -11,7 +11,7 @@ mod text;
 
 pub use email::Email;
 pub use enums::{
-    CallStatus, EnrollmentStatus, Eligibility, PatientStatus, PractitionerKind, ProgramStatus,
+    CallStatus, Eligibility, EnrollmentStatus, PatientStatus, PractitionerKind, ProgramStatus,
     ReferralOutcome, Role, TrialStatus,
 };
 pub use text::{Abbreviation, Name, Phone, RegistryId, Text};

@@ -43,7 +43,10 @@ fn bounded(raw: &str, max: usize) -> Result<String, Invalid> {
             _ => "must be at most 4000 characters",
         }));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err(Invalid("must not contain control characters"));
     }
     Ok(value.to_owned())
@@ -100,15 +103,26 @@ text_type!(
 #[serde(try_from = "String", into = "String")]
 pub struct Phone(String);
 
-string_schema!(Phone, min = 5, max = 40, pattern = r"^\s*\+?[0-9 ().-]*[0-9][0-9 ().-]*\s*$", example = "+31 20 123 4567");
+string_schema!(
+    Phone,
+    min = 5,
+    max = 40,
+    pattern = r"^\s*\+?[0-9 ().-]*[0-9][0-9 ().-]*\s*$",
+    example = "+31 20 123 4567"
+);
 
 impl Phone {
     /// Trims and checks the characters and the number of digits.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let value = bounded(raw, 40)?;
         let body = value.strip_prefix('+').unwrap_or(&value);
-        if !body.chars().all(|c| c.is_ascii_digit() || " ().-".contains(c)) {
-            return Err(Invalid("may contain only digits, spaces, '+', '(', ')', '.' and '-'"));
+        if !body
+            .chars()
+            .all(|c| c.is_ascii_digit() || " ().-".contains(c))
+        {
+            return Err(Invalid(
+                "may contain only digits, spaces, '+', '(', ')', '.' and '-'",
+            ));
         }
         let digits = body.chars().filter(char::is_ascii_digit).count();
         if !(5..=20).contains(&digits) {
@@ -137,7 +151,13 @@ impl From<Phone> for String {
 #[serde(try_from = "String", into = "String")]
 pub struct Abbreviation(String);
 
-string_schema!(Abbreviation, min = 1, max = 40, pattern = NOT_BLANK, example = "DMD");
+string_schema!(
+    Abbreviation,
+    min = 1,
+    max = 40,
+    pattern = NOT_BLANK,
+    example = "DMD"
+);
 
 impl Abbreviation {
     /// Trims, upper-cases and checks the length.
@@ -165,7 +185,13 @@ impl From<Abbreviation> for String {
 #[serde(try_from = "String", into = "String")]
 pub struct RegistryId(String);
 
-string_schema!(RegistryId, min = 1, max = 40, pattern = NOT_BLANK, example = "NCT01234567");
+string_schema!(
+    RegistryId,
+    min = 1,
+    max = 40,
+    pattern = NOT_BLANK,
+    example = "NCT01234567"
+);
 
 impl RegistryId {
     /// Trims, upper-cases and checks the length.
@@ -210,6 +236,9 @@ mod tests {
     #[test]
     fn abbreviations_and_registry_ids_are_upper_cased() {
         assert_eq!(String::from(Abbreviation::parse(" dmd ").unwrap()), "DMD");
-        assert_eq!(String::from(RegistryId::parse(" nct0001 ").unwrap()), "NCT0001");
+        assert_eq!(
+            String::from(RegistryId::parse(" nct0001 ").unwrap()),
+            "NCT0001"
+        );
     }
 }

@@ -26,7 +26,11 @@ pub struct Principal {
 impl Principal {
     /// Fails with 403 unless the caller's role includes `needed`.
     pub fn require(&self, needed: Role) -> Result<(), ApiError> {
-        if self.role.allows(needed) { Ok(()) } else { Err(ApiError::Forbidden) }
+        if self.role.allows(needed) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
     }
 }
 
@@ -69,13 +73,22 @@ impl JwtKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 30;
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
     }
 
     /// Mints a token for `subject` with `role`, valid for `ttl_seconds`.
     pub fn mint(&self, subject: &str, role: Role, ttl_seconds: u64) -> String {
         let now = chrono::Utc::now().timestamp().max(0) as u64;
-        let claims = Claims { sub: subject.to_owned(), role, iat: now, exp: now + ttl_seconds };
+        let claims = Claims {
+            sub: subject.to_owned(),
+            role,
+            iat: now,
+            exp: now + ttl_seconds,
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing of plain claims cannot fail")
     }
@@ -83,18 +96,24 @@ impl JwtKeys {
     /// Verifies signature, algorithm (HS256 only: `alg: none` and others are
     /// refused) and expiry.
     pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|err| {
-            use jsonwebtoken::errors::ErrorKind;
-            ApiError::Unauthorized(match err.kind() {
-                ErrorKind::ExpiredSignature => "The token has expired.",
-                ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => "The token's signature is not valid.",
-                _ => "The token is not valid.",
-            })
-        })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|err| {
+                use jsonwebtoken::errors::ErrorKind;
+                ApiError::Unauthorized(match err.kind() {
+                    ErrorKind::ExpiredSignature => "The token has expired.",
+                    ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
+                        "The token's signature is not valid."
+                    }
+                    _ => "The token is not valid.",
+                })
+            })?;
         if data.claims.sub.trim().is_empty() {
             return Err(ApiError::Unauthorized("The token has no subject."));
         }
-        Ok(Principal { subject: data.claims.sub, role: data.claims.role })
+        Ok(Principal {
+            subject: data.claims.sub,
+            role: data.claims.role,
+        })
     }
 }
 
@@ -111,17 +130,25 @@ impl FromRequestParts<AppState> for Principal {
                 let token = header
                     .to_str()
                     .ok()
-                    .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                    .and_then(|v| {
+                        v.strip_prefix("Bearer ")
+                            .or_else(|| v.strip_prefix("bearer "))
+                    })
                     .map(str::trim)
                     .filter(|t| !t.is_empty())
-                    .ok_or(ApiError::Unauthorized("The Authorization header must be 'Bearer <token>'."))?;
+                    .ok_or(ApiError::Unauthorized(
+                        "The Authorization header must be 'Bearer <token>'.",
+                    ))?;
                 keys.verify(token)
             }
             Authenticator::ApiGateway { roles_claim } => {
-                let claims = parts
-                    .extensions
-                    .get::<VerifiedClaims>()
-                    .ok_or(ApiError::Unauthorized("The request carries no verified claims."))?;
+                let claims =
+                    parts
+                        .extensions
+                        .get::<VerifiedClaims>()
+                        .ok_or(ApiError::Unauthorized(
+                            "The request carries no verified claims.",
+                        ))?;
                 claims.principal(roles_claim)
             }
         }
@@ -144,7 +171,10 @@ impl VerifiedClaims {
             .filter(|s| !s.is_empty())
             .ok_or(ApiError::Unauthorized("The verified token has no subject."))?;
         let names: Vec<String> = match self.0.get(roles_claim) {
-            Some(serde_json::Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
             Some(serde_json::Value::String(s)) => s
                 .trim_matches(|c| c == '[' || c == ']')
                 .split([' ', ','])
@@ -158,7 +188,10 @@ impl VerifiedClaims {
             .filter_map(|n| Role::from_text(n.trim()))
             .max_by_key(|r| Role::ALL.iter().position(|x| x == r))
             .ok_or(ApiError::Forbidden)?;
-        Ok(Principal { subject: subject.to_owned(), role })
+        Ok(Principal {
+            subject: subject.to_owned(),
+            role,
+        })
     }
 }
 
@@ -172,10 +205,18 @@ impl FromRequestParts<AppState> for MaybePrincipal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let present = match &state.auth {
-            Authenticator::Jwt(_) => parts.headers.contains_key(axum::http::header::AUTHORIZATION),
+            Authenticator::Jwt(_) => parts
+                .headers
+                .contains_key(axum::http::header::AUTHORIZATION),
             Authenticator::ApiGateway { .. } => parts.extensions.get::<VerifiedClaims>().is_some(),
         };
-        if present { Principal::from_request_parts(parts, state).await.map(|p| Self(Some(p))) } else { Ok(Self(None)) }
+        if present {
+            Principal::from_request_parts(parts, state)
+                .await
+                .map(|p| Self(Some(p)))
+        } else {
+            Ok(Self(None))
+        }
     }
 }
 
@@ -188,13 +229,24 @@ mod tests {
     fn a_minted_token_verifies_with_its_role() {
         let keys = JwtKeys::new(b"secret-secret-secret-secret-1234");
         let token = keys.mint("alice", Role::Navigator, 60);
-        assert_eq!(keys.verify(&token).unwrap(), Principal { subject: "alice".into(), role: Role::Navigator });
+        assert_eq!(
+            keys.verify(&token).unwrap(),
+            Principal {
+                subject: "alice".into(),
+                role: Role::Navigator
+            }
+        );
     }
 
     #[test]
     fn a_token_signed_with_another_secret_is_refused() {
-        let token = JwtKeys::new(b"one-secret-one-secret-one-secret").mint("alice", Role::Admin, 60);
-        assert!(JwtKeys::new(b"two-secret-two-secret-two-secret").verify(&token).is_err());
+        let token =
+            JwtKeys::new(b"one-secret-one-secret-one-secret").mint("alice", Role::Admin, 60);
+        assert!(
+            JwtKeys::new(b"two-secret-two-secret-two-secret")
+                .verify(&token)
+                .is_err()
+        );
     }
 
     #[test]
@@ -210,8 +262,14 @@ mod tests {
     fn an_expired_token_is_refused() {
         let keys = JwtKeys::new(b"secret-secret-secret-secret-1234");
         let now = chrono::Utc::now().timestamp() as u64;
-        let claims = Claims { sub: "alice".into(), role: Role::Admin, iat: now - 7200, exp: now - 3600 };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
+        let claims = Claims {
+            sub: "alice".into(),
+            role: Role::Admin,
+            iat: now - 7200,
+            exp: now - 3600,
+        };
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
         assert!(keys.verify(&token).is_err());
     }
 

@@ -43,7 +43,10 @@ pub struct FieldError {
 impl FieldError {
     /// An error on one field.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -119,25 +122,48 @@ impl ApiError {
     fn problem(&self) -> Problem {
         let status = self.status();
         let (slug, detail, errors) = match self {
-            Self::BadRequest(detail, errors) => ("bad-request", Some(detail.clone()), errors.clone()),
+            Self::BadRequest(detail, errors) => {
+                ("bad-request", Some(detail.clone()), errors.clone())
+            }
             Self::Unauthorized(why) => ("unauthorized", Some((*why).to_owned()), vec![]),
-            Self::Forbidden => ("forbidden", Some("Your role does not allow this operation.".into()), vec![]),
-            Self::NotFound => ("not-found", Some("No resource exists at this address.".into()), vec![]),
+            Self::Forbidden => (
+                "forbidden",
+                Some("Your role does not allow this operation.".into()),
+                vec![],
+            ),
+            Self::NotFound => (
+                "not-found",
+                Some("No resource exists at this address.".into()),
+                vec![],
+            ),
             Self::MethodNotAllowed => ("method-not-allowed", None, vec![]),
             Self::Conflict(detail) => ("conflict", Some(detail.clone()), vec![]),
             Self::PreconditionFailed => (
                 "precondition-failed",
-                Some("The record has changed since the version named in If-Match; fetch it again.".into()),
+                Some(
+                    "The record has changed since the version named in If-Match; fetch it again."
+                        .into(),
+                ),
                 vec![],
             ),
-            Self::PayloadTooLarge => ("payload-too-large", Some("The request body is too large.".into()), vec![]),
+            Self::PayloadTooLarge => (
+                "payload-too-large",
+                Some("The request body is too large.".into()),
+                vec![],
+            ),
             Self::UnsupportedMediaType => (
                 "unsupported-media-type",
                 Some("The request body must be JSON (Content-Type: application/json).".into()),
                 vec![],
             ),
-            Self::Unprocessable(detail, errors) => ("validation", Some(detail.clone()), errors.clone()),
-            Self::Unavailable => ("unavailable", Some("The database is unavailable; retry later.".into()), vec![]),
+            Self::Unprocessable(detail, errors) => {
+                ("validation", Some(detail.clone()), errors.clone())
+            }
+            Self::Unavailable => (
+                "unavailable",
+                Some("The database is unavailable; retry later.".into()),
+                vec![],
+            ),
             Self::Internal(_) => ("internal", None, vec![]),
         };
         Problem {
@@ -158,9 +184,10 @@ impl IntoResponse for ApiError {
         }
         let status = self.status();
         let mut response = (status, axum::Json(self.problem())).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -210,9 +237,18 @@ fn unique_subject(constraint: &str) -> String {
         ("name_city", "name and city"),
         ("hospitals.name, hospitals.city", "name and city"),
         ("patient_trial", "patient and trial"),
-        ("trial_referrals.patient_id, trial_referrals.trial_id", "patient and trial"),
-        ("eap_enrollments_open", "open enrollment for this patient and program"),
-        ("eap_enrollments.patient_id, eap_enrollments.program_id", "open enrollment for this patient and program"),
+        (
+            "trial_referrals.patient_id, trial_referrals.trial_id",
+            "patient and trial",
+        ),
+        (
+            "eap_enrollments_open",
+            "open enrollment for this patient and program",
+        ),
+        (
+            "eap_enrollments.patient_id, eap_enrollments.program_id",
+            "open enrollment for this patient and program",
+        ),
         ("registry_id", "registry id"),
         ("eap_number", "EAP number"),
         ("abbreviation", "abbreviation"),
@@ -233,8 +269,14 @@ mod tests {
     #[test]
     fn unique_constraints_are_named_the_same_on_both_backends() {
         assert_eq!(unique_subject("uq_patients_email"), "email");
-        assert_eq!(unique_subject("UNIQUE constraint failed: patients.email"), "email");
+        assert_eq!(
+            unique_subject("UNIQUE constraint failed: patients.email"),
+            "email"
+        );
         assert_eq!(unique_subject("uq_hospitals_name_city"), "name and city");
-        assert_eq!(unique_subject("UNIQUE constraint failed: hospitals.name, hospitals.city"), "name and city");
+        assert_eq!(
+            unique_subject("UNIQUE constraint failed: hospitals.name, hospitals.city"),
+            "name and city"
+        );
     }
 }

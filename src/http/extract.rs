@@ -36,19 +36,29 @@ where
         if !is_json(req.headers().get(header::CONTENT_TYPE)) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| match rejection {
-            BytesRejection::FailedToBufferBody(_) => ApiError::PayloadTooLarge,
-            other => ApiError::BadRequest(other.body_text(), vec![]),
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| match rejection {
+                BytesRejection::FailedToBufferBody(_) => ApiError::PayloadTooLarge,
+                other => ApiError::BadRequest(other.body_text(), vec![]),
+            })?;
         let digest = BodyDigest(hex(&Sha256::digest(&bytes)));
         parse_json(&bytes).map(|value| ApiJson(value, digest))
     }
 }
 
 fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
-    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else { return false };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Parses JSON bytes into `T`: syntax errors are 400, values that do not fit
@@ -62,14 +72,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let pointer = pointer(err.path());
             let inner = err.into_inner();
             match inner.classify() {
-                serde_json::error::Category::Data => {
-                    Err(ApiError::Unprocessable("The request body has invalid fields.".into(), vec![FieldError::new(
-                        pointer,
-                        clean_message(&inner.to_string()),
-                    )]))
-                }
+                serde_json::error::Category::Data => Err(ApiError::Unprocessable(
+                    "The request body has invalid fields.".into(),
+                    vec![FieldError::new(pointer, clean_message(&inner.to_string()))],
+                )),
                 _ => Err(ApiError::BadRequest(
-                    format!("The request body is not valid JSON: {}.", clean_message(&inner.to_string())),
+                    format!(
+                        "The request body is not valid JSON: {}.",
+                        clean_message(&inner.to_string())
+                    ),
                     vec![],
                 )),
             }
@@ -98,15 +109,14 @@ fn clean_message(message: &str) -> String {
         Some(at) => &message[..at],
         None => message,
     };
-    // "invalid value: string \"x\", expected ..." -> "invalid value, expected ..."
-    if let Some(rest) = message.strip_prefix("invalid type: ") {
-        if let Some((_, expected)) = rest.split_once(", expected ") {
-            return format!("invalid type, expected {expected}");
-        }
-    }
-    if let Some(rest) = message.strip_prefix("invalid value: ") {
-        if let Some((_, expected)) = rest.split_once(", expected ") {
-            return format!("invalid value, expected {expected}");
+    // "invalid type: string \"x\", expected ..." -> "invalid type, expected ..."
+    for kind in ["invalid type", "invalid value"] {
+        if let Some(rest) = message
+            .strip_prefix(kind)
+            .and_then(|r| r.strip_prefix(": "))
+            && let Some((_, expected)) = rest.split_once(", expected ")
+        {
+            return format!("{kind}, expected {expected}");
         }
     }
     message.to_owned()
@@ -126,12 +136,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|err| {
-            let field = err.path().to_string();
-            let message = clean_message(&err.into_inner().to_string());
-            ApiError::BadRequest("The query string is invalid.".into(), vec![FieldError::new(field, message)])
-        })
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|err| {
+                let field = err.path().to_string();
+                let message = clean_message(&err.into_inner().to_string());
+                ApiError::BadRequest(
+                    "The query string is invalid.".into(),
+                    vec![FieldError::new(field, message)],
+                )
+            })
     }
 }
 
@@ -168,28 +184,46 @@ mod tests {
 
     #[test]
     fn an_invalid_field_is_named_by_a_json_pointer_without_its_value() {
-        let Err(ApiError::Unprocessable(_, errors)) = parse_json::<Body>(br#"{"email": "secret-person"}"#) else {
+        let Err(ApiError::Unprocessable(_, errors)) =
+            parse_json::<Body>(br#"{"email": "secret-person"}"#)
+        else {
             panic!("expected a 422");
         };
         assert_eq!(errors[0].field, "/email");
-        assert!(!errors[0].message.contains("secret-person"), "{}", errors[0].message);
+        assert!(
+            !errors[0].message.contains("secret-person"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]
     fn unknown_fields_are_refused() {
-        assert!(matches!(parse_json::<Body>(br#"{"email": "a@b.co", "version": 3}"#), Err(ApiError::Unprocessable(..))));
+        assert!(matches!(
+            parse_json::<Body>(br#"{"email": "a@b.co", "version": 3}"#),
+            Err(ApiError::Unprocessable(..))
+        ));
     }
 
     #[test]
     fn broken_json_is_a_bad_request() {
-        assert!(matches!(parse_json::<Body>(br#"{"email": "#), Err(ApiError::BadRequest(..))));
+        assert!(matches!(
+            parse_json::<Body>(br#"{"email": "#),
+            Err(ApiError::BadRequest(..))
+        ));
     }
 
     #[test]
     fn json_content_types_are_recognised() {
-        assert!(is_json(Some(&header::HeaderValue::from_static("application/json; charset=utf-8"))));
-        assert!(is_json(Some(&header::HeaderValue::from_static("application/merge-patch+json"))));
-        assert!(!is_json(Some(&header::HeaderValue::from_static("text/plain"))));
+        assert!(is_json(Some(&header::HeaderValue::from_static(
+            "application/json; charset=utf-8"
+        ))));
+        assert!(is_json(Some(&header::HeaderValue::from_static(
+            "application/merge-patch+json"
+        ))));
+        assert!(!is_json(Some(&header::HeaderValue::from_static(
+            "text/plain"
+        ))));
         assert!(!is_json(None));
     }
 }

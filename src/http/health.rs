@@ -16,7 +16,9 @@ pub struct Health {
 
 /// The probes, outside `/v1` and without authentication.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health)).route("/ready", get(ready))
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
 }
 
 /// Liveness: the process answers.
@@ -33,10 +35,16 @@ pub async fn health() -> Json<Health> {
         (status = 503, description = "The database is unreachable or not migrated", body = Health),
     ))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let current = db::ping(&state.db).await && db::migrations::is_current(&state.db).await.unwrap_or(false);
+    let current =
+        db::ping(&state.db).await && db::migrations::is_current(&state.db).await.unwrap_or(false);
     if current {
         (StatusCode::OK, Json(Health { status: "ok" }))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable" }))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "unavailable",
+            }),
+        )
     }
 }

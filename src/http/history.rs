@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{
-    AppState, ApiResult,
+    ApiResult, AppState,
     error::ApiError,
     pagination::{Page, PageParams},
 };
@@ -44,7 +44,12 @@ impl store::Record for history::Entity {
 
 /// A page of a record's history, oldest first. 404 if the record never
 /// existed (a deleted record keeps its history).
-pub async fn list(state: &AppState, collection: &str, id: Uuid, params: &PageParams) -> ApiResult<Page<HistoryEntry>> {
+pub async fn list(
+    state: &AppState,
+    collection: &str,
+    id: Uuid,
+    params: &PageParams,
+) -> ApiResult<Page<HistoryEntry>> {
     let page = params.parse()?;
     let select = history::Entity::find()
         .filter(history::Column::Collection.eq(collection))

@@ -35,7 +35,12 @@ pub struct Idempotency {
 pub struct IdempotencyKeyHeader {
     /// A client-chosen key (1 to 200 visible ASCII characters): a retry with
     /// the same key and body returns the first response and creates nothing.
-    #[param(rename = "Idempotency-Key", min_length = 1, max_length = 200, pattern = "^[\\x21-\\x7E]+$")]
+    #[param(
+        rename = "Idempotency-Key",
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[\\x21-\\x7E]+$"
+    )]
     idempotency_key: Option<String>,
 }
 
@@ -44,7 +49,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let path = parts.uri.path().to_owned();
-        let Some(value) = parts.headers.get("idempotency-key") else { return Ok(Self { key: None, path }) };
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(Self { key: None, path });
+        };
         let key = value
             .to_str()
             .ok()
@@ -52,10 +59,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
             .ok_or_else(|| {
                 ApiError::BadRequest(
                     "The Idempotency-Key header is invalid.".into(),
-                    vec![FieldError::new("Idempotency-Key", "must be 1 to 200 visible ASCII characters")],
+                    vec![FieldError::new(
+                        "Idempotency-Key",
+                        "must be 1 to 200 visible ASCII characters",
+                    )],
                 )
             })?;
-        Ok(Self { key: Some(key.to_owned()), path })
+        Ok(Self {
+            key: Some(key.to_owned()),
+            path,
+        })
     }
 }
 
@@ -70,12 +83,19 @@ impl Created {
     /// The response for a record created at `location`.
     pub fn new<T: Serialize>(location: String, version: i32, record: &T) -> Result<Self, ApiError> {
         let body = serde_json::to_string(record).map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok(Self { location, version, body })
+        Ok(Self {
+            location,
+            version,
+            body,
+        })
     }
 
     fn into_response_with(self, status: StatusCode, replayed: bool) -> Response {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Ok(location) = HeaderValue::from_str(&self.location) {
             headers.insert(header::LOCATION, location);
         }
@@ -107,17 +127,32 @@ impl Idempotency {
         actor: &str,
         digest: &BodyDigest,
     ) -> Result<Option<Response>, ApiError> {
-        let Some(key) = &self.key else { return Ok(None) };
+        let Some(key) = &self.key else {
+            return Ok(None);
+        };
         let scope = self.scope(actor);
-        if let Some(stored) = idempotency_key::Entity::find_by_id((scope.clone(), key.clone())).one(tx).await? {
+        if let Some(stored) = idempotency_key::Entity::find_by_id((scope.clone(), key.clone()))
+            .one(tx)
+            .await?
+        {
             if stored.request_hash != digest.0 {
                 return Err(ApiError::Unprocessable(
                     "This Idempotency-Key was already used with a different request body.".into(),
-                    vec![FieldError::new("Idempotency-Key", "was used with a different body")],
+                    vec![FieldError::new(
+                        "Idempotency-Key",
+                        "was used with a different body",
+                    )],
                 ));
             }
             let status = StatusCode::from_u16(stored.status as u16).unwrap_or(StatusCode::CREATED);
-            let created = Created { location: stored.location.unwrap_or_default(), version: stored.etag.and_then(|e| e.trim_matches('"').parse().ok()).unwrap_or(1), body: stored.body };
+            let created = Created {
+                location: stored.location.unwrap_or_default(),
+                version: stored
+                    .etag
+                    .and_then(|e| e.trim_matches('"').parse().ok())
+                    .unwrap_or(1),
+                body: stored.body,
+            };
             return Ok(Some(created.into_response_with(status, true)));
         }
         // Claim the key now: a concurrent request with the same key waits on
@@ -145,7 +180,12 @@ impl Idempotency {
     }
 
     /// Stores `created` as the response to this key (if any) and returns it.
-    pub async fn respond(&self, tx: &impl ConnectionTrait, actor: &str, created: Created) -> Result<Response, ApiError> {
+    pub async fn respond(
+        &self,
+        tx: &impl ConnectionTrait,
+        actor: &str,
+        created: Created,
+    ) -> Result<Response, ApiError> {
         if let Some(key) = &self.key {
             idempotency_key::ActiveModel {
                 scope: ActiveValue::Unchanged(self.scope(actor)),

@@ -62,20 +62,34 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(cors(cors_origins))
         .layer(CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::Internal("handler panicked".into()))
+            axum::response::IntoResponse::into_response(ApiError::Internal(
+                "handler panicked".into(),
+            ))
         }))
         .layer(
             // Method, route template, status and latency only: never the
             // URI, whose query may hold an email address.
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
-                    let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
-                    let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(MatchedPath::as_str)
+                        .unwrap_or("unmatched");
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
                     tracing::info_span!("request", method = %req.method(), route, request_id = id)
                 })
                 .on_request(())
                 .on_response(|res: &Response, latency: Duration, _: &Span| {
-                    tracing::info!(status = res.status().as_u16(), latency_us = latency.as_micros() as u64, "response");
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_us = latency.as_micros() as u64,
+                        "response"
+                    );
                 })
                 .on_failure(()),
         )
@@ -93,6 +107,10 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
             axum::http::header::IF_MATCH,
             HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers([axum::http::header::ETAG, axum::http::header::LOCATION, REQUEST_ID])
+        .expose_headers([
+            axum::http::header::ETAG,
+            axum::http::header::LOCATION,
+            REQUEST_ID,
+        ])
         .max_age(Duration::from_secs(600))
 }

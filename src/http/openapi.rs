@@ -43,7 +43,12 @@ impl Modify for Security {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -54,6 +59,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(health::health))
         .routes(utoipa_axum::routes!(health::ready))
         .merge(resources::medical_conditions::routes())
+        .merge(resources::hospitals::routes())
+        .merge(resources::specializations::routes())
+        .merge(resources::practitioners::routes())
+        .merge(resources::patients::routes())
 }
 
 /// The finished document: every route plus the error responses.
@@ -91,11 +100,18 @@ fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
     let has_body = operation.request_body.is_some();
     let has_path_id = path.contains('{');
     let params = operation.parameters.as_deref().unwrap_or_default();
-    let has_query = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query));
-    let has_header = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Header));
+    let has_query = params
+        .iter()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+    let has_header = params
+        .iter()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Header));
     let mut statuses: Vec<(u16, &str)> = Vec::new();
     if has_body || has_path_id || has_query || has_header {
-        statuses.push((400, "Malformed request: JSON syntax, query parameter, header or path"));
+        statuses.push((
+            400,
+            "Malformed request: JSON syntax, query parameter, header or path",
+        ));
     }
     if secured {
         statuses.push((401, "Missing, invalid or expired bearer token"));
@@ -104,7 +120,10 @@ fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
     if has_path_id {
         statuses.push((404, "No record with this id"));
     }
-    if matches!(method, HttpMethod::Post | HttpMethod::Patch | HttpMethod::Delete) {
+    if matches!(
+        method,
+        HttpMethod::Post | HttpMethod::Patch | HttpMethod::Delete
+    ) {
         statuses.push((409, "Conflicts with existing data: a unique value, a missing or still-referenced record, or a rule of the model"));
     }
     if matches!(method, HttpMethod::Patch | HttpMethod::Delete) {
@@ -122,9 +141,16 @@ fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
     for (status, description) in statuses {
         let response = ResponseBuilder::new()
             .description(description)
-            .content("application/problem+json", Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem")))))
+            .content(
+                "application/problem+json",
+                Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem")))),
+            )
             .build();
-        operation.responses.responses.entry(status.to_string()).or_insert(RefOr::T(response));
+        operation
+            .responses
+            .responses
+            .entry(status.to_string())
+            .or_insert(RefOr::T(response));
     }
 }
 

@@ -44,7 +44,12 @@ where
     T: std::str::FromStr,
 {
     let text = String::deserialize(d)?;
-    text.parse().map(Some).map_err(|_| serde::de::Error::custom(format!("invalid value, expected {}", std::any::type_name::<T>())))
+    text.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "invalid value, expected {}",
+            std::any::type_name::<T>()
+        ))
+    })
 }
 
 /// Flattened last into a filter struct, refuses any query parameter the
@@ -58,7 +63,9 @@ impl<'de> Deserialize<'de> for NoOtherParams {
         let rest = std::collections::BTreeMap::<String, serde::de::IgnoredAny>::deserialize(d)?;
         match rest.keys().next() {
             None => Ok(NoOtherParams),
-            Some(key) => Err(serde::de::Error::custom(format!("unknown parameter `{key}`"))),
+            Some(key) => Err(serde::de::Error::custom(format!(
+                "unknown parameter `{key}`"
+            ))),
         }
     }
 }
@@ -72,14 +79,24 @@ impl PageParams {
         }
         let after = match &self.cursor {
             None => None,
-            Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| bad("cursor", "is not a cursor this API issued"))?),
+            Some(cursor) => Some(
+                decode_cursor(cursor)
+                    .ok_or_else(|| bad("cursor", "is not a cursor this API issued"))?,
+            ),
         };
-        Ok(PageRequest { limit, after, count: self.count.unwrap_or(false) })
+        Ok(PageRequest {
+            limit,
+            after,
+            count: self.count.unwrap_or(false),
+        })
     }
 }
 
 fn bad(field: &str, message: &str) -> ApiError {
-    ApiError::BadRequest("The query string is invalid.".into(), vec![FieldError::new(field, message)])
+    ApiError::BadRequest(
+        "The query string is invalid.".into(),
+        vec![FieldError::new(field, message)],
+    )
 }
 
 /// Encodes the id a page ended on.
@@ -116,7 +133,11 @@ pub fn page<M, T>(listed: Listed<M>, view: impl FnMut(M) -> T) -> Page<T> {
 impl<T> Page<T> {
     /// Converts the items, keeping the paging.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor, total: self.total }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+            total: self.total,
+        }
     }
 }
 
@@ -127,16 +148,36 @@ mod tests {
     #[test]
     fn a_cursor_round_trips_and_garbage_is_refused() {
         let id = Uuid::now_v7();
-        let params = PageParams { cursor: Some(encode_cursor(id)), ..Default::default() };
+        let params = PageParams {
+            cursor: Some(encode_cursor(id)),
+            ..Default::default()
+        };
         assert_eq!(params.parse().unwrap().after, Some(id));
-        let params = PageParams { cursor: Some("not-a-cursor".into()), ..Default::default() };
+        let params = PageParams {
+            cursor: Some("not-a-cursor".into()),
+            ..Default::default()
+        };
         assert!(params.parse().is_err());
     }
 
     #[test]
     fn the_page_size_is_capped() {
-        assert!(PageParams { limit: Some(201), ..Default::default() }.parse().is_err());
-        assert!(PageParams { limit: Some(0), ..Default::default() }.parse().is_err());
+        assert!(
+            PageParams {
+                limit: Some(201),
+                ..Default::default()
+            }
+            .parse()
+            .is_err()
+        );
+        assert!(
+            PageParams {
+                limit: Some(0),
+                ..Default::default()
+            }
+            .parse()
+            .is_err()
+        );
         assert_eq!(PageParams::default().parse().unwrap().limit, 50);
     }
 }

@@ -41,11 +41,16 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let Some(value) = parts.headers.get(header::IF_MATCH) else { return Ok(Self(None)) };
+        let Some(value) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(Self(None));
+        };
         let invalid = || {
             ApiError::BadRequest(
                 "The If-Match header is invalid.".into(),
-                vec![FieldError::new("If-Match", "must be * or a list of ETags such as \"3\"")],
+                vec![FieldError::new(
+                    "If-Match",
+                    "must be * or a list of ETags such as \"3\"",
+                )],
             )
         };
         let text = value.to_str().map_err(|_| invalid())?.trim();
@@ -56,7 +61,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             .split(',')
             .map(|tag| {
                 let tag = tag.trim().trim_start_matches("W/");
-                tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<i32>().ok())
+                tag.strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .and_then(|t| t.parse::<i32>().ok())
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(invalid)?;
@@ -66,7 +73,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 
 /// The ETag of a version.
 pub fn etag(version: i32) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits and quotes are a valid header value")
+    HeaderValue::from_str(&format!("\"{version}\""))
+        .expect("digits and quotes are a valid header value")
 }
 
 /// A record that has a version.
@@ -94,7 +102,10 @@ mod tests {
     fn a_stale_version_fails_the_precondition() {
         let if_match = IfMatch(Some(vec![2]));
         assert!(if_match.check(2).is_ok());
-        assert!(matches!(if_match.check(3), Err(ApiError::PreconditionFailed)));
+        assert!(matches!(
+            if_match.check(3),
+            Err(ApiError::PreconditionFailed)
+        ));
         assert!(IfMatch::default().check(7).is_ok());
     }
 }

@@ -19,8 +19,8 @@
 use sea_orm::{
     DbBackend, Statement,
     sea_query::{
-        ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, ForeignKeyCreateStatement,
-        ConditionalStatement, Index, IndexCreateStatement, Table, TableCreateStatement,
+        ColumnDef, ConditionalStatement, Expr, ExprTrait, ForeignKey, ForeignKeyAction,
+        ForeignKeyCreateStatement, Index, IndexCreateStatement, Table, TableCreateStatement,
     },
 };
 
@@ -46,11 +46,17 @@ fn text_null(name: &'static str) -> ColumnDef {
 }
 
 fn time(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name).timestamp_with_time_zone().not_null().take()
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .not_null()
+        .take()
 }
 
 fn time_null(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name).timestamp_with_time_zone().null().take()
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .null()
+        .take()
 }
 
 /// A text column whose value must be one of `values`.
@@ -91,7 +97,11 @@ fn record(table: &'static str) -> TableCreateStatement {
         .take()
 }
 
-fn fk(table: &'static str, column: &'static str, target: &'static str) -> ForeignKeyCreateStatement {
+fn fk(
+    table: &'static str,
+    column: &'static str,
+    target: &'static str,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(format!("fk_{table}_{column}"))
         .from(table, column)
@@ -137,7 +147,11 @@ fn unique(table: &'static str, name: &str, columns: &[&'static str]) -> IndexCre
 fn email_col(table: &str, required: bool) -> ColumnDef {
     let mut column = ColumnDef::new("email");
     column.text();
-    if required { column.not_null() } else { column.null() };
+    if required {
+        column.not_null()
+    } else {
+        column.null()
+    };
     column
         .check((
             format!("ck_{table}_email"),
@@ -151,14 +165,26 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
     let mut add = |s: &dyn sea_orm::StatementBuilder| out.push(s.build(&backend));
 
     // Reference data.
-    add(&record("medical_conditions").col(text("name")).col(text("abbreviation")).check((
-        "ck_medical_conditions_abbreviation",
-        Expr::cust("abbreviation = upper(abbreviation)"),
-    )).take());
+    add(&record("medical_conditions")
+        .col(text("name"))
+        .col(text("abbreviation"))
+        .check((
+            "ck_medical_conditions_abbreviation",
+            Expr::cust("abbreviation = upper(abbreviation)"),
+        ))
+        .take());
     add(&unique("medical_conditions", "name", &["name"]));
-    add(&unique("medical_conditions", "abbreviation", &["abbreviation"]));
+    add(&unique(
+        "medical_conditions",
+        "abbreviation",
+        &["abbreviation"],
+    ));
 
-    add(&record("hospitals").col(text("name")).col(text("city")).col(text_null("country")).take());
+    add(&record("hospitals")
+        .col(text("name"))
+        .col(text("city"))
+        .col(text_null("country"))
+        .take());
     add(&unique("hospitals", "name_city", &["name", "city"]));
 
     add(&record("specializations").col(text("name")).take());
@@ -175,7 +201,11 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(uuid_null("specialization_id"))
         .col(text_null("license_number"))
         .col(uuid_null("hospital_id"))
-        .foreign_key(&mut fk("practitioners", "specialization_id", "specializations"))
+        .foreign_key(&mut fk(
+            "practitioners",
+            "specialization_id",
+            "specializations",
+        ))
         .foreign_key(&mut fk("practitioners", "hospital_id", "hospitals"))
         .take());
     add(&unique("practitioners", "email", &["email"]));
@@ -183,7 +213,11 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
     add(&unique("practitioners", "id_kind", &["id", "kind"]));
     add(&index("practitioners", "kind", &["kind", "id"]));
     add(&index("practitioners", "hospital", &["hospital_id", "id"]));
-    add(&index("practitioners", "specialization", &["specialization_id"]));
+    add(&index(
+        "practitioners",
+        "specialization",
+        &["specialization_id"],
+    ));
 
     // Leads and patients: one record per person, whose status changes.
     add(&record("patients")
@@ -198,19 +232,35 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(time_null("first_contact_at"))
         .col(time_null("initial_consult_at"))
         .col(time_null("converted_at"))
-        .check(("ck_patients_reachable", Expr::cust("email IS NOT NULL OR phone IS NOT NULL")))
+        .check((
+            "ck_patients_reachable",
+            Expr::cust("email IS NOT NULL OR phone IS NOT NULL"),
+        ))
         .check((
             "ck_patients_converted",
             Expr::cust("(status = 'patient') = (converted_at IS NOT NULL)"),
         ))
-        .foreign_key(&mut fk("patients", "medical_condition_id", "medical_conditions"))
-        .foreign_key(&mut fk_pair("patients", ("physician_id", "physician_kind"), "practitioners", "kind"))
+        .foreign_key(&mut fk(
+            "patients",
+            "medical_condition_id",
+            "medical_conditions",
+        ))
+        .foreign_key(&mut fk_pair(
+            "patients",
+            ("physician_id", "physician_kind"),
+            "practitioners",
+            "kind",
+        ))
         .take());
     add(&unique("patients", "email", &["email"]));
     // Target of the (patient_id, patient_status) foreign keys.
     add(&unique("patients", "id_status", &["id", "status"]));
     add(&index("patients", "status", &["status", "id"]));
-    add(&index("patients", "condition", &["medical_condition_id", "id"]));
+    add(&index(
+        "patients",
+        "condition",
+        &["medical_condition_id", "id"],
+    ));
     add(&index("patients", "physician", &["physician_id", "id"]));
 
     // Every form submission, kept whole and never changed.
@@ -218,7 +268,11 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .table("intake_submissions")
         .col(ColumnDef::new("id").uuid().not_null().primary_key())
         .col(uuid("patient_id"))
-        .col(one_of("intake_submissions", "channel", vec!["contact_form", "landing_page", "phone", "legacy_import"]))
+        .col(one_of(
+            "intake_submissions",
+            "channel",
+            vec!["contact_form", "landing_page", "phone", "legacy_import"],
+        ))
         .col(text_null("first_name"))
         .col(text_null("last_name"))
         .col(email_col("intake_submissions", true))
@@ -229,10 +283,22 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(ColumnDef::new("payload").json_binary().not_null())
         .col(time("submitted_at"))
         .foreign_key(&mut fk("intake_submissions", "patient_id", "patients"))
-        .foreign_key(&mut fk("intake_submissions", "medical_condition_id", "medical_conditions"))
+        .foreign_key(&mut fk(
+            "intake_submissions",
+            "medical_condition_id",
+            "medical_conditions",
+        ))
         .take());
-    add(&index("intake_submissions", "patient", &["patient_id", "id"]));
-    add(&index("intake_submissions", "submitted_at", &["submitted_at"]));
+    add(&index(
+        "intake_submissions",
+        "patient",
+        &["patient_id", "id"],
+    ));
+    add(&index(
+        "intake_submissions",
+        "submitted_at",
+        &["submitted_at"],
+    ));
 
     // Every call, with its outcome.
     add(&record("calls")
@@ -253,11 +319,27 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(text("eap_number"))
         .col(text("product"))
         .col(uuid_null("medical_condition_id"))
-        .col(one_of("expanded_access_programs", "status", ProgramStatus::texts()))
-        .foreign_key(&mut fk("expanded_access_programs", "medical_condition_id", "medical_conditions"))
+        .col(one_of(
+            "expanded_access_programs",
+            "status",
+            ProgramStatus::texts(),
+        ))
+        .foreign_key(&mut fk(
+            "expanded_access_programs",
+            "medical_condition_id",
+            "medical_conditions",
+        ))
         .take());
-    add(&unique("expanded_access_programs", "eap_number", &["eap_number"]));
-    add(&index("expanded_access_programs", "condition", &["medical_condition_id"]));
+    add(&unique(
+        "expanded_access_programs",
+        "eap_number",
+        &["eap_number"],
+    ));
+    add(&index(
+        "expanded_access_programs",
+        "condition",
+        &["medical_condition_id"],
+    ));
 
     add(&record("eap_enrollments")
         .col(uuid("patient_id"))
@@ -266,15 +348,39 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(uuid("physician_id"))
         .col(constant("eap_enrollments", "physician_kind", "physician"))
         .col(time_null("enrolled_at"))
-        .col(one_of("eap_enrollments", "status", EnrollmentStatus::texts()))
-        .foreign_key(&mut fk_pair("eap_enrollments", ("patient_id", "patient_status"), "patients", "status"))
-        .foreign_key(&mut fk("eap_enrollments", "program_id", "expanded_access_programs"))
-        .foreign_key(&mut fk_pair("eap_enrollments", ("physician_id", "physician_kind"), "practitioners", "kind"))
+        .col(one_of(
+            "eap_enrollments",
+            "status",
+            EnrollmentStatus::texts(),
+        ))
+        .foreign_key(&mut fk_pair(
+            "eap_enrollments",
+            ("patient_id", "patient_status"),
+            "patients",
+            "status",
+        ))
+        .foreign_key(&mut fk(
+            "eap_enrollments",
+            "program_id",
+            "expanded_access_programs",
+        ))
+        .foreign_key(&mut fk_pair(
+            "eap_enrollments",
+            ("physician_id", "physician_kind"),
+            "practitioners",
+            "kind",
+        ))
         .take());
-    let open: Vec<&str> = EnrollmentStatus::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str()).collect();
-    add(&unique("eap_enrollments", "open", &["patient_id", "program_id"])
-        .cond_where(Expr::col("status").is_in(open))
-        .take());
+    let open: Vec<&str> = EnrollmentStatus::ALL
+        .iter()
+        .filter(|s| s.is_open())
+        .map(|s| s.as_str())
+        .collect();
+    add(
+        &unique("eap_enrollments", "open", &["patient_id", "program_id"])
+            .cond_where(Expr::col("status").is_in(open))
+            .take(),
+    );
     add(&index("eap_enrollments", "patient", &["patient_id", "id"]));
     add(&index("eap_enrollments", "program", &["program_id", "id"]));
     add(&index("eap_enrollments", "physician", &["physician_id"]));
@@ -285,11 +391,22 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(text_null("title"))
         .col(uuid_null("medical_condition_id"))
         .col(one_of("clinical_trials", "status", TrialStatus::texts()))
-        .check(("ck_clinical_trials_registry_id", Expr::cust("registry_id = upper(trim(registry_id))")))
-        .foreign_key(&mut fk("clinical_trials", "medical_condition_id", "medical_conditions"))
+        .check((
+            "ck_clinical_trials_registry_id",
+            Expr::cust("registry_id = upper(trim(registry_id))"),
+        ))
+        .foreign_key(&mut fk(
+            "clinical_trials",
+            "medical_condition_id",
+            "medical_conditions",
+        ))
         .take());
     add(&unique("clinical_trials", "registry_id", &["registry_id"]));
-    add(&index("clinical_trials", "condition", &["medical_condition_id"]));
+    add(&index(
+        "clinical_trials",
+        "condition",
+        &["medical_condition_id"],
+    ));
 
     add(&record("trial_referrals")
         .col(uuid("patient_id"))
@@ -298,18 +415,40 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(uuid("physician_id"))
         .col(constant("trial_referrals", "physician_kind", "physician"))
         .col(time_null("referred_at"))
-        .col(one_of("trial_referrals", "eligibility", Eligibility::texts()))
+        .col(one_of(
+            "trial_referrals",
+            "eligibility",
+            Eligibility::texts(),
+        ))
         .col(text_null("ineligible_reason"))
-        .col(one_of("trial_referrals", "outcome", ReferralOutcome::texts()))
+        .col(one_of(
+            "trial_referrals",
+            "outcome",
+            ReferralOutcome::texts(),
+        ))
         .check((
             "ck_trial_referrals_ineligible_reason",
             Expr::cust("(eligibility = 'ineligible') = (ineligible_reason IS NOT NULL)"),
         ))
-        .foreign_key(&mut fk_pair("trial_referrals", ("patient_id", "patient_status"), "patients", "status"))
+        .foreign_key(&mut fk_pair(
+            "trial_referrals",
+            ("patient_id", "patient_status"),
+            "patients",
+            "status",
+        ))
         .foreign_key(&mut fk("trial_referrals", "trial_id", "clinical_trials"))
-        .foreign_key(&mut fk_pair("trial_referrals", ("physician_id", "physician_kind"), "practitioners", "kind"))
+        .foreign_key(&mut fk_pair(
+            "trial_referrals",
+            ("physician_id", "physician_kind"),
+            "practitioners",
+            "kind",
+        ))
         .take());
-    add(&unique("trial_referrals", "patient_trial", &["patient_id", "trial_id"]));
+    add(&unique(
+        "trial_referrals",
+        "patient_trial",
+        &["patient_id", "trial_id"],
+    ));
     add(&index("trial_referrals", "trial", &["trial_id", "id"]));
     add(&index("trial_referrals", "physician", &["physician_id"]));
 
@@ -320,12 +459,20 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(text("collection"))
         .col(uuid("record_id"))
         .col(ColumnDef::new("version").integer().not_null())
-        .col(one_of("history", "action", vec!["create", "update", "delete"]))
+        .col(one_of(
+            "history",
+            "action",
+            vec!["create", "update", "delete"],
+        ))
         .col(text("actor"))
         .col(time("at"))
         .col(ColumnDef::new("changes").json_binary().not_null())
         .take());
-    add(&index("history", "record", &["collection", "record_id", "id"]));
+    add(&index(
+        "history",
+        "record",
+        &["collection", "record_id", "id"],
+    ));
 
     // First responses to POSTs that carried an Idempotency-Key.
     add(&Table::create()
@@ -352,8 +499,14 @@ mod tests {
     fn the_schema_renders_for_both_backends() {
         for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
             let sql: Vec<String> = statements(backend).into_iter().map(|s| s.sql).collect();
-            assert!(sql.iter().any(|s| s.contains("CREATE TABLE") && s.contains("trial_referrals")));
-            assert!(sql.iter().any(|s| s.contains("uq_eap_enrollments_open") && s.contains("WHERE")));
+            assert!(
+                sql.iter()
+                    .any(|s| s.contains("CREATE TABLE") && s.contains("trial_referrals"))
+            );
+            assert!(
+                sql.iter()
+                    .any(|s| s.contains("uq_eap_enrollments_open") && s.contains("WHERE"))
+            );
         }
     }
 }

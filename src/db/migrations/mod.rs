@@ -49,9 +49,18 @@ pub async fn run(db: &DatabaseConnection) -> Result<Vec<i64>, DbErr> {
         Table::create()
             .table("schema_migrations")
             .if_not_exists()
-            .col(ColumnDef::new("version").big_integer().not_null().primary_key())
+            .col(
+                ColumnDef::new("version")
+                    .big_integer()
+                    .not_null()
+                    .primary_key(),
+            )
             .col(ColumnDef::new("name").text().not_null())
-            .col(ColumnDef::new("applied_at").timestamp_with_time_zone().not_null()),
+            .col(
+                ColumnDef::new("applied_at")
+                    .timestamp_with_time_zone()
+                    .not_null(),
+            ),
     )
     .await?;
     let applied = applied_versions(db).await?;
@@ -65,11 +74,19 @@ pub async fn run(db: &DatabaseConnection) -> Result<Vec<i64>, DbErr> {
             Query::insert()
                 .into_table("schema_migrations")
                 .columns(["version", "name", "applied_at"])
-                .values_panic([migration.version.into(), migration.name.into(), Utc::now().into()]),
+                .values_panic([
+                    migration.version.into(),
+                    migration.name.into(),
+                    Utc::now().into(),
+                ]),
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied migration"
+        );
         done.push(migration.version);
     }
     Ok(done)
@@ -85,13 +102,19 @@ pub async fn applied_versions(db: &DatabaseConnection) -> Result<Vec<i64>, DbErr
                 .order_by("version", sea_orm::Order::Asc),
         )
         .await?;
-    rows.iter().map(|row| row.try_get::<i64>("", "version")).collect()
+    rows.iter()
+        .map(|row| row.try_get::<i64>("", "version"))
+        .collect()
 }
 
 /// Whether every known migration has been applied (for readiness).
 pub async fn is_current(db: &DatabaseConnection) -> Result<bool, DbErr> {
     let row = db
-        .query_one(Query::select().expr(Expr::col("version").max()).from("schema_migrations"))
+        .query_one(
+            Query::select()
+                .expr(Expr::col("version").max())
+                .from("schema_migrations"),
+        )
         .await?;
     let latest = row.and_then(|r| r.try_get_by_index::<Option<i64>>(0).ok().flatten());
     Ok(latest == MIGRATIONS.last().map(|m| m.version))

@@ -12,7 +12,7 @@ use crate::{
     db::{self, store},
     domain::Role,
     http::{
-        AppState, ApiError, ApiResult, Principal,
+        ApiError, ApiResult, AppState, Principal,
         extract::BodyDigest,
         idempotency::{Created, Idempotency},
         pagination::{self, Page, PageParams},
@@ -47,7 +47,12 @@ where
 }
 
 /// `GET /v1/{collection}` with the resource's filters applied to `select`.
-pub async fn list<E, V>(state: &AppState, who: &Principal, select: Select<E>, params: &PageParams) -> ApiResult<Json<Page<V>>>
+pub async fn list<E, V>(
+    state: &AppState,
+    who: &Principal,
+    select: Select<E>,
+    params: &PageParams,
+) -> ApiResult<Json<Page<V>>>
 where
     E: store::Record,
     E::Model: Sync,
@@ -81,7 +86,9 @@ where
     let id = E::id_of(&created);
     let view = V::from(created);
     let location = format!("/v1/{}/{id}", E::COLLECTION);
-    let response = idempotency.respond(&tx, actor, Created::new(location, view.version(), &view)?).await?;
+    let response = idempotency
+        .respond(&tx, actor, Created::new(location, view.version(), &view)?)
+        .await?;
     tx.commit().await?;
     Ok(response)
 }
@@ -115,7 +122,12 @@ where
 
 /// `DELETE /v1/{collection}/{id}`: admin only; a record still referred to
 /// is a 409, never a cascade.
-pub async fn delete<E>(state: &AppState, who: &Principal, id: Uuid, if_match: &IfMatch) -> ApiResult<StatusCode>
+pub async fn delete<E>(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    if_match: &IfMatch,
+) -> ApiResult<StatusCode>
 where
     E: store::Mutable,
     E::Model: Serialize,
@@ -131,13 +143,17 @@ where
 
 /// For PATCH fields that may be cleared: absent → `None`, `null` →
 /// `Some(None)`, a value → `Some(Some(v))`.
-pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
 /// For PATCH fields that may change but not be cleared: absent → `None`, a
 /// value → `Some(v)`, `null` → an error (rather than silently ignored).
-pub fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+pub fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
 }
 
@@ -154,4 +170,33 @@ macro_rules! patch {
             $model.$field = sea_orm::ActiveValue::Set(value.map(Into::into));
         }
     };
+}
+
+/// Courtesy check before a write that refers to another record: a missing
+/// record is a 422 on `field` (the foreign key would refuse it anyway,
+/// with a less precise 409).
+pub async fn referenced<E: store::Record>(
+    state: &AppState,
+    field: &str,
+    id: Option<Uuid>,
+) -> ApiResult<Option<E::Model>> {
+    let Some(id) = id else { return Ok(None) };
+    match store::find::<E>(&state.db, id).await {
+        Ok(model) => Ok(Some(model)),
+        Err(store::StoreError::NotFound) => {
+            Err(ApiError::invalid(field, "names no existing record"))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Courtesy check that `id` names a practitioner of kind physician.
+pub async fn physician(state: &AppState, field: &str, id: Option<Uuid>) -> ApiResult<()> {
+    use crate::db::entities::practitioner;
+    match referenced::<practitioner::Entity>(state, field, id).await? {
+        Some(p) if p.kind != crate::domain::PractitionerKind::Physician.as_str() => Err(
+            ApiError::invalid(field, "must name a practitioner of kind physician"),
+        ),
+        _ => Ok(()),
+    }
 }

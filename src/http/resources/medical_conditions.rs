@@ -14,7 +14,7 @@ use crate::{
     db::entities::medical_condition::{self as table, Entity},
     domain::{Abbreviation, Name, Role},
     http::{
-        AppState, ApiResult, Principal,
+        ApiResult, AppState, Principal,
         extract::{ApiJson, ApiPath, ApiQuery},
         history::{self, HistoryEntry},
         idempotency::{Idempotency, IdempotencyKeyHeader},
@@ -40,7 +40,14 @@ pub struct View {
 
 impl From<table::Model> for View {
     fn from(m: table::Model) -> Self {
-        Self { id: m.id, name: m.name, abbreviation: m.abbreviation, version: m.version, created_at: m.created_at, updated_at: m.updated_at }
+        Self {
+            id: m.id,
+            name: m.name,
+            abbreviation: m.abbreviation,
+            version: m.version,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
     }
 }
 
@@ -88,14 +95,22 @@ pub struct Filters {
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_medical_conditions, create_medical_condition))
-        .routes(routes!(get_medical_condition, update_medical_condition, delete_medical_condition))
+        .routes(routes!(
+            get_medical_condition,
+            update_medical_condition,
+            delete_medical_condition
+        ))
         .routes(routes!(get_medical_condition_history))
 }
 
 /// List medical conditions.
 #[utoipa::path(get, path = "/v1/medical-conditions", tag = TAG, params(Filters),
     responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
-async fn list_medical_conditions(State(state): State<AppState>, who: Principal, ApiQuery(f): ApiQuery<Filters>) -> ApiResult<Json<Page<View>>> {
+async fn list_medical_conditions(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiQuery(f): ApiQuery<Filters>,
+) -> ApiResult<Json<Page<View>>> {
     let mut select = Entity::find();
     if let Some(abbreviation) = f.abbreviation {
         select = select.filter(table::Column::Abbreviation.eq(abbreviation.trim().to_uppercase()));
@@ -128,7 +143,11 @@ async fn create_medical_condition(
 /// Read a medical condition.
 #[utoipa::path(get, path = "/v1/medical-conditions/{id}", tag = TAG, params(("id" = Uuid, Path)),
     responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
-async fn get_medical_condition(State(state): State<AppState>, who: Principal, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Tagged<View>> {
+async fn get_medical_condition(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Tagged<View>> {
     common::get::<Entity, View>(&state, &who, id).await
 }
 
@@ -153,7 +172,12 @@ async fn update_medical_condition(
 /// Delete a medical condition (admin); 409 while anything refers to it.
 #[utoipa::path(delete, path = "/v1/medical-conditions/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
     responses((status = 204, description = "Deleted")), security(("bearer" = [])))]
-async fn delete_medical_condition(State(state): State<AppState>, who: Principal, ApiPath(id): ApiPath<Uuid>, if_match: IfMatch) -> ApiResult<StatusCode> {
+async fn delete_medical_condition(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<Uuid>,
+    if_match: IfMatch,
+) -> ApiResult<StatusCode> {
     common::delete::<Entity>(&state, &who, id, &if_match).await
 }
 
@@ -167,5 +191,7 @@ async fn get_medical_condition_history(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<HistoryEntry>>> {
     who.require(Role::Viewer)?;
-    history::list(&state, "medical-conditions", id, &page).await.map(Json)
+    history::list(&state, "medical-conditions", id, &page)
+        .await
+        .map(Json)
 }

@@ -3,4 +3,8 @@
 //! flows of [`common`].
 
 pub mod common;
+pub mod hospitals;
 pub mod medical_conditions;
+pub mod patients;
+pub mod practitioners;
+pub mod specializations;

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Offline checks of the AWS SAM template (no AWS account or network needed, except PyPI the
+# first time, to install the pinned tools into a virtualenv outside the repository).
+#
+#   bash deploy/check.sh
+#
+# 1. cfn-lint deploy/template.yaml                      no errors and no warnings
+# 2. checkov on deploy/template.yaml                    no failed checks (skips are inline, with reasons)
+# 3. the same two on parameter variants (Image package, existing VPC, logs endpoint), because both
+#    tools evaluate conditions with the parameter defaults only
+# 4. the AWS SAM transform (aws-sam-translator) of each variant, then cfn-lint and checkov on the
+#    resulting CloudFormation: cfn-lint 1.x validates SAM resources against schemas only
+# 5. unit tests of the migration custom resource's inline Python
+#
+# Exits non-zero on the first failure.
+set -euo pipefail
+
+CFN_LINT_VERSION=1.58.0
+CHECKOV_VERSION=3.3.30
+SAM_TRANSLATOR_VERSION=1.115.0
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+template=deploy/template.yaml
+venv="${NAVIGATOR_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/navigator-deploy-tools}"
+py="$venv/bin/python"
+
+tools_ok() {
+    [ -x "$venv/bin/cfn-lint" ] && [ -x "$venv/bin/checkov" ] || return 1
+    [ "$("$venv/bin/cfn-lint" --version 2>/dev/null)" = "cfn-lint $CFN_LINT_VERSION" ] || return 1
+    [ "$("$venv/bin/checkov" --version 2>/dev/null)" = "$CHECKOV_VERSION" ] || return 1
+    "$py" -c "import samtranslator, sys; sys.exit(samtranslator.__version__ != '$SAM_TRANSLATOR_VERSION')" 2>/dev/null
+}
+
+if ! tools_ok; then
+    echo "== installing cfn-lint $CFN_LINT_VERSION, checkov $CHECKOV_VERSION, aws-sam-translator $SAM_TRANSLATOR_VERSION into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+        "cfn-lint==$CFN_LINT_VERSION" "checkov==$CHECKOV_VERSION" "aws-sam-translator==$SAM_TRANSLATOR_VERSION"
+    tools_ok || { echo "tool installation did not give the pinned versions" >&2; exit 1; }
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+run_checkov() {
+    # checkov exits 1 when a check fails; --quiet prints only the summary (and any failures).
+    local out
+    if ! out="$("$venv/bin/checkov" -f "$1" --framework cloudformation --compact --quiet --skip-download 2>&1)"; then
+        echo "$out"
+        echo "FAILED: checkov on $1" >&2
+        exit 1
+    fi
+    echo "$out" | grep -E "Passed checks|Failed checks" || { echo "$out"; echo "FAILED: no checkov summary for $1" >&2; exit 1; }
+    echo "$out" | grep -q "Failed checks: 0," || { echo "$out"; exit 1; }
+}
+
+run_cfn_lint() {
+    # Exit code 0 means no errors, no warnings and no informational findings.
+    if ! "$venv/bin/cfn-lint" "$1"; then
+        echo "FAILED: cfn-lint on $1" >&2
+        exit 1
+    fi
+    echo "cfn-lint $CFN_LINT_VERSION: $1: no errors, no warnings"
+}
+
+echo "== cfn-lint $template"
+run_cfn_lint "$template"
+
+echo "== checkov -f $template --framework cloudformation --compact --quiet --skip-download"
+run_checkov "$template"
+
+echo "== parameter variants and the SAM transform"
+"$py" deploy/template_variants.py variants "$template" "$work/variants" >/dev/null
+for variant in "$work"/variants/*.json; do
+    name="$(basename "$variant" .json)"
+    echo "-- variant $name"
+    run_cfn_lint "$variant"
+    run_checkov "$variant"
+    mkdir -p "$work/transformed"
+    "$py" deploy/template_variants.py transform "$variant" "$work/transformed/$name.json"
+    run_cfn_lint "$work/transformed/$name.json"
+    run_checkov "$work/transformed/$name.json"
+done
+
+echo "== migration custom resource (inline Python)"
+"$py" deploy/test_migration_runner.py "$template" | grep -E "^(FAIL|migration-runner:)"
+
+echo "deploy/check.sh: all checks passed"

@@ -1,0 +1,13 @@
+//! Behaviour of the HTTP API through `navigator::app`, each test on SQLite
+//! and on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod errors;
+mod mechanisms;
+mod openapi;
+mod patients;
+mod practitioners;
+mod reference_data;
+mod schema;

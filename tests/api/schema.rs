@@ -1,0 +1,147 @@
+//! The schema is the guarantee: rows written around the API (as a script
+//! or a future importer could) are refused by the database's own
+//! constraints, on both backends.
+
+use chrono::Utc;
+use navigator::db::entities::{clinical_trial, patient, practitioner, trial_referral};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, prelude::Uuid};
+
+use crate::{helpers::TestApp, on_both_databases};
+
+fn lead(email: Option<&str>, phone: Option<&str>) -> patient::ActiveModel {
+    let now = Utc::now();
+    patient::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        status: Set("lead".into()),
+        first_name: Set(None),
+        last_name: Set(None),
+        email: Set(email.map(Into::into)),
+        phone: Set(phone.map(Into::into)),
+        medical_condition_id: Set(None),
+        physician_id: Set(None),
+        physician_kind: Set("physician".into()),
+        first_contact_at: Set(None),
+        initial_consult_at: Set(None),
+        converted_at: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+fn practitioner(kind: &str) -> practitioner::ActiveModel {
+    let now = Utc::now();
+    practitioner::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        kind: Set(kind.into()),
+        first_name: Set("Eva".into()),
+        last_name: Set("Jansen".into()),
+        email: Set(None),
+        phone: Set(None),
+        job_title: Set(None),
+        specialization_id: Set(None),
+        license_number: Set(None),
+        hospital_id: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+#[track_caller]
+fn refused<T: std::fmt::Debug>(result: Result<T, DbErr>) {
+    let err = result.expect_err("the database accepted a row that breaks the model");
+    assert!(
+        navigator::db::conflict(&err).is_some(),
+        "not a constraint error: {err}"
+    );
+}
+
+async fn referral(
+    app: &TestApp,
+    patient: Uuid,
+    physician: Uuid,
+    eligibility: &str,
+    reason: Option<&str>,
+) -> Result<trial_referral::Model, DbErr> {
+    let now = Utc::now();
+    let trial = clinical_trial::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        registry_id: Set(
+            format!("NCT{}", &Uuid::now_v7().simple().to_string()[24..]).to_uppercase()
+        ),
+        title: Set(None),
+        medical_condition_id: Set(None),
+        status: Set("recruiting".into()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&app.db)
+    .await?;
+    trial_referral::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        patient_id: Set(patient),
+        patient_status: Set("patient".into()),
+        trial_id: Set(trial.id),
+        physician_id: Set(physician),
+        physician_kind: Set("physician".into()),
+        referred_at: Set(None),
+        eligibility: Set(eligibility.into()),
+        ineligible_reason: Set(reason.map(Into::into)),
+        outcome: Set("pending".into()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+}
+
+on_both_databases! {
+    async fn the_database_refuses_an_email_that_is_not_normalised(app) {
+        refused(lead(Some("Ann@Example.org"), None).insert(&app.db).await);
+        refused(lead(Some(" ann@example.org"), None).insert(&app.db).await);
+        lead(Some("ann@example.org"), None).insert(&app.db).await.unwrap();
+    }
+
+    async fn the_database_refuses_an_unreachable_person(app) {
+        refused(lead(None, None).insert(&app.db).await);
+    }
+
+    async fn the_database_refuses_an_unknown_status(app) {
+        let mut row = lead(Some("ann@example.org"), None);
+        row.status = Set("vip".into());
+        refused(row.insert(&app.db).await);
+    }
+
+    async fn the_database_refuses_a_patient_status_without_a_conversion_time(app) {
+        let mut row = lead(Some("ann@example.org"), None);
+        row.status = Set("patient".into());
+        refused(row.insert(&app.db).await);
+    }
+
+    async fn the_database_refuses_a_pharmacist_as_a_patients_physician(app) {
+        let pharmacist = practitioner("pharmacist").insert(&app.db).await.unwrap();
+        let mut row = lead(Some("ann@example.org"), None);
+        row.physician_id = Set(Some(pharmacist.id));
+        refused(row.insert(&app.db).await);
+    }
+
+    async fn the_database_refuses_a_referral_for_a_lead(app) {
+        let physician = practitioner("physician").insert(&app.db).await.unwrap();
+        let lead = lead(Some("ann@example.org"), None).insert(&app.db).await.unwrap();
+        refused(referral(app, lead.id, physician.id, "pending", None).await);
+    }
+
+    async fn the_database_requires_a_reason_exactly_when_ineligible(app) {
+        let physician = practitioner("physician").insert(&app.db).await.unwrap();
+        let mut converted = lead(Some("ann@example.org"), None);
+        converted.status = Set("patient".into());
+        converted.converted_at = Set(Some(Utc::now()));
+        let patient = converted.insert(&app.db).await.unwrap();
+        refused(referral(app, patient.id, physician.id, "ineligible", None).await);
+        refused(referral(app, patient.id, physician.id, "eligible", Some("too old")).await);
+        referral(app, patient.id, physician.id, "ineligible", Some("Outside the age range")).await.unwrap();
+    }
+}
