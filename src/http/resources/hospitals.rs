@@ -93,6 +93,7 @@ pub struct Filters {
     /// Exact country.
     pub country: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: PageParams,
     #[serde(flatten)]
     #[param(ignore)]
@@ -107,7 +108,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// List hospitals.
-#[utoipa::path(get, path = "/v1/hospitals", tag = TAG, params(Filters),
+#[utoipa::path(get, path = "/v1/hospitals", tag = TAG, params(Filters, PageParams),
     responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
 async fn list_hospitals(
     State(state): State<AppState>,

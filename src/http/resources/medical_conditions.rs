@@ -86,6 +86,7 @@ pub struct Filters {
     /// Exact abbreviation (case-insensitive).
     pub abbreviation: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: PageParams,
     #[serde(flatten)]
     #[param(ignore)]
@@ -104,7 +105,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// List medical conditions.
-#[utoipa::path(get, path = "/v1/medical-conditions", tag = TAG, params(Filters),
+#[utoipa::path(get, path = "/v1/medical-conditions", tag = TAG, params(Filters, PageParams),
     responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
 async fn list_medical_conditions(
     State(state): State<AppState>,

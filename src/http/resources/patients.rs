@@ -137,6 +137,7 @@ pub struct Filters {
     #[param(max_length = 200)]
     pub q: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: PageParams,
     #[serde(flatten)]
     #[param(ignore)]
@@ -151,7 +152,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// List leads and patients.
-#[utoipa::path(get, path = "/v1/patients", tag = TAG, params(Filters),
+#[utoipa::path(get, path = "/v1/patients", tag = TAG, params(Filters, PageParams),
     responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
 async fn list_patients(
     State(state): State<AppState>,

@@ -132,6 +132,7 @@ pub struct Filters {
     /// Exact email (trimmed, case-insensitive).
     pub email: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: PageParams,
     #[serde(flatten)]
     #[param(ignore)]
@@ -150,7 +151,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// List practitioners.
-#[utoipa::path(get, path = "/v1/practitioners", tag = TAG, params(Filters),
+#[utoipa::path(get, path = "/v1/practitioners", tag = TAG, params(Filters, PageParams),
     responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
 async fn list_practitioners(
     State(state): State<AppState>,

@@ -80,6 +80,7 @@ pub struct Filters {
     /// Exact name.
     pub name: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: PageParams,
     #[serde(flatten)]
     #[param(ignore)]
@@ -98,7 +99,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// List specializations.
-#[utoipa::path(get, path = "/v1/specializations", tag = TAG, params(Filters),
+#[utoipa::path(get, path = "/v1/specializations", tag = TAG, params(Filters, PageParams),
     responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
 async fn list_specializations(
     State(state): State<AppState>,
