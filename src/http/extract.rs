@@ -15,15 +15,20 @@ use super::error::{ApiError, FieldError};
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// A JSON body parsed into `T`, with the SHA-256 of its bytes (the
+/// A JSON body parsed into `T`, with its raw bytes and their SHA-256 (the
 /// fingerprint `Idempotency-Key` compares). Field types are domain types, so
 /// a body that parses is valid.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T, pub BodyDigest);
 
-/// SHA-256 of a request body, hex.
+/// A request body as received, and its SHA-256 in hex.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BodyDigest(pub String);
+pub struct BodyDigest {
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
+    /// The bytes.
+    pub bytes: Bytes,
+}
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
@@ -42,8 +47,14 @@ where
                 BytesRejection::FailedToBufferBody(_) => ApiError::PayloadTooLarge,
                 other => ApiError::BadRequest(other.body_text(), vec![]),
             })?;
-        let digest = BodyDigest(hex(&Sha256::digest(&bytes)));
-        parse_json(&bytes).map(|value| ApiJson(value, digest))
+        let value = parse_json(&bytes)?;
+        Ok(ApiJson(
+            value,
+            BodyDigest {
+                sha256: hex(&Sha256::digest(&bytes)),
+                bytes,
+            },
+        ))
     }
 }
 

@@ -135,7 +135,7 @@ impl Idempotency {
             .one(tx)
             .await?
         {
-            if stored.request_hash != digest.0 {
+            if stored.request_hash != digest.sha256 {
                 return Err(ApiError::Unprocessable(
                     "This Idempotency-Key was already used with a different request body.".into(),
                     vec![FieldError::new(
@@ -161,7 +161,7 @@ impl Idempotency {
         let claimed = idempotency_key::ActiveModel {
             scope: ActiveValue::Set(scope),
             key: ActiveValue::Set(key.clone()),
-            request_hash: ActiveValue::Set(digest.0.clone()),
+            request_hash: ActiveValue::Set(digest.sha256.clone()),
             status: ActiveValue::Set(0),
             location: ActiveValue::Set(None),
             etag: ActiveValue::Set(None),

@@ -32,6 +32,12 @@ use super::{AppState, error::Problem, health, resources};
         (name = "specializations", description = "Practitioners' specializations (reference data)"),
         (name = "practitioners", description = "Physicians and pharmacists"),
         (name = "patients", description = "Leads and patients: one record per person"),
+        (name = "intake-submissions", description = "Web-form submissions, kept whole; creating is public"),
+        (name = "calls", description = "Calls with leads and patients, with their outcomes"),
+        (name = "expanded-access-programs", description = "Expanded Access Programs (reference data)"),
+        (name = "eap-enrollments", description = "Patients' enrollments in Expanded Access Programs"),
+        (name = "clinical-trials", description = "Clinical trials (reference data)"),
+        (name = "trial-referrals", description = "Patients' referrals to clinical trials"),
     )
 )]
 struct ApiDoc;
@@ -63,6 +69,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(resources::specializations::routes())
         .merge(resources::practitioners::routes())
         .merge(resources::patients::routes())
+        .merge(resources::intake_submissions::routes())
+        .merge(resources::calls::routes())
+        .merge(resources::expanded_access_programs::routes())
+        .merge(resources::eap_enrollments::routes())
+        .merge(resources::clinical_trials::routes())
+        .merge(resources::trial_referrals::routes())
 }
 
 /// The finished document: every route plus the error responses.
@@ -96,7 +108,14 @@ fn finish(mut doc: Document) -> Document {
 }
 
 fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
-    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let security = serde_json::to_value(&operation.security).unwrap_or_default();
+    let requirements = security.as_array().cloned().unwrap_or_default();
+    let secured = !requirements.is_empty();
+    // An empty requirement (`{}`) makes the token optional: a bad token is
+    // still a 401, but every role may call.
+    let optional = requirements
+        .iter()
+        .any(|r| r.as_object().is_some_and(|o| o.is_empty()));
     let has_body = operation.request_body.is_some();
     let has_path_id = path.contains('{');
     let params = operation.parameters.as_deref().unwrap_or_default();
@@ -115,7 +134,9 @@ fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
     }
     if secured {
         statuses.push((401, "Missing, invalid or expired bearer token"));
-        statuses.push((403, "The caller's role does not allow this operation"));
+        if !optional {
+            statuses.push((403, "The caller's role does not allow this operation"));
+        }
     }
     if has_path_id {
         statuses.push((404, "No record with this id"));

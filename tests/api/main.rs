@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod errors;
+mod journey;
 mod mechanisms;
 mod openapi;
 mod patients;

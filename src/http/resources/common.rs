@@ -200,3 +200,31 @@ pub async fn physician(state: &AppState, field: &str, id: Option<Uuid>) -> ApiRe
         _ => Ok(()),
     }
 }
+
+/// The rules every referral and enrollment shares: the patient exists
+/// (else 422), is converted (else 409), and has a physician: the one given
+/// (which must be a physician) or, by default, the patient's own (else
+/// 409). Returns the physician's id. The schema enforces the same through
+/// its composite foreign keys.
+pub async fn journey_physician(
+    state: &AppState,
+    patient_id: Uuid,
+    physician_id: Option<Uuid>,
+) -> ApiResult<Uuid> {
+    use crate::{db::entities::patient, domain::PatientStatus};
+    let patient = referenced::<patient::Entity>(state, "/patient_id", Some(patient_id))
+        .await?
+        .ok_or_else(|| ApiError::invalid("/patient_id", "names no existing record"))?;
+    if patient.status != PatientStatus::Patient.as_str() {
+        return Err(ApiError::Conflict("The patient must be converted (POST /v1/patients/{id}/convert) before referrals or enrollments.".into()));
+    }
+    match physician_id.or(patient.physician_id) {
+        Some(id) => {
+            physician(state, "/physician_id", Some(id)).await?;
+            Ok(id)
+        }
+        None => Err(ApiError::Conflict(
+            "The patient has no physician: assign one to the patient or give physician_id.".into(),
+        )),
+    }
+}

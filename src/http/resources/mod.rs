@@ -2,9 +2,15 @@
 //! and patch bodies), its filters and its rules, and routes to the shared
 //! flows of [`common`].
 
+pub mod calls;
+pub mod clinical_trials;
 pub mod common;
+pub mod eap_enrollments;
+pub mod expanded_access_programs;
 pub mod hospitals;
+pub mod intake_submissions;
 pub mod medical_conditions;
 pub mod patients;
 pub mod practitioners;
 pub mod specializations;
+pub mod trial_referrals;

@@ -7,7 +7,7 @@ use axum::{Json, extract::State, http::StatusCode, response::Response};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     prelude::Uuid,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
@@ -18,10 +18,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::common::{self, nullable};
 use crate::{
     db::entities::{
-        medical_condition,
+        call, eap_enrollment, intake_submission, medical_condition,
         patient::{self as table, Entity},
+        practitioner, trial_referral,
     },
-    domain::{Email, Name, PatientStatus, Phone, Role},
+    domain::{CallStatus, Email, Name, PatientStatus, Phone, Role},
     http::{
         ApiError, ApiResult, AppState, Principal,
         extract::{ApiJson, ApiPath, ApiQuery},
@@ -149,6 +150,99 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_patients, create_patient))
         .routes(routes!(get_patient, update_patient, delete_patient))
         .routes(routes!(get_patient_history))
+        .routes(routes!(convert_patient))
+}
+
+/// What `include=` may name on a patient's page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Include {
+    Calls,
+    Submissions,
+    Referrals,
+    Enrollments,
+    Physician,
+}
+
+/// Parameters of a patient's read.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReadParams {
+    /// Related records to embed, comma-separated: `calls`, `submissions`,
+    /// `referrals`, `enrollments`, `physician` (up to 200 of each, oldest first).
+    #[param(
+        pattern = "^(calls|submissions|referrals|enrollments|physician)(,(calls|submissions|referrals|enrollments|physician))*$"
+    )]
+    pub include: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub rest: NoOtherParams,
+}
+
+impl ReadParams {
+    fn includes(&self) -> ApiResult<Vec<Include>> {
+        let Some(list) = &self.include else {
+            return Ok(vec![]);
+        };
+        list.split(',')
+            .map(|name| match name.trim() {
+                "calls" => Ok(Include::Calls),
+                "submissions" => Ok(Include::Submissions),
+                "referrals" => Ok(Include::Referrals),
+                "enrollments" => Ok(Include::Enrollments),
+                "physician" => Ok(Include::Physician),
+                _ => Err(ApiError::BadRequest(
+                    "The query string is invalid.".into(),
+                    vec![crate::http::error::FieldError::new(
+                        "include",
+                        "may name only calls, submissions, referrals, enrollments, physician",
+                    )],
+                )),
+            })
+            .collect()
+    }
+}
+
+/// A patient with the related records `include=` asked for: a portal's
+/// whole patient page in one request.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PatientWithIncludes)]
+pub struct WithIncludes {
+    #[serde(flatten)]
+    pub patient: View,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls: Option<Vec<super::calls::View>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submissions: Option<Vec<super::intake_submissions::View>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrals: Option<Vec<super::trial_referrals::View>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enrollments: Option<Vec<super::eap_enrollments::View>>,
+    /// The physician, or null when the patient has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub physician: Option<Option<super::practitioners::View>>,
+}
+
+impl Versioned for WithIncludes {
+    fn version(&self) -> i32 {
+        self.patient.version
+    }
+}
+
+/// Up to 200 of a patient's related records, oldest first.
+async fn related<E, V>(state: &AppState, column: E::Column, patient_id: Uuid) -> ApiResult<Vec<V>>
+where
+    E: crate::db::store::Record,
+    E::Model: Sync,
+    V: From<E::Model>,
+{
+    let page = crate::db::store::PageRequest {
+        limit: 200,
+        after: None,
+        count: false,
+    };
+    let listed =
+        crate::db::store::list(&state.db, E::find().filter(column.eq(patient_id)), page).await?;
+    Ok(listed.items.into_iter().map(V::from).collect())
 }
 
 /// List leads and patients.
@@ -248,15 +342,124 @@ async fn create_patient(
     common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model).await
 }
 
-/// Read a lead or patient.
-#[utoipa::path(get, path = "/v1/patients/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+/// Read a lead or patient, with `include=` their calls, submissions,
+/// referrals, enrollments and physician.
+#[utoipa::path(get, path = "/v1/patients/{id}", tag = TAG, params(("id" = Uuid, Path), ReadParams),
+    responses((status = 200, body = WithIncludes, headers(("ETag" = String)))), security(("bearer" = [])))]
 async fn get_patient(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(params): ApiQuery<ReadParams>,
+) -> ApiResult<Tagged<WithIncludes>> {
+    let includes = params.includes()?;
+    let Tagged(patient) = common::get::<Entity, View>(&state, &who, id).await?;
+    let mut page = WithIncludes {
+        patient,
+        calls: None,
+        submissions: None,
+        referrals: None,
+        enrollments: None,
+        physician: None,
+    };
+    for include in includes {
+        match include {
+            Include::Calls => {
+                page.calls =
+                    Some(related::<call::Entity, _>(&state, call::Column::PatientId, id).await?)
+            }
+            Include::Submissions => {
+                page.submissions = Some(
+                    related::<intake_submission::Entity, _>(
+                        &state,
+                        intake_submission::Column::PatientId,
+                        id,
+                    )
+                    .await?,
+                )
+            }
+            Include::Referrals => {
+                page.referrals = Some(
+                    related::<trial_referral::Entity, _>(
+                        &state,
+                        trial_referral::Column::PatientId,
+                        id,
+                    )
+                    .await?,
+                )
+            }
+            Include::Enrollments => {
+                page.enrollments = Some(
+                    related::<eap_enrollment::Entity, _>(
+                        &state,
+                        eap_enrollment::Column::PatientId,
+                        id,
+                    )
+                    .await?,
+                )
+            }
+            Include::Physician => {
+                let physician = match page.patient.physician_id {
+                    Some(pid) => practitioner::Entity::find_by_id(pid)
+                        .one(&state.db)
+                        .await?
+                        .map(Into::into),
+                    None => None,
+                };
+                page.physician = Some(physician);
+            }
+        }
+    }
+    Ok(Tagged(page))
+}
+
+/// Convert a lead into a patient (navigator), after at least one completed
+/// call. Sets `converted_at` and, if empty, `initial_consult_at` from the
+/// earliest completed call. A second conversion is a 409.
+#[utoipa::path(post, path = "/v1/patients/{id}/convert", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
+    responses((status = 200, description = "Converted", body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+async fn convert_patient(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<Uuid>,
+    if_match: IfMatch,
 ) -> ApiResult<Tagged<View>> {
-    common::get::<Entity, View>(&state, &who, id).await
+    who.require(Role::Navigator)?;
+    let tx = crate::db::begin_write(&state.db).await?;
+    let current = crate::db::store::find::<Entity>(&tx, id).await?;
+    if_match.check(current.version)?;
+    if current.status == PatientStatus::Patient.as_str() {
+        return Err(ApiError::Conflict(
+            "The patient is already converted.".into(),
+        ));
+    }
+    let first_completed = call::Entity::find()
+        .filter(call::Column::PatientId.eq(id))
+        .filter(call::Column::Status.eq(CallStatus::Completed.as_str()))
+        .order_by_asc(call::Column::ScheduledAt)
+        .one(&tx)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Conflict("A lead is converted only after at least one completed call.".into())
+        })?;
+    let mut changes = current.clone().into_active_model();
+    changes.status = Set(PatientStatus::Patient.as_str().to_owned());
+    changes.converted_at = Set(Some(Utc::now()));
+    if current.initial_consult_at.is_none() {
+        changes.initial_consult_at = Set(Some(first_completed.scheduled_at));
+    }
+    let converted = match crate::db::store::update::<Entity>(&tx, &who.subject, &current, changes)
+        .await
+    {
+        Err(crate::db::store::StoreError::Stale) => {
+            return Err(ApiError::Conflict(
+                "The patient changed during conversion (another conversion may have won); fetch it again.".into(),
+            ));
+        }
+        other => other?,
+    };
+    tx.commit().await?;
+    Ok(Tagged(converted.into()))
 }
 
 /// Change a lead or patient (navigator).
