@@ -5,6 +5,7 @@
 use std::{net::SocketAddr, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
+use sea_orm::ConnectionTrait;
 
 use crate::{
     config::{self, SecretSource},
@@ -36,6 +37,20 @@ enum Command {
     Token(TokenArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// Import a legacy CRM export (a folder of CSV files) into the database.
+    ImportLegacy(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The export's folder (medical_condition.csv, hospital.csv, ...).
+    export_dir: std::path::PathBuf,
+    /// Validate and report; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Write the full report (every row's outcome) to this JSON file.
+    #[arg(long)]
+    report: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +143,26 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Openapi => {
             println!("{}", http::openapi::document().to_pretty_json()?);
+            Ok(())
+        }
+        Command::ImportLegacy(args) => {
+            config::init_tracing(false);
+            // One connection: the import is sequential, and on SQLite a
+            // large page cache on that connection keeps index look-ups in
+            // memory as the tables grow.
+            let db = db::connect(&cli.database_url, db::PoolSettings { max_connections: 1, ..Default::default() })?;
+            if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+                db.execute_unprepared("PRAGMA cache_size = -262144").await?;
+            }
+            if !args.dry_run {
+                db::migrations::run(&db).await?;
+            }
+            let options = crate::legacy::Options { dry_run: args.dry_run };
+            let report = crate::legacy::import(&db, &args.export_dir, options).await?;
+            if let Some(path) = &args.report {
+                std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+            }
+            print!("{}", report.summary());
             Ok(())
         }
     }

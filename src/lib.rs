@@ -10,5 +10,6 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod legacy;
 
 pub use http::{AppState, app};

@@ -74,6 +74,7 @@ record!(eap_enrollment, "eap-enrollments", mutable);
 record!(clinical_trial, "clinical-trials", mutable);
 record!(trial_referral, "trial-referrals", mutable);
 record!(intake_submission, "intake-submissions");
+record!(legacy_id, "legacy-ids");
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

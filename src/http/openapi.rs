@@ -38,6 +38,7 @@ use super::{AppState, error::Problem, health, resources};
         (name = "eap-enrollments", description = "Patients' enrollments in Expanded Access Programs"),
         (name = "clinical-trials", description = "Clinical trials (reference data)"),
         (name = "trial-referrals", description = "Patients' referrals to clinical trials"),
+        (name = "legacy-ids", description = "Where each imported CRM row went"),
     )
 )]
 struct ApiDoc;
@@ -75,6 +76,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(resources::eap_enrollments::routes())
         .merge(resources::clinical_trials::routes())
         .merge(resources::trial_referrals::routes())
+        .merge(resources::legacy_ids::routes())
 }
 
 /// The finished document: every route plus the error responses.

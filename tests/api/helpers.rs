@@ -33,6 +33,8 @@ pub enum Backend {
 /// A running app on its own database.
 pub struct TestApp {
     pub router: Router,
+    /// A URL the `navigator` binary can use to reach this test's database.
+    pub url: String,
     pub db: DatabaseConnection,
     #[allow(dead_code)]
     pub backend: Backend,
@@ -108,7 +110,7 @@ impl TestApp {
             .with_test_writer()
             .try_init();
         let suffix = uuid::Uuid::now_v7().simple().to_string();
-        let (db, cleanup) = match backend {
+        let (db, cleanup, url) = match backend {
             Backend::Sqlite => {
                 let dir = std::env::temp_dir().join(format!("navigator-test-{suffix}"));
                 std::fs::create_dir_all(&dir).unwrap();
@@ -123,6 +125,7 @@ impl TestApp {
                     )
                     .unwrap(),
                     Cleanup::Dir(dir),
+                    url,
                 )
             }
             Backend::Postgres => {
@@ -156,7 +159,12 @@ impl TestApp {
                             ..Default::default()
                         },
                     ),
-                    Cleanup::Schema(schema),
+                    Cleanup::Schema(schema.clone()),
+                    format!(
+                        "{}{}options=-c%20search_path%3D{schema}",
+                        postgres_admin_url(),
+                        if postgres_admin_url().contains('?') { '&' } else { '?' }
+                    ),
                 )
             }
         };
@@ -169,6 +177,7 @@ impl TestApp {
         };
         Self {
             router: app(state),
+            url,
             db,
             backend,
             keys,

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod errors;
 mod journey;
+mod legacy;
 mod mechanisms;
 mod openapi;
 mod patients;

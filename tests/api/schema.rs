@@ -64,6 +64,17 @@ async fn referral(
     eligibility: &str,
     reason: Option<&str>,
 ) -> Result<trial_referral::Model, DbErr> {
+    referral_by(app, patient, Some(physician), false, eligibility, reason).await
+}
+
+async fn referral_by(
+    app: &TestApp,
+    patient: Uuid,
+    physician: Option<Uuid>,
+    imported: bool,
+    eligibility: &str,
+    reason: Option<&str>,
+) -> Result<trial_referral::Model, DbErr> {
     let now = Utc::now();
     let trial = clinical_trial::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -86,6 +97,7 @@ async fn referral(
         trial_id: Set(trial.id),
         physician_id: Set(physician),
         physician_kind: Set("physician".into()),
+        imported: Set(imported),
         referred_at: Set(None),
         eligibility: Set(eligibility.into()),
         ineligible_reason: Set(reason.map(Into::into)),
@@ -132,6 +144,15 @@ on_both_databases! {
         let physician = practitioner("physician").insert(&app.db).await.unwrap();
         let lead = lead(Some("ann@example.org"), None).insert(&app.db).await.unwrap();
         refused(referral(app, lead.id, physician.id, "pending", None).await);
+    }
+
+    async fn the_database_requires_a_physician_on_a_referral_unless_it_was_imported(app) {
+        let mut converted = lead(Some("ann@example.org"), None);
+        converted.status = Set("patient".into());
+        converted.converted_at = Set(Some(Utc::now()));
+        let patient = converted.insert(&app.db).await.unwrap();
+        refused(referral_by(app, patient.id, None, false, "pending", None).await);
+        referral_by(app, patient.id, None, true, "pending", None).await.unwrap();
     }
 
     async fn the_database_requires_a_reason_exactly_when_ineligible(app) {

@@ -12,9 +12,11 @@ pub struct Model {
     #[serde(skip)]
     pub patient_status: String,
     pub program_id: Uuid,
-    pub physician_id: Uuid,
+    pub physician_id: Option<Uuid>,
     #[serde(skip)]
     pub physician_kind: String,
+    /// Imported from the CRM (which may lack a physician).
+    pub imported: bool,
     pub enrolled_at: Option<DateTimeUtc>,
     pub status: String,
     pub version: i32,

@@ -10,6 +10,7 @@ pub mod history;
 pub mod hospital;
 pub mod idempotency_key;
 pub mod intake_submission;
+pub mod legacy_id;
 pub mod medical_condition;
 pub mod patient;
 pub mod practitioner;

@@ -12,9 +12,11 @@ pub struct Model {
     #[serde(skip)]
     pub patient_status: String,
     pub trial_id: Uuid,
-    pub physician_id: Uuid,
+    pub physician_id: Option<Uuid>,
     #[serde(skip)]
     pub physician_kind: String,
+    /// Imported from the CRM (which may lack a physician).
+    pub imported: bool,
     pub referred_at: Option<DateTimeUtc>,
     pub eligibility: String,
     pub ineligible_reason: Option<String>,

@@ -9,6 +9,8 @@
 //! - a patient's physician must be a practitioner of kind `physician`, and a
 //!   referral or enrollment needs a converted patient: both by composite
 //!   foreign keys onto `(id, kind)` / `(id, status)` with a constant column;
+//! - a referral or enrollment names a physician, unless it was imported
+//!   from the CRM, which did not require one (CHECK on `imported`);
 //! - many referrals and enrollments per patient (child tables), one
 //!   referral per patient and trial, one open enrollment per patient and
 //!   program (partial unique index);
@@ -345,8 +347,13 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(uuid("patient_id"))
         .col(constant("eap_enrollments", "patient_status", "patient"))
         .col(uuid("program_id"))
-        .col(uuid("physician_id"))
+        .col(uuid_null("physician_id"))
         .col(constant("eap_enrollments", "physician_kind", "physician"))
+        .col(ColumnDef::new("imported").boolean().not_null().default(false))
+        .check((
+            "ck_eap_enrollments_physician",
+            Expr::cust("physician_id IS NOT NULL OR imported"),
+        ))
         .col(time_null("enrolled_at"))
         .col(one_of(
             "eap_enrollments",
@@ -412,8 +419,13 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(uuid("patient_id"))
         .col(constant("trial_referrals", "patient_status", "patient"))
         .col(uuid("trial_id"))
-        .col(uuid("physician_id"))
+        .col(uuid_null("physician_id"))
         .col(constant("trial_referrals", "physician_kind", "physician"))
+        .col(ColumnDef::new("imported").boolean().not_null().default(false))
+        .check((
+            "ck_trial_referrals_physician",
+            Expr::cust("physician_id IS NOT NULL OR imported"),
+        ))
         .col(time_null("referred_at"))
         .col(one_of(
             "trial_referrals",

@@ -10,6 +10,7 @@
 
 mod m0001_initial_schema;
 mod m0002_seed_medical_conditions;
+mod m0003_legacy_ids;
 
 use chrono::Utc;
 use sea_orm::{
@@ -38,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "seed the consolidated medical conditions",
         statements: m0002_seed_medical_conditions::statements,
+    },
+    Migration {
+        version: 3,
+        name: "legacy CRM ids of imported records",
+        statements: m0003_legacy_ids::statements,
     },
 ];
 

@@ -36,7 +36,10 @@ pub struct View {
     pub id: Uuid,
     pub patient_id: Uuid,
     pub program_id: Uuid,
-    pub physician_id: Uuid,
+    /// Empty only on records imported from the CRM, which did not require one.
+    pub physician_id: Option<Uuid>,
+    /// Imported from the legacy CRM.
+    pub imported: bool,
     pub enrolled_at: Option<DateTime<Utc>>,
     pub status: EnrollmentStatus,
     pub version: i32,
@@ -51,6 +54,7 @@ impl From<table::Model> for View {
             patient_id: m.patient_id,
             program_id: m.program_id,
             physician_id: m.physician_id,
+            imported: m.imported,
             enrolled_at: m.enrolled_at,
             status: EnrollmentStatus::from_text(&m.status).unwrap_or(EnrollmentStatus::Pending),
             version: m.version,
@@ -173,8 +177,9 @@ async fn create_eap_enrollment(
         patient_id: Set(body.patient_id),
         patient_status: Set("patient".to_owned()),
         program_id: Set(body.program_id),
-        physician_id: Set(physician_id),
+        physician_id: Set(Some(physician_id)),
         physician_kind: Set("physician".to_owned()),
+        imported: Set(false),
         enrolled_at: Set(Some(body.enrolled_at.unwrap_or(now))),
         status: Set(body
             .status
@@ -212,7 +217,7 @@ async fn update_eap_enrollment(
     who.require(Role::Navigator)?;
     common::physician(&state, "/physician_id", body.physician_id).await?;
     common::update::<Entity, View>(&state, &who, Role::Navigator, id, &if_match, |_, m| {
-        patch!(m.physician_id = body.physician_id);
+        patch!(m.physician_id = body.physician_id.map(Some));
         patch!(m.enrolled_at? = body.enrolled_at);
         patch!(m.status = body.status.map(|s| s.as_str()));
         Ok(())

@@ -9,6 +9,7 @@ pub mod eap_enrollments;
 pub mod expanded_access_programs;
 pub mod hospitals;
 pub mod intake_submissions;
+pub mod legacy_ids;
 pub mod medical_conditions;
 pub mod patients;
 pub mod practitioners;

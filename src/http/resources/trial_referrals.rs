@@ -37,7 +37,10 @@ pub struct View {
     pub id: Uuid,
     pub patient_id: Uuid,
     pub trial_id: Uuid,
-    pub physician_id: Uuid,
+    /// Empty only on records imported from the CRM, which did not require one.
+    pub physician_id: Option<Uuid>,
+    /// Imported from the legacy CRM.
+    pub imported: bool,
     pub referred_at: Option<DateTime<Utc>>,
     pub eligibility: Eligibility,
     pub ineligible_reason: Option<String>,
@@ -54,6 +57,7 @@ impl From<table::Model> for View {
             patient_id: m.patient_id,
             trial_id: m.trial_id,
             physician_id: m.physician_id,
+            imported: m.imported,
             referred_at: m.referred_at,
             eligibility: Eligibility::from_text(&m.eligibility).unwrap_or(Eligibility::Pending),
             ineligible_reason: m.ineligible_reason,
@@ -204,8 +208,9 @@ async fn create_trial_referral(
         patient_id: Set(body.patient_id),
         patient_status: Set("patient".to_owned()),
         trial_id: Set(body.trial_id),
-        physician_id: Set(physician_id),
+        physician_id: Set(Some(physician_id)),
         physician_kind: Set("physician".to_owned()),
+        imported: Set(false),
         referred_at: Set(Some(body.referred_at.unwrap_or(now))),
         eligibility: Set(eligibility.as_str().to_owned()),
         ineligible_reason: Set(body.ineligible_reason.map(Into::into)),
@@ -263,7 +268,7 @@ async fn update_trial_referral(
                 && body.ineligible_reason.is_none()
                 && current.ineligible_reason.is_some();
             check_reason(eligibility, has_reason && !clears_reason)?;
-            patch!(m.physician_id = body.physician_id);
+            patch!(m.physician_id = body.physician_id.map(Some));
             patch!(m.referred_at? = body.referred_at);
             patch!(m.eligibility = body.eligibility.map(|e| e.as_str()));
             patch!(m.ineligible_reason? = body.ineligible_reason);
