@@ -68,7 +68,9 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(
             // Method, route template, status and latency only: never the
-            // URI, whose query may hold an email address.
+            // URI, whose query may hold an email address. At DEBUG: a line
+            // per request costs more than the request at load (API
+            // Gateway's access logs record every request on AWS).
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
                     let route = req
@@ -81,11 +83,11 @@ pub fn app(state: AppState) -> Router {
                         .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("");
-                    tracing::info_span!("request", method = %req.method(), route, request_id = id)
+                    tracing::debug_span!("request", method = %req.method(), route, request_id = id)
                 })
                 .on_request(())
                 .on_response(|res: &Response, latency: Duration, _: &Span| {
-                    tracing::info!(
+                    tracing::debug!(
                         status = res.status().as_u16(),
                         latency_us = latency.as_micros() as u64,
                         "response"
