@@ -45,23 +45,24 @@ trap 'rm -rf "$work"' EXIT
 
 run_checkov() {
     # checkov exits 1 when a check fails; --quiet prints only the summary (and any failures).
-    local out
-    if ! out="$("$venv/bin/checkov" -f "$1" --framework cloudformation --compact --quiet --skip-download 2>&1)"; then
+    local out args=()
+    for file in "$@"; do args+=(-f "$file"); done
+    if ! out="$("$venv/bin/checkov" "${args[@]}" --framework cloudformation --compact --quiet --skip-download 2>&1)"; then
         echo "$out"
-        echo "FAILED: checkov on $1" >&2
+        echo "FAILED: checkov on $*" >&2
         exit 1
     fi
-    echo "$out" | grep -E "Passed checks|Failed checks" || { echo "$out"; echo "FAILED: no checkov summary for $1" >&2; exit 1; }
-    echo "$out" | grep -q "Failed checks: 0," || { echo "$out"; exit 1; }
+    echo "$out" | grep -E "Passed checks|Failed checks" || { echo "$out"; echo "FAILED: no checkov summary for $*" >&2; exit 1; }
+    if ! echo "$out" | grep -q "Failed checks: 0,"; then echo "$out"; exit 1; fi
 }
 
 run_cfn_lint() {
     # Exit code 0 means no errors, no warnings and no informational findings.
-    if ! "$venv/bin/cfn-lint" "$1"; then
-        echo "FAILED: cfn-lint on $1" >&2
+    if ! "$venv/bin/cfn-lint" "$@"; then
+        echo "FAILED: cfn-lint on $*" >&2
         exit 1
     fi
-    echo "cfn-lint $CFN_LINT_VERSION: $1: no errors, no warnings"
+    echo "cfn-lint $CFN_LINT_VERSION: no errors, no warnings: $*"
 }
 
 echo "== cfn-lint $template"
@@ -70,18 +71,17 @@ run_cfn_lint "$template"
 echo "== checkov -f $template --framework cloudformation --compact --quiet --skip-download"
 run_checkov "$template"
 
-echo "== parameter variants and the SAM transform"
+echo "== parameter variants (${work}/variants) and their SAM transform (${work}/transformed)"
 "$py" deploy/template_variants.py variants "$template" "$work/variants" >/dev/null
+mkdir -p "$work/transformed"
 for variant in "$work"/variants/*.json; do
-    name="$(basename "$variant" .json)"
-    echo "-- variant $name"
-    run_cfn_lint "$variant"
-    run_checkov "$variant"
-    mkdir -p "$work/transformed"
-    "$py" deploy/template_variants.py transform "$variant" "$work/transformed/$name.json"
-    run_cfn_lint "$work/transformed/$name.json"
-    run_checkov "$work/transformed/$name.json"
+    "$py" deploy/template_variants.py transform "$variant" "$work/transformed/$(basename "$variant")"
 done
+cd "$work"
+generated=(variants/*.json transformed/*.json)
+run_cfn_lint "${generated[@]}"
+run_checkov "${generated[@]}"
+cd "$repo"
 
 echo "== migration custom resource (inline Python)"
 "$py" deploy/test_migration_runner.py "$template" | grep -E "^(FAIL|migration-runner:)"

@@ -129,10 +129,10 @@ def test_transient_failure_is_retried():
 
 
 def test_persistent_failure_fails_the_deploy_with_the_reason():
-    lam = FakeLambda([(True, {"errorMessage": "relation already exists"})] * 5)
+    lam = FakeLambda([(True, {"errorMessage": "relation already exists"})] * 6)
     module, sent = load_module(lam, FakeCfn())
     module.handler(event("Create"), Context())
-    assert len(lam.calls) == 5
+    assert len(lam.calls) == 6
     assert sent[0]["status"] == "FAILED" and "relation already exists" in sent[0]["reason"]
 
 
