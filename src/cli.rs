@@ -100,6 +100,10 @@ fn parse_role(text: &str) -> Result<Role, String> {
 
 /// Runs the command line; the process's exit code.
 pub fn main() -> ExitCode {
+    // Started by the Lambda runtime: its own entry, no command line.
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return crate::lambda::main();
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -150,14 +154,22 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             // One connection: the import is sequential, and on SQLite a
             // large page cache on that connection keeps index look-ups in
             // memory as the tables grow.
-            let db = db::connect(&cli.database_url, db::PoolSettings { max_connections: 1, ..Default::default() })?;
+            let db = db::connect(
+                &cli.database_url,
+                db::PoolSettings {
+                    max_connections: 1,
+                    ..Default::default()
+                },
+            )?;
             if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
                 db.execute_unprepared("PRAGMA cache_size = -262144").await?;
             }
             if !args.dry_run {
                 db::migrations::run(&db).await?;
             }
-            let options = crate::legacy::Options { dry_run: args.dry_run };
+            let options = crate::legacy::Options {
+                dry_run: args.dry_run,
+            };
             let report = crate::legacy::import(&db, &args.export_dir, options).await?;
             if let Some(path) = &args.report {
                 std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;

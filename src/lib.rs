@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod lambda;
 pub mod legacy;
 
 pub use http::{AppState, app};

@@ -47,7 +47,11 @@ pub enum ImportError {
 }
 
 /// Imports the export in `dir` into `db`.
-pub async fn import(db: &DatabaseConnection, dir: &Path, options: Options) -> Result<Report, ImportError> {
+pub async fn import(
+    db: &DatabaseConnection,
+    dir: &Path,
+    options: Options,
+) -> Result<Report, ImportError> {
     let started = Instant::now();
     if !migrations::is_current(db).await.unwrap_or(false) {
         return Err(ImportError::NotMigrated);
@@ -66,21 +70,39 @@ pub async fn import(db: &DatabaseConnection, dir: &Path, options: Options) -> Re
     let mut plan = plan::Plan::build(&export, &existing, now);
     tracing::info!(ms = started.elapsed().as_millis() as u64, "planned");
     let known = write::known(db, &plan.rows).await?;
-    tracing::info!(ms = started.elapsed().as_millis() as u64, "looked up earlier imports");
-    let written = write::write(db, &plan, options.dry_run, now).await?;
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        "looked up earlier imports"
+    );
+    let written = write::write(db, &mut plan, options.dry_run, now).await?;
 
     let mut rows: BTreeMap<&'static str, BTreeMap<Outcome, usize>> = BTreeMap::new();
     for entry in &mut plan.rows {
-        let collection = entry.records.first().map(|r| r.collection.to_owned()).unwrap_or_default();
+        let collection = entry
+            .records
+            .first()
+            .map(|r| r.collection.to_owned())
+            .unwrap_or_default();
         let known = known.contains(&(entry.table.to_owned(), entry.id.clone(), collection));
         entry.settle(known, |id| written.inserted.contains(id));
-        *rows.entry(entry.table).or_default().entry(entry.outcome).or_default() += 1;
+        *rows
+            .entry(entry.table)
+            .or_default()
+            .entry(entry.outcome)
+            .or_default() += 1;
     }
     if !options.dry_run {
         write::links(db, &plan.rows, now).await?;
-        tracing::info!(ms = started.elapsed().as_millis() as u64, "legacy ids linked");
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "legacy ids linked"
+        );
     }
-    let created: BTreeMap<&'static str, usize> = written.created.into_iter().filter(|(_, n)| *n > 0).collect();
+    let created: BTreeMap<&'static str, usize> = written
+        .created
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect();
     let report = Report {
         export: dir.display().to_string(),
         dry_run: options.dry_run,
@@ -89,7 +111,11 @@ pub async fn import(db: &DatabaseConnection, dir: &Path, options: Options) -> Re
         rows,
         nothing_changed: created.is_empty(),
         created,
-        rows_with_warnings: plan.rows.iter().filter(|r| !r.warnings.is_empty() && r.outcome != Outcome::Rejected).count(),
+        rows_with_warnings: plan
+            .rows
+            .iter()
+            .filter(|r| !r.warnings.is_empty() && r.outcome != Outcome::Rejected)
+            .count(),
         entries: plan.rows,
     };
     Ok(report)

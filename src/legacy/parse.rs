@@ -88,12 +88,20 @@ pub fn amsterdam_to_utc(local: NaiveDateTime) -> Option<DateTime<Utc>> {
     if local >= dst_start && local < dst_start + Duration::hours(1) {
         return None;
     }
-    let offset_hours = if local >= dst_start && local < dst_end { 2 } else { 1 };
+    let offset_hours = if local >= dst_start && local < dst_end {
+        2
+    } else {
+        1
+    };
     Some(Utc.from_utc_datetime(&(local - Duration::hours(offset_hours))))
 }
 
 fn last_sunday(year: i32, month: u32) -> Option<NaiveDate> {
-    let next_month = if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1) } else { NaiveDate::from_ymd_opt(year, month + 1, 1) }?;
+    let next_month = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)
+    }?;
     let mut day = next_month.pred_opt()?;
     while day.weekday() != Weekday::Sun {
         day = day.pred_opt()?;
@@ -106,28 +114,56 @@ mod tests {
     use super::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn iso_and_amsterdam_wall_clock_times_are_read() {
-        assert_eq!(datetime("2023-04-11T15:30:00Z"), Some(utc("2023-04-11T15:30:00Z")));
-        assert_eq!(datetime("10-03-2022 10:30"), Some(utc("2022-03-10T09:30:00Z")), "winter: UTC+1");
-        assert_eq!(datetime("04-07-2023 11:30"), Some(utc("2023-07-04T09:30:00Z")), "summer: UTC+2");
+        assert_eq!(
+            datetime("2023-04-11T15:30:00Z"),
+            Some(utc("2023-04-11T15:30:00Z"))
+        );
+        assert_eq!(
+            datetime("10-03-2022 10:30"),
+            Some(utc("2022-03-10T09:30:00Z")),
+            "winter: UTC+1"
+        );
+        assert_eq!(
+            datetime("04-07-2023 11:30"),
+            Some(utc("2023-07-04T09:30:00Z")),
+            "summer: UTC+2"
+        );
     }
 
     #[test]
     fn daylight_saving_edges_follow_the_eu_rule() {
         // 2023: summer time from 26 March 02:00 to 29 October 03:00.
-        assert_eq!(datetime("26-03-2023 01:59"), Some(utc("2023-03-26T00:59:00Z")));
+        assert_eq!(
+            datetime("26-03-2023 01:59"),
+            Some(utc("2023-03-26T00:59:00Z"))
+        );
         assert_eq!(datetime("26-03-2023 02:30"), None, "does not exist");
-        assert_eq!(datetime("26-03-2023 03:00"), Some(utc("2023-03-26T01:00:00Z")));
-        assert_eq!(datetime("29-10-2023 03:00"), Some(utc("2023-10-29T02:00:00Z")));
+        assert_eq!(
+            datetime("26-03-2023 03:00"),
+            Some(utc("2023-03-26T01:00:00Z"))
+        );
+        assert_eq!(
+            datetime("29-10-2023 03:00"),
+            Some(utc("2023-10-29T02:00:00Z"))
+        );
     }
 
     #[test]
     fn impossible_or_foreign_dates_are_invalid() {
-        for bad in ["31-02-2023 25:61", "2023/04/11", "yesterday", "11-04-2023", "31-02-2023 10:00"] {
+        for bad in [
+            "31-02-2023 25:61",
+            "2023/04/11",
+            "yesterday",
+            "11-04-2023",
+            "31-02-2023 10:00",
+        ] {
             assert_eq!(datetime(bad), None, "{bad}");
         }
     }

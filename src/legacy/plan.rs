@@ -21,10 +21,13 @@ use super::{
 };
 use crate::{
     db::entities::{
-        call, clinical_trial, eap_enrollment, expanded_access_program, hospital, intake_submission, medical_condition,
-        patient, practitioner, specialization, trial_referral,
+        call, clinical_trial, eap_enrollment, expanded_access_program, hospital, intake_submission,
+        medical_condition, patient, practitioner, specialization, trial_referral,
     },
-    domain::{CallStatus, Eligibility, Email, EnrollmentStatus, PatientStatus, ProgramStatus, ReferralOutcome, TrialStatus},
+    domain::{
+        CallStatus, Eligibility, Email, EnrollmentStatus, PatientStatus, ProgramStatus,
+        ReferralOutcome, TrialStatus,
+    },
 };
 
 /// The actor recorded in history for everything the import writes.
@@ -84,12 +87,15 @@ fn stable_id(at: DateTime<Utc>, key: &str) -> Uuid {
     let hash = Sha256::digest(key.as_bytes());
     let mut bytes = [0u8; 10];
     bytes.copy_from_slice(&hash[..10]);
-    uuid::Builder::from_unix_timestamp_millis(at.timestamp_millis().max(0) as u64, &bytes).into_uuid()
+    uuid::Builder::from_unix_timestamp_millis(at.timestamp_millis().max(0) as u64, &bytes)
+        .into_uuid()
 }
 
 /// The time given to reference data, which the CRM does not date.
 fn epoch() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 fn text(row: &Row, column: &str) -> Option<String> {
@@ -125,6 +131,9 @@ struct Submission {
     no_show: Option<bool>,
 }
 
+/// A patient row with its warnings so far and its `createdon`.
+type PatientRow<'a> = (&'a Row, Vec<String>, Option<DateTime<Utc>>);
+
 /// One person: their submissions and patient rows.
 #[derive(Default)]
 struct Person {
@@ -139,13 +148,29 @@ impl Plan {
         let conditions = plan.conditions(&export.medical_conditions, existing, now);
         let hospitals = plan.keyed_reference(&export.hospitals, existing, now);
         let specializations = plan.specializations(&export.specializations, existing, now);
-        let (practitioners, physicians) = plan.practitioners(&export.contacts, existing, &hospitals, &specializations, now);
-        plan.people(export, existing, &conditions, &practitioners, &physicians, now);
+        let (practitioners, physicians) = plan.practitioners(
+            &export.contacts,
+            existing,
+            &hospitals,
+            &specializations,
+            now,
+        );
+        plan.people(
+            export,
+            existing,
+            &conditions,
+            &practitioners,
+            &physicians,
+            now,
+        );
         plan
     }
 
     fn report(&mut self, table: &'static str, row: &Row, id_column: &str) -> usize {
-        self.rows.push(RowReport::new(table, row.get(id_column).unwrap_or("").to_owned()));
+        self.rows.push(RowReport::new(
+            table,
+            row.get(id_column).unwrap_or("").to_owned(),
+        ));
         let index = self.rows.len() - 1;
         if let Some(why) = &row.malformed {
             self.rows[index].warnings.push(format!("the row {why}"));
@@ -162,13 +187,20 @@ impl Plan {
 
     /// Consolidates conditions by abbreviation (trimmed, case-insensitive);
     /// returns the legacy id → condition id map and abbreviation → id.
-    fn conditions(&mut self, table: &Table, existing: &Existing, now: DateTime<Utc>) -> HashMap<String, Uuid> {
+    fn conditions(
+        &mut self,
+        table: &Table,
+        existing: &Existing,
+        now: DateTime<Utc>,
+    ) -> HashMap<String, Uuid> {
         let mut by_abbreviation: HashMap<String, Uuid> = existing.conditions.clone();
         let mut by_legacy = HashMap::new();
         let mut planned: HashMap<String, usize> = HashMap::new();
         for row in &table.rows {
             let index = self.report(table.name, row, "medical_condition_id");
-            let (Some(legacy_id), Some(abbreviation)) = (row.get("medical_condition_id"), row.get("abbreviation")) else {
+            let (Some(legacy_id), Some(abbreviation)) =
+                (row.get("medical_condition_id"), row.get("abbreviation"))
+            else {
                 self.reject(index, row, "no id or no abbreviation");
                 continue;
             };
@@ -211,7 +243,12 @@ impl Plan {
     }
 
     /// Hospitals, one per name and city.
-    fn keyed_reference(&mut self, table: &Table, existing: &Existing, now: DateTime<Utc>) -> HashMap<String, Uuid> {
+    fn keyed_reference(
+        &mut self,
+        table: &Table,
+        existing: &Existing,
+        now: DateTime<Utc>,
+    ) -> HashMap<String, Uuid> {
         let mut by_key: HashMap<(String, String), Uuid> = existing.hospitals.clone();
         let mut planned: HashMap<(String, String), usize> = HashMap::new();
         let mut by_legacy = HashMap::new();
@@ -254,13 +291,19 @@ impl Plan {
     }
 
     /// Specializations, one per name (trimmed, case-insensitive).
-    fn specializations(&mut self, table: &Table, existing: &Existing, now: DateTime<Utc>) -> HashMap<String, Uuid> {
+    fn specializations(
+        &mut self,
+        table: &Table,
+        existing: &Existing,
+        now: DateTime<Utc>,
+    ) -> HashMap<String, Uuid> {
         let mut by_name: HashMap<String, Uuid> = existing.specializations.clone();
         let mut planned: HashMap<String, usize> = HashMap::new();
         let mut by_legacy = HashMap::new();
         for row in &table.rows {
             let index = self.report(table.name, row, "specialization_id");
-            let (Some(legacy_id), Some(name)) = (row.get("specialization_id"), row.get("name")) else {
+            let (Some(legacy_id), Some(name)) = (row.get("specialization_id"), row.get("name"))
+            else {
                 self.reject(index, row, "no id or no name");
                 continue;
             };
@@ -312,8 +355,16 @@ impl Plan {
             };
             let index = self.report(contacts.name, row, "contactid");
             let mut warnings = Vec::new();
-            let (Some(contact_id), Some(first), Some(last)) = (row.get("contactid"), row.get("firstname"), row.get("lastname")) else {
-                self.reject(index, row, "a practitioner needs an id, a first name and a last name");
+            let (Some(contact_id), Some(first), Some(last)) = (
+                row.get("contactid"),
+                row.get("firstname"),
+                row.get("lastname"),
+            ) else {
+                self.reject(
+                    index,
+                    row,
+                    "a practitioner needs an id, a first name and a last name",
+                );
                 continue;
             };
             let email = match row.get("emailaddress1").map(Email::parse) {
@@ -328,7 +379,9 @@ impl Plan {
                 let legacy = row.get(column)?;
                 let found = map.get(legacy).copied();
                 if found.is_none() {
-                    warnings.push(format!("{column} names a row missing from the export; left empty"));
+                    warnings.push(format!(
+                        "{column} names a row missing from the export; left empty"
+                    ));
                 }
                 found
             };
@@ -343,7 +396,10 @@ impl Plan {
                 is_physician.entry(*id).or_insert(kind == "physician");
                 continue;
             }
-            let id = stable_id(created, &format!("practitioner:{}", email.as_deref().unwrap_or(contact_id)));
+            let id = stable_id(
+                created,
+                &format!("practitioner:{}", email.as_deref().unwrap_or(contact_id)),
+            );
             self.practitioners.push(Planned {
                 id,
                 model: practitioner::ActiveModel {
@@ -403,7 +459,11 @@ impl Plan {
             };
             let Some(Ok(email)) = row.get("emailaddress1").map(Email::parse) else {
                 let index = self.report(export.contacts.name, row, "contactid");
-                self.reject(index, row, "a lead needs a valid email to be matched to a person");
+                self.reject(
+                    index,
+                    row,
+                    "a lead needs a valid email to be matched to a person",
+                );
                 continue;
             };
             let mut warnings = Vec::new();
@@ -417,7 +477,8 @@ impl Plan {
                 condition: row.get("medical_condition").and_then(|v| {
                     let found = parse::condition_option(v);
                     if found.is_none() {
-                        warnings.push("medical_condition is not a known option; kept as typed".into());
+                        warnings
+                            .push("medical_condition is not a known option; kept as typed".into());
                     }
                     found
                 }),
@@ -426,7 +487,8 @@ impl Plan {
                 no_show: row.get("no_show").and_then(|v| {
                     let parsed = parse::yes_no(v);
                     if parsed.is_none() {
-                        warnings.push("no_show is neither Yes nor No; the call stays scheduled".into());
+                        warnings
+                            .push("no_show is neither Yes nor No; the call stays scheduled".into());
                     }
                     parsed
                 }),
@@ -444,13 +506,20 @@ impl Plan {
         for (position, row) in export.patients.rows.iter().enumerate() {
             let email = match row.get("email").map(Email::parse) {
                 Some(Ok(email)) => Some(email.as_str().to_owned()),
-                _ => row.get("contact_record").and_then(|c| contact_email.get(c)).cloned(),
+                _ => row
+                    .get("contact_record")
+                    .and_then(|c| contact_email.get(c))
+                    .cloned(),
             };
             match email {
                 Some(email) => people.entry(email).or_default().patient_rows.push(position),
                 None => {
                     let index = self.report(export.patients.name, row, "patientid");
-                    self.reject(index, row, "no valid email and no contact record to find the person by");
+                    self.reject(
+                        index,
+                        row,
+                        "no valid email and no contact record to find the person by",
+                    );
                 }
             }
         }
@@ -458,8 +527,22 @@ impl Plan {
         let mut trial_ids: HashMap<String, Uuid> = existing.trials.clone();
         let mut referral_keys: HashMap<(Uuid, Uuid), usize> = HashMap::new();
         for (email, mut person) in people {
-            person.submissions.sort_by_key(|s| (s.created.is_none(), s.created, s.row));
-            self.person(export, existing, conditions, practitioners, physicians, &email, &person, now, &mut patient_person, &mut trial_ids, &mut referral_keys);
+            person
+                .submissions
+                .sort_by_key(|s| (s.created.is_none(), s.created, s.row));
+            self.person(
+                export,
+                existing,
+                conditions,
+                practitioners,
+                physicians,
+                &email,
+                &person,
+                now,
+                &mut patient_person,
+                &mut trial_ids,
+                &mut referral_keys,
+            );
         }
         self.enrollments(&export.dossiers, existing, &patient_person, now);
     }
@@ -483,7 +566,7 @@ impl Plan {
         trial_ids: &mut HashMap<String, Uuid>,
         referral_keys: &mut HashMap<(Uuid, Uuid), usize>,
     ) {
-        let mut rows: Vec<(&Row, Vec<String>, Option<DateTime<Utc>>)> = person
+        let mut rows: Vec<PatientRow> = person
             .patient_rows
             .iter()
             .map(|&i| {
@@ -500,7 +583,11 @@ impl Plan {
             .chain(person.submissions.iter().filter_map(|s| s.created))
             .min()
             .unwrap_or(now);
-        let id = existing.patients.get(email).copied().unwrap_or_else(|| stable_id(created, &format!("person:{email}")));
+        let id = existing
+            .patients
+            .get(email)
+            .copied()
+            .unwrap_or_else(|| stable_id(created, &format!("person:{email}")));
 
         let (mut first_name, mut last_name) = (None, None);
         let (mut condition, mut physician) = (None, None);
@@ -512,18 +599,25 @@ impl Plan {
             if let Some(legacy) = row.get("medical_condition") {
                 match conditions.get(legacy) {
                     Some(found) => condition = condition.or(Some(*found)),
-                    None => warnings.push("medical_condition names a row missing from the export; left empty".into()),
+                    None => warnings.push(
+                        "medical_condition names a row missing from the export; left empty".into(),
+                    ),
                 }
             }
             if let Some(legacy) = row.get("physician") {
                 match practitioners.get(legacy) {
-                    Some(found) if physicians.get(found).copied().unwrap_or(false) => physician = physician.or(Some(*found)),
+                    Some(found) if physicians.get(found).copied().unwrap_or(false) => {
+                        physician = physician.or(Some(*found))
+                    }
                     Some(_) => warnings.push("physician names a pharmacist; left empty".into()),
-                    None => warnings.push("physician names a contact missing from the export; left empty".into()),
+                    None => warnings.push(
+                        "physician names a contact missing from the export; left empty".into(),
+                    ),
                 }
             }
             first_contact = first_contact.or_else(|| date(row, "first_contact_date", warnings));
-            initial_consult = initial_consult.or_else(|| date(row, "initial_consult_date", warnings));
+            initial_consult =
+                initial_consult.or_else(|| date(row, "initial_consult_date", warnings));
             converted = converted.or(*row_created);
             if let Some(modified) = date(row, "modifiedon", warnings) {
                 updated = updated.max(modified);
@@ -533,7 +627,9 @@ impl Plan {
             first_name = first_name.or_else(|| submission.first_name.clone());
             last_name = last_name.or_else(|| submission.last_name.clone());
             if condition.is_none() {
-                condition = submission.condition.and_then(|a| conditions.get(&format!("abbreviation:{a}")).copied());
+                condition = submission
+                    .condition
+                    .and_then(|a| conditions.get(&format!("abbreviation:{a}")).copied());
             }
             if let Some(modified) = submission.modified {
                 updated = updated.max(modified);
@@ -545,7 +641,13 @@ impl Plan {
             id,
             model: patient::ActiveModel {
                 id: Set(id),
-                status: Set(if is_patient { PatientStatus::Patient } else { PatientStatus::Lead }.as_str().to_owned()),
+                status: Set(if is_patient {
+                    PatientStatus::Patient
+                } else {
+                    PatientStatus::Lead
+                }
+                .as_str()
+                .to_owned()),
                 first_name: Set(first_name),
                 last_name: Set(last_name),
                 email: Set(Some(email.to_owned())),
@@ -553,7 +655,9 @@ impl Plan {
                 medical_condition_id: Set(condition),
                 physician_id: Set(physician),
                 physician_kind: Set("physician".to_owned()),
-                first_contact_at: Set(first_contact.or(person.submissions.iter().find_map(|s| s.created)).or(Some(created))),
+                first_contact_at: Set(first_contact
+                    .or(person.submissions.iter().find_map(|s| s.created))
+                    .or(Some(created))),
                 initial_consult_at: Set(initial_consult),
                 converted_at: Set(converted_at),
                 version: Set(1),
@@ -568,12 +672,27 @@ impl Plan {
         for (row, warnings, row_created) in rows {
             let index = self.report(export.patients.name, row, "patientid");
             self.rows[index].warnings.extend(warnings);
-            if owner_taken { self.rows[index].merge("patients", id) } else { self.rows[index].own("patients", id) }
+            if owner_taken {
+                self.rows[index].merge("patients", id)
+            } else {
+                self.rows[index].own("patients", id)
+            }
             owner_taken = true;
             let patient_id = row.get("patientid").unwrap_or("").to_owned();
             patient_person.insert(patient_id.clone(), (id, physician));
             if let Some(trial) = row.get("trial_id") {
-                self.referral(row, index, &patient_id, id, physician, trial, row_created.unwrap_or(created), now, trial_ids, referral_keys);
+                self.referral(
+                    row,
+                    index,
+                    &patient_id,
+                    id,
+                    physician,
+                    trial,
+                    row_created.unwrap_or(created),
+                    now,
+                    trial_ids,
+                    referral_keys,
+                );
             }
         }
         for submission in &person.submissions {
@@ -597,7 +716,9 @@ impl Plan {
                     last_name: Set(submission.last_name.clone()),
                     email: Set(submission.email.as_str().to_owned()),
                     phone: Set(None),
-                    medical_condition_id: Set(submission.condition.and_then(|a| conditions.get(&format!("abbreviation:{a}")).copied())),
+                    medical_condition_id: Set(submission
+                        .condition
+                        .and_then(|a| conditions.get(&format!("abbreviation:{a}")).copied())),
                     medical_condition_text: Set(row.get("medical_condition").map(str::to_owned)),
                     requested_call_at: Set(submission.booking),
                     payload: Set(row.to_json()),
@@ -677,7 +798,9 @@ impl Plan {
         };
         let mut warnings = Vec::new();
         if referral_keys.contains_key(&(person, trial_id)) {
-            self.rows[index].warnings.push("a second referral of this person to this trial; merged into the first".into());
+            self.rows[index].warnings.push(
+                "a second referral of this person to this trial; merged into the first".into(),
+            );
             return;
         }
         let mut eligibility = match row.get("eligible") {
@@ -691,7 +814,9 @@ impl Plan {
         match (eligibility, reason.is_some()) {
             (Eligibility::Ineligible, false) => {
                 reason = Some("Not recorded in the CRM".into());
-                warnings.push("ineligible without a reason; reason set to 'Not recorded in the CRM'".into());
+                warnings.push(
+                    "ineligible without a reason; reason set to 'Not recorded in the CRM'".into(),
+                );
             }
             (Eligibility::Pending, true) => {
                 eligibility = Eligibility::Ineligible;
@@ -699,7 +824,9 @@ impl Plan {
             }
             (Eligibility::Eligible, true) => {
                 reason = None;
-                warnings.push("ineligible_reason on an eligible referral; kept only in this report".into());
+                warnings.push(
+                    "ineligible_reason on an eligible referral; kept only in this report".into(),
+                );
             }
             _ => {}
         }
@@ -712,7 +839,10 @@ impl Plan {
         };
         let referred = date(row, "ct_referral_date", &mut warnings);
         self.rows[index].warnings.extend(warnings);
-        let id = stable_id(referred.unwrap_or(created), &format!("referral:{patient_id}"));
+        let id = stable_id(
+            referred.unwrap_or(created),
+            &format!("referral:{patient_id}"),
+        );
         self.referrals.push(Planned {
             id,
             model: trial_referral::ActiveModel {
@@ -737,7 +867,13 @@ impl Plan {
     }
 
     /// One enrollment per dossier row, in the program of its EAP number.
-    fn enrollments(&mut self, table: &Table, existing: &Existing, patients: &HashMap<String, (Uuid, Option<Uuid>)>, now: DateTime<Utc>) {
+    fn enrollments(
+        &mut self,
+        table: &Table,
+        existing: &Existing,
+        patients: &HashMap<String, (Uuid, Option<Uuid>)>,
+        now: DateTime<Utc>,
+    ) {
         let mut programs: HashMap<String, Uuid> = existing.programs.clone();
         let mut open: HashMap<(Uuid, Uuid), usize> = HashMap::new();
         for row in &table.rows {
@@ -746,7 +882,8 @@ impl Plan {
                 self.reject(index, row, "no eap_dossier_id");
                 continue;
             };
-            let Some(&(person, physician)) = row.get("patient").and_then(|p| patients.get(p)) else {
+            let Some(&(person, physician)) = row.get("patient").and_then(|p| patients.get(p))
+            else {
                 self.reject(index, row, "the patient is missing from the export: the enrollment has no one to belong to");
                 continue;
             };
@@ -762,7 +899,9 @@ impl Plan {
                 }
                 None => {
                     let product = text(row, "product").unwrap_or_else(|| {
-                        self.rows[index].warnings.push("no product; the program's product is its EAP number".into());
+                        self.rows[index]
+                            .warnings
+                            .push("no product; the program's product is its EAP number".into());
                         number.clone()
                     });
                     let id = stable_id(epoch(), &format!("program:{number}"));
@@ -790,7 +929,8 @@ impl Plan {
             // One open enrollment per patient and program: an earlier one
             // for the same pair is closed as completed.
             if let Some(&earlier) = open.get(&(person, program)) {
-                self.enrollments[earlier].model.status = Set(EnrollmentStatus::Completed.as_str().to_owned());
+                self.enrollments[earlier].model.status =
+                    Set(EnrollmentStatus::Completed.as_str().to_owned());
                 self.rows[index].warnings.push("the patient had an earlier enrollment in this program; that one is marked completed".into());
             }
             let id = stable_id(enrolled.unwrap_or(now), &format!("enrollment:{dossier_id}"));

@@ -26,12 +26,20 @@ pub struct Row {
 impl Row {
     /// The trimmed value of a column, `None` when absent or empty.
     pub fn get(&self, column: &str) -> Option<&str> {
-        self.fields.iter().find(|(name, _)| name == column).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
+        self.fields
+            .iter()
+            .find(|(name, _)| name == column)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
     }
 
     /// The row in full, as written, for the report and for submissions.
     pub fn to_json(&self) -> Value {
-        let map: Map<String, Value> = self.fields.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+        let map: Map<String, Value> = self
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
         Value::Object(map)
     }
 }
@@ -39,10 +47,14 @@ impl Row {
 /// Reads `<dir>/<name>.csv`.
 pub fn read(dir: &Path, name: &'static str) -> Result<Table, ImportError> {
     let path = dir.join(format!("{name}.csv"));
-    let bytes = std::fs::read(&path).map_err(|e| ImportError::Read(path.display().to_string(), e.to_string()))?;
-    let text = String::from_utf8(bytes).map_err(|_| ImportError::Read(path.display().to_string(), "not UTF-8".into()))?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| ImportError::Read(path.display().to_string(), e.to_string()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ImportError::Read(path.display().to_string(), "not UTF-8".into()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| ImportError::Read(path.display().to_string(), e.to_string()))?
@@ -51,10 +63,20 @@ pub fn read(dir: &Path, name: &'static str) -> Result<Table, ImportError> {
         .collect();
     let mut rows = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| ImportError::Read(path.display().to_string(), e.to_string()))?;
-        let malformed = (record.len() != headers.len())
-            .then(|| format!("has {} fields where the header has {}", record.len(), headers.len()));
-        let fields = headers.iter().cloned().zip(record.iter().map(str::to_owned)).collect();
+        let record =
+            record.map_err(|e| ImportError::Read(path.display().to_string(), e.to_string()))?;
+        let malformed = (record.len() != headers.len()).then(|| {
+            format!(
+                "has {} fields where the header has {}",
+                record.len(),
+                headers.len()
+            )
+        });
+        let fields = headers
+            .iter()
+            .cloned()
+            .zip(record.iter().map(str::to_owned))
+            .collect();
         rows.push(Row { fields, malformed });
     }
     Ok(Table { name, rows })
@@ -68,7 +90,11 @@ mod tests {
     fn a_bom_quotes_and_column_order_are_handled() {
         let dir = std::env::temp_dir().join(format!("nav-read-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("hospital.csv"), "\u{feff}city,hospital_id,name\n\"Den Haag\",h1,\"St. Anna, \"\"Oost\"\"\"\n").unwrap();
+        std::fs::write(
+            dir.join("hospital.csv"),
+            "\u{feff}city,hospital_id,name\n\"Den Haag\",h1,\"St. Anna, \"\"Oost\"\"\"\n",
+        )
+        .unwrap();
         let table = read(&dir, "hospital").unwrap();
         assert_eq!(table.rows[0].get("name"), Some("St. Anna, \"Oost\""));
         assert_eq!(table.rows[0].get("hospital_id"), Some("h1"));

@@ -59,7 +59,16 @@ pub struct RowReport {
 impl RowReport {
     /// A row not yet decided.
     pub fn new(table: &'static str, id: String) -> Self {
-        Self { table, id, outcome: Outcome::Merged, records: vec![], warnings: vec![], reason: None, row: None, owner: false }
+        Self {
+            table,
+            id,
+            outcome: Outcome::Merged,
+            records: vec![],
+            warnings: vec![],
+            reason: None,
+            row: None,
+            owner: false,
+        }
     }
 
     /// The row's own record.
@@ -128,15 +137,45 @@ impl Report {
             self.rows_read,
             self.export,
             self.duration_ms,
-            if self.dry_run { " (dry run: nothing written)" } else { "" }
+            if self.dry_run {
+                " (dry run: nothing written)"
+            } else {
+                ""
+            }
         );
         for (table, outcomes) in &self.rows {
-            let parts: Vec<String> = outcomes.iter().map(|(o, n)| format!("{n} {}", serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())).collect();
+            let parts: Vec<String> = outcomes
+                .iter()
+                .map(|(o, n)| {
+                    format!(
+                        "{n} {}",
+                        serde_json::to_value(o)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
             out.push_str(&format!("  {table:<18} {}\n", parts.join(", ")));
         }
-        let created: Vec<String> = self.created.iter().map(|(c, n)| format!("{n} {c}")).collect();
-        out.push_str(&format!("  records {}: {}\n", if self.dry_run { "to create" } else { "created" }, if created.is_empty() { "none".into() } else { created.join(", ") }));
-        out.push_str(&format!("  rows with warnings: {}\n", self.rows_with_warnings));
+        let created: Vec<String> = self
+            .created
+            .iter()
+            .map(|(c, n)| format!("{n} {c}"))
+            .collect();
+        out.push_str(&format!(
+            "  records {}: {}\n",
+            if self.dry_run { "to create" } else { "created" },
+            if created.is_empty() {
+                "none".into()
+            } else {
+                created.join(", ")
+            }
+        ));
+        out.push_str(&format!(
+            "  rows with warnings: {}\n",
+            self.rows_with_warnings
+        ));
         if self.nothing_changed {
             out.push_str("  nothing changed: this export was already imported\n");
         }

@@ -163,7 +163,11 @@ impl TestApp {
                     format!(
                         "{}{}options=-c%20search_path%3D{schema}",
                         postgres_admin_url(),
-                        if postgres_admin_url().contains('?') { '&' } else { '?' }
+                        if postgres_admin_url().contains('?') {
+                            '&'
+                        } else {
+                            '?'
+                        }
                     ),
                 )
             }

@@ -9,7 +9,9 @@ use std::{
 };
 
 use navigator::{
-    db::entities::{call, eap_enrollment, history, intake_submission, legacy_id, patient, trial_referral},
+    db::entities::{
+        call, eap_enrollment, history, intake_submission, legacy_id, patient, trial_referral,
+    },
     domain::Role,
     legacy::{self, Outcome},
 };
@@ -29,7 +31,12 @@ fn truth() -> Value {
 
 async fn total(app: &TestApp, uri: &str) -> u64 {
     let separator = if uri.contains('?') { '&' } else { '?' };
-    app.get(&format!("{uri}{separator}count=true&limit=1"), Role::Viewer).await.expect(200).body["total"].as_u64().unwrap()
+    app.get(&format!("{uri}{separator}count=true&limit=1"), Role::Viewer)
+        .await
+        .expect(200)
+        .body["total"]
+        .as_u64()
+        .unwrap()
 }
 
 /// Every record of a collection, id → record.
@@ -207,14 +214,29 @@ on_both_databases! {
 /// The ids of every imported record, and the mapping of legacy rows.
 async fn snapshot(app: &TestApp) -> Vec<Vec<String>> {
     async fn ids<E: EntityTrait>(app: &TestApp, column: E::Column) -> Vec<String> {
-        E::find().select_only().column(column).order_by_asc(column).into_tuple::<Uuid>().all(&app.db).await.unwrap().iter().map(Uuid::to_string).collect()
+        E::find()
+            .select_only()
+            .column(column)
+            .order_by_asc(column)
+            .into_tuple::<Uuid>()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .iter()
+            .map(Uuid::to_string)
+            .collect()
     }
     let mut legacy: Vec<String> = legacy_id::Entity::find()
         .all(&app.db)
         .await
         .unwrap()
         .into_iter()
-        .map(|m| format!("{} {} {} {}", m.legacy_table, m.legacy_id, m.collection, m.record_id))
+        .map(|m| {
+            format!(
+                "{} {} {} {}",
+                m.legacy_table, m.legacy_id, m.collection, m.record_id
+            )
+        })
         .collect();
     legacy.sort();
     vec![
@@ -230,7 +252,14 @@ async fn snapshot(app: &TestApp) -> Vec<Vec<String>> {
 /// Compares two snapshots category by category, showing only what differs.
 #[track_caller]
 fn same(left: &[Vec<String>], right: &[Vec<String>]) {
-    let names = ["patients", "submissions", "calls", "referrals", "enrollments", "legacy ids"];
+    let names = [
+        "patients",
+        "submissions",
+        "calls",
+        "referrals",
+        "enrollments",
+        "legacy ids",
+    ];
     for ((name, l), r) in names.iter().zip(left).zip(right) {
         let only_left: Vec<&String> = l.iter().filter(|x| !r.contains(x)).take(3).collect();
         let only_right: Vec<&String> = r.iter().filter(|x| !l.contains(x)).take(3).collect();
@@ -250,7 +279,12 @@ fn generated_export(leads: u32) -> PathBuf {
     let generator = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/legacy-crm/generate.py");
     let status = Command::new("python3")
         .arg(generator)
-        .args(["--leads", &leads.to_string(), "--out", out.to_str().unwrap()])
+        .args([
+            "--leads",
+            &leads.to_string(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .status()
         .expect("python3 runs the export generator");

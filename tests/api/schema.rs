@@ -166,3 +166,67 @@ on_both_databases! {
         referral(app, patient.id, physician.id, "ineligible", Some("Outside the age range")).await.unwrap();
     }
 }
+
+/// Two deploys migrating an empty database at once: both succeed, each step
+/// is applied exactly once.
+async fn race_migrations(url: &str) {
+    use navigator::db::{self, PoolSettings, migrations};
+    let settings = PoolSettings {
+        max_connections: 2,
+        ..Default::default()
+    };
+    let (a, b) = (
+        db::connect(url, settings).unwrap(),
+        db::connect(url, settings).unwrap(),
+    );
+    let (first, second) = tokio::join!(migrations::run(&a), migrations::run(&b));
+    let (first, second) = (first.expect("first runner"), second.expect("second runner"));
+    let mut all: Vec<i64> = first.iter().chain(&second).copied().collect();
+    all.sort();
+    let expected: Vec<i64> = migrations::MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(
+        all, expected,
+        "every step applied once: {first:?} + {second:?}"
+    );
+    assert!(migrations::is_current(&a).await.unwrap());
+    a.close().await.ok();
+    b.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_apply_each_step_once_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("navigator-migrate-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    race_migrations(&format!("sqlite://{}/race.db", dir.display())).await;
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_apply_each_step_once_on_postgres() {
+    use navigator::db::{self, PoolSettings};
+    use sea_orm::ConnectionTrait;
+    let admin_url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("m_{}", Uuid::now_v7().simple());
+    let admin = db::connect(
+        &admin_url,
+        PoolSettings {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
+        .await
+        .unwrap();
+    let separator = if admin_url.contains('?') { '&' } else { '?' };
+    race_migrations(&format!(
+        "{admin_url}{separator}options=-c%20search_path%3D{schema}"
+    ))
+    .await;
+    admin
+        .execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
+}

@@ -349,7 +349,12 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(uuid("program_id"))
         .col(uuid_null("physician_id"))
         .col(constant("eap_enrollments", "physician_kind", "physician"))
-        .col(ColumnDef::new("imported").boolean().not_null().default(false))
+        .col(
+            ColumnDef::new("imported")
+                .boolean()
+                .not_null()
+                .default(false),
+        )
         .check((
             "ck_eap_enrollments_physician",
             Expr::cust("physician_id IS NOT NULL OR imported"),
@@ -421,7 +426,12 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(uuid("trial_id"))
         .col(uuid_null("physician_id"))
         .col(constant("trial_referrals", "physician_kind", "physician"))
-        .col(ColumnDef::new("imported").boolean().not_null().default(false))
+        .col(
+            ColumnDef::new("imported")
+                .boolean()
+                .not_null()
+                .default(false),
+        )
         .check((
             "ck_trial_referrals_physician",
             Expr::cust("physician_id IS NOT NULL OR imported"),

@@ -18,7 +18,11 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
             .col(ColumnDef::new("legacy_id").text().not_null())
             .col(ColumnDef::new("collection").text().not_null())
             .col(ColumnDef::new("record_id").uuid().not_null())
-            .col(ColumnDef::new("imported_at").timestamp_with_time_zone().not_null())
+            .col(
+                ColumnDef::new("imported_at")
+                    .timestamp_with_time_zone()
+                    .not_null(),
+            )
             .build_any(&backend),
         // Leads with legacy_id: "where did CRM row X go?" is an index scan.
         Index::create()

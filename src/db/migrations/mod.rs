@@ -14,7 +14,7 @@ mod m0003_legacy_ids;
 
 use chrono::Utc;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
     sea_query::{ColumnDef, Expr, ExprTrait, Query, Table},
 };
 
@@ -47,11 +47,24 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// A transaction holding the migration lock: PostgreSQL's advisory lock
+/// (released at commit), SQLite's write lock (`BEGIN IMMEDIATE`). Two
+/// deploys migrating at once therefore take turns, and the second finds the
+/// work done.
+async fn locked(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let tx = super::begin_write(db).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        tx.execute_unprepared("SELECT pg_advisory_xact_lock(7326020421)")
+            .await?;
+    }
+    Ok(tx)
+}
+
 /// Applies every migration the database has not seen yet and returns the
 /// versions applied, oldest first.
 pub async fn run(db: &DatabaseConnection) -> Result<Vec<i64>, DbErr> {
-    let backend = db.get_database_backend();
-    db.execute(
+    let tx = locked(db).await?;
+    tx.execute(
         Table::create()
             .table("schema_migrations")
             .if_not_exists()
@@ -69,10 +82,15 @@ pub async fn run(db: &DatabaseConnection) -> Result<Vec<i64>, DbErr> {
             ),
     )
     .await?;
-    let applied = applied_versions(db).await?;
+    tx.commit().await?;
+    let backend = db.get_database_backend();
     let mut done = Vec::new();
-    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
-        let tx = db.begin().await?;
+    for migration in MIGRATIONS {
+        let tx = locked(db).await?;
+        if applied_versions(&tx).await?.contains(&migration.version) {
+            tx.rollback().await?;
+            continue;
+        }
         for statement in (migration.statements)(backend) {
             tx.execute_raw(statement).await?;
         }
@@ -99,7 +117,7 @@ pub async fn run(db: &DatabaseConnection) -> Result<Vec<i64>, DbErr> {
 }
 
 /// The versions recorded as applied.
-pub async fn applied_versions(db: &DatabaseConnection) -> Result<Vec<i64>, DbErr> {
+pub async fn applied_versions(db: &impl ConnectionTrait) -> Result<Vec<i64>, DbErr> {
     let rows = db
         .query_all(
             Query::select()

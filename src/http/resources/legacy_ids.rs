@@ -13,7 +13,7 @@ use super::common;
 use crate::{
     db::entities::legacy_id::{self as table, Entity},
     http::{
-        AppState, ApiResult, Principal,
+        ApiResult, AppState, Principal,
         extract::ApiQuery,
         pagination::{NoOtherParams, Page, PageParams},
     },
@@ -38,7 +38,13 @@ pub struct View {
 
 impl From<table::Model> for View {
     fn from(m: table::Model) -> Self {
-        Self { legacy_table: m.legacy_table, legacy_id: m.legacy_id, collection: m.collection, record_id: m.record_id, imported_at: m.imported_at }
+        Self {
+            legacy_table: m.legacy_table,
+            legacy_id: m.legacy_id,
+            collection: m.collection,
+            record_id: m.record_id,
+            imported_at: m.imported_at,
+        }
     }
 }
 
@@ -67,7 +73,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Where CRM rows went.
 #[utoipa::path(get, path = "/v1/legacy-ids", tag = TAG, params(Filters, PageParams),
     responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
-async fn list_legacy_ids(State(state): State<AppState>, who: Principal, ApiQuery(f): ApiQuery<Filters>) -> ApiResult<Json<Page<View>>> {
+async fn list_legacy_ids(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiQuery(f): ApiQuery<Filters>,
+) -> ApiResult<Json<Page<View>>> {
     let mut select = Entity::find();
     if let Some(id) = f.legacy_id {
         select = select.filter(table::Column::LegacyId.eq(id.trim()));

