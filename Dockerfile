@@ -42,6 +42,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY assets ./assets
 RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin navigator \
     && mkdir -p /out/data \
     && cp target/x86_64-unknown-linux-musl/release/navigator /out/bootstrap

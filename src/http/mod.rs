@@ -7,6 +7,7 @@
 //! and whose body calls the generic store in `db::store`.
 
 pub mod auth;
+pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod health;

@@ -13,7 +13,6 @@ use utoipa::{
     },
 };
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_swagger_ui::SwaggerUi;
 
 use super::{AppState, error::Problem, health, resources};
 
@@ -85,10 +84,9 @@ pub fn document() -> Document {
     finish(doc)
 }
 
-/// `/openapi.json` and the Swagger UI at `/docs`, its assets compiled into
-/// the binary so it works offline.
+/// `/openapi.json` and the Swagger UI at `/docs` (see `http::docs`).
 pub fn docs(doc: Document) -> Router {
-    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", finish(doc)))
+    super::docs::router(finish(doc))
 }
 
 /// Adds to each operation the problem responses it can produce.
