@@ -62,12 +62,15 @@ python3 -m pip install --quiet --disable-pip-version-check \
 cargo lambda --version
 hadolint --version
 
-section "a. Zip package (cargo lambda build --release --output-format zip)"
+section "a. Zip package (cargo lambda build --release --target $MUSL_TARGET --output-format zip)"
+# One release build serves both packages: a static musl bootstrap runs on
+# provided.al2023 and is also the binary of the container image (part c).
 zip=target/lambda/navigator/bootstrap.zip
-if "${cargo_lambda[@]}" build --release --locked --output-format zip --bin navigator; then
-  echo "built with zig (cargo-zigbuild)"
+rustup target add "$MUSL_TARGET" >/dev/null 2>&1 || echo "rustup could not add $MUSL_TARGET (it may already be there)"
+if "${cargo_lambda[@]}" build --release --locked --target "$MUSL_TARGET" --output-format zip --bin navigator; then
+  echo "built with zig (cargo-zigbuild) for $MUSL_TARGET"
 else
-  echo "the zig build failed; building again with --compiler cargo"
+  echo "the zig build failed; building the glibc zip with --compiler cargo"
   "${cargo_lambda[@]}" build --release --locked --output-format zip --bin navigator --compiler cargo
   echo "built with --compiler cargo"
 fi
@@ -161,7 +164,8 @@ if ! command -v musl-gcc >/dev/null; then
 elif ! rustup target add "$MUSL_TARGET"; then
   skip "the static musl build: rustup could not add the $MUSL_TARGET target"
 else
-  cargo build --release --locked --target "$MUSL_TARGET" --bin navigator
+  # Built by part a (cargo lambda, zig); built here only if that fell back.
+  [ -x "$musl_binary" ] || cargo build --release --locked --target "$MUSL_TARGET" --bin navigator
   if readelf -l "$musl_binary" | grep -q INTERP; then
     fail "$musl_binary is not static (it has an ELF interpreter)"
   fi
