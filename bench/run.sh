@@ -1,0 +1,451 @@
+#!/usr/bin/env bash
+# The benchmark, in one command: build (release), seed, serve, load with wrk
+# on 127.0.0.1, compare with pgbench, cold start, memory, sizes; writes
+# bench/results/latest.md (--quick: bench/results/quick.md) and prints it.
+# See bench/README.md.
+#
+#   bench/run.sh [--patients N] [--duration S] [--connections C]
+#                [--db sqlite|postgres|both] [--port P] [--quick] [--lambda]
+#                [--no-build] [--results FILE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+PATIENTS=100000
+DURATION=10
+CONNECTIONS=32
+THREADS=2
+DBS=both
+PORT=3917
+QUICK=0
+LAMBDA=0
+BUILD=1
+RESULTS=""
+ARGS="$*"
+PG_ADMIN_URL=${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/navigator_bench}
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --patients) PATIENTS=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --connections) CONNECTIONS=$2; shift 2 ;;
+    --db) DBS=$2; shift 2 ;;
+    --port) PORT=$2; shift 2 ;;
+    --quick) QUICK=1; shift ;;
+    --lambda) LAMBDA=1; shift ;;
+    --no-build) BUILD=0; shift ;;
+    --results) RESULTS=$2; shift 2 ;;
+    -h | --help) usage 0 ;;
+    *) echo "unknown argument: $1" >&2; usage 2 ;;
+  esac
+done
+if [ "$QUICK" = 1 ]; then
+  PATIENTS=2000 DURATION=3
+  RESULTS=${RESULTS:-bench/results/quick.md}
+else
+  RESULTS=${RESULTS:-bench/results/latest.md}
+fi
+case "$DBS" in
+  both) DBS="sqlite postgres" ;;
+  sqlite | postgres) ;;
+  *) echo "--db must be sqlite, postgres or both" >&2; exit 2 ;;
+esac
+
+WORK=$ROOT/target/bench
+mkdir -p "$WORK" bench/results
+export BENCH_DIR=$ROOT/bench BENCH_THREADS=$THREADS
+# One secret for the server and the token command (and no secret file).
+NAVIGATOR_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export NAVIGATOR_JWT_SECRET
+unset NAVIGATOR_ADDR NAVIGATOR_DB_MAX_CONNECTIONS
+
+say() { printf '%s\n' "$*" | tee -a "$WORK/report.txt"; }
+: >"$WORK/report.txt"
+
+# ---- tools -----------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk"
+  { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null
+fi
+PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -1)
+if [[ " $DBS " == *" postgres "* ]]; then
+  pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not answering on 127.0.0.1:5432" >&2; exit 1; }
+fi
+
+# ---- build -----------------------------------------------------------------
+if [ "$BUILD" = 1 ]; then
+  cargo build --release --bin navigator --example seed
+fi
+BIN=$ROOT/target/release/navigator
+SEED=$ROOT/target/release/examples/seed
+
+# ---- helpers ---------------------------------------------------------------
+SERVER_PID=""
+SAMPLER_PID=""
+cleanup() {
+  [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null || true
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+rss_kb() { # VmRSS of a process, in kB
+  local key value _
+  while read -r key value _; do
+    [ "$key" = VmRSS: ] && { echo "$value"; return; }
+  done <"/proc/$1/status"
+}
+mb() { awk -v kb="$1" 'BEGIN { printf "%.1f", kb * 1024 / 1e6 }'; } # kB (KiB) -> MB (10^6 bytes)
+ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
+# pass_if VALUE OP LIMIT -> PASS or MISS
+pass_if() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
+  ok = (op == "<") ? (v < l) : (op == "<=") ? (v <= l) : (op == ">=") ? (v >= l) : (v > l)
+  print ok ? "PASS" : "MISS" }'; }
+
+wait_for_health() {
+  for _ in $(seq 1 300); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "the server did not become healthy; its log:" >&2
+  tail -20 "$WORK/server-$DB.log" >&2
+  exit 1
+}
+
+# CPU time (user + system, in clock ticks) a process has used.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TICK=$(getconf CLK_TCK)
+
+# Scenario results, keyed "db/scenario": the printed line and the figures.
+declare -A LINE RPS P50 P99 ERRS CPU
+
+# scenario KEY LABEL SCRIPT URL-PATH [ENV=VALUE...]
+scenario() {
+  local key=$1 label=$2 script=$3 path=$4
+  shift 4
+  local out result cpu_before
+  cpu_before=$(cpu_ticks "$SERVER_PID")
+  out=$(env BENCH_TOKEN="$TOKEN" "$@" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" \
+    --timeout 5s -s "bench/lua/$script" "http://127.0.0.1:$PORT$path" 2>&1) || true
+  result=$(grep '^RESULT' <<<"$out" || true)
+  if [ -z "$result" ]; then
+    echo "$out" >&2
+    LINE[$DB/$key]=$(printf '%-9s %-34s wrk failed' "$DB" "$label")
+    ERRS[$DB/$key]=1
+    say "${LINE[$DB/$key]}"
+    return
+  fi
+  local rps p50 p99 status socket s412 errors
+  rps=$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$result")
+  p50=$(sed -E 's/.* p50_us=([0-9]+).*/\1/' <<<"$result")
+  p99=$(sed -E 's/.* p99_us=([0-9]+).*/\1/' <<<"$result")
+  status=$(sed -E 's/.* status_errors=([0-9]+).*/\1/' <<<"$result")
+  socket=$(sed -E 's/.* socket_errors=([0-9]+).*/\1/' <<<"$result")
+  s412=$(sed -E 's/.* s412=([0-9]+).*/\1/' <<<"$result")
+  errors=$((status + socket))
+  RPS[$DB/$key]=$rps P50[$DB/$key]=$(ms "$p50") P99[$DB/$key]=$(ms "$p99") ERRS[$DB/$key]=$errors
+  # The server's own CPU time per request (user + system), in microseconds.
+  CPU[$DB/$key]=$(awk -v t=$(($(cpu_ticks "$SERVER_PID") - cpu_before)) -v hz="$TICK" \
+    -v n="$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$result")" 'BEGIN { printf "%.0f", n ? t / hz * 1e6 / n : 0 }')
+  LINE[$DB/$key]=$(printf '%-9s %-34s %9.0f req/s  p50 %7s ms  p99 %7s ms  errors %d (non-2xx %d, socket %d, of which 412: %d)  server CPU %s us/req' \
+    "$DB" "$label" "$rps" "${P50[$DB/$key]}" "${P99[$DB/$key]}" "$errors" "$status" "$socket" "$s412" "${CPU[$DB/$key]}")
+  say "${LINE[$DB/$key]}"
+}
+
+# not_available KEY LABEL REASON
+not_available() {
+  LINE[$DB/$1]=$(printf '%-9s %-34s n/a (endpoint not available: %s)' "$DB" "$2" "$3")
+  say "${LINE[$DB/$1]}"
+}
+
+# ---- machine ---------------------------------------------------------------
+MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+MEM=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+PGVERSION=$(psql "$PG_ADMIN_URL" -Atc 'show server_version' 2>/dev/null || echo "n/a")
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
+DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+if pgrep -x rustc >/dev/null || pgrep -x cc1 >/dev/null; then
+  LOAD_START="$LOAD_START (a compiler was running at the start)"
+fi
+say "Navigator benchmark: $PATIENTS patients, $DURATION s per scenario, $CONNECTIONS connections, $THREADS wrk threads"
+say "machine: $(nproc) CPUs ($MODEL), $MEM, Linux $(uname -r), PostgreSQL $PGVERSION; $DATE; commit $COMMIT; load average $LOAD_START"
+
+declare -A SEEDLINE IDLE PEAK PGB_TPS PGB_LAT PLANS
+COLD_HEALTH="" COLD_PATIENT=""
+
+for DB in $DBS; do
+  say ""
+  say "== $DB =="
+  # ---- fresh database and seed ---------------------------------------------
+  if [ "$DB" = sqlite ]; then
+    rm -f "$WORK/navigator_bench.db" "$WORK/navigator_bench.db-wal" "$WORK/navigator_bench.db-shm"
+    URL="sqlite://$WORK/navigator_bench.db"
+  else
+    psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS navigator_bench" -c "CREATE DATABASE navigator_bench"
+    URL=$PG_URL
+  fi
+  export DATABASE_URL=$URL
+  OUT=$WORK/$DB
+  "$SEED" --patients "$PATIENTS" --out "$OUT" | tee "$WORK/seed-$DB.txt"
+  SEEDLINE[$DB]=$(tail -1 "$OUT/seed.txt")
+  TOKEN=$("$BIN" token --role admin --sub bench)
+  FIRST_ID=$(head -1 "$OUT/patient_ids.txt")
+  DEEP_CURSOR=$(cat "$OUT/deep_cursor.txt")
+  DEEP_ID=$(cat "$OUT/deep_id.txt")
+
+  # ---- serve -----------------------------------------------------------------
+  "$BIN" serve --addr "127.0.0.1:$PORT" >"$WORK/server-$DB.log" 2>&1 &
+  SERVER_PID=$!
+  wait_for_health
+  sleep 1
+  IDLE[$DB]=$(rss_kb "$SERVER_PID")
+  say "idle RSS after start: $(mb "${IDLE[$DB]}") MB"
+  echo 0 >"$WORK/peak-$DB"
+  (
+    peak=0
+    while kill -0 "$SERVER_PID" 2>/dev/null; do
+      rss=$(rss_kb "$SERVER_PID" 2>/dev/null || echo 0)
+      if [ "${rss:-0}" -gt "$peak" ]; then peak=$rss; echo "$peak" >"$WORK/peak-$DB"; fi
+      sleep 0.1
+    done
+  ) &
+  SAMPLER_PID=$!
+
+  # ---- scenarios -------------------------------------------------------------
+  scenario get "GET patient by id" get_by_id.lua "/" BENCH_IDS="$OUT/patient_ids.txt"
+  scenario list "list patients (status=lead, 50)" static.lua "/v1/patients?status=lead&limit=50"
+  scenario deep "deep page (cursor at 90%)" static.lua "/v1/patients?status=lead&limit=50&cursor=$DEEP_CURSOR"
+  scenario patch "PATCH patient with If-Match" patch.lua "/" BENCH_IDS="$OUT/patch_ids.txt"
+  scenario create "POST patient (create)" post.lua "/" BENCH_PATH=/v1/patients BENCH_RUN="c$(date +%s%N)"
+
+  # The two endpoints being built: probe first; 404/405 (or an ignored
+  # include) means not there yet.
+  probe=$(curl -s -o "$WORK/probe.json" -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/v1/intake-submissions" \
+    -H 'Content-Type: application/json' \
+    -d "{\"channel\":\"contact_form\",\"first_name\":\"Ann\",\"last_name\":\"Lee\",\"email\":\"bench-probe-$(date +%s%N)@example.org\",\"medical_condition\":\"Glioblastoma\",\"requested_call_at\":\"2030-01-15T10:00:00Z\"}")
+  case "$probe" in
+    2??) scenario intake "POST intake submission (public)" post.lua "/" BENCH_TOKEN= BENCH_INTAKE=1 \
+      BENCH_PATH=/v1/intake-submissions BENCH_RUN="i$(date +%s%N)" ;;
+    404 | 405) not_available intake "POST intake submission (public)" "$probe" ;;
+    *) not_available intake "POST intake submission (public)" "probe answered $probe: $(head -c 300 "$WORK/probe.json")" ;;
+  esac
+  INCLUDE="?include=calls,submissions,referrals,enrollments,physician"
+  probe=$(curl -s -o "$WORK/probe.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+    "http://127.0.0.1:$PORT/v1/patients/$FIRST_ID$INCLUDE")
+  if [[ "$probe" == 2?? ]] && grep -q '"calls"' "$WORK/probe.json"; then
+    scenario include "GET patient page (include=...)" get_by_id.lua "/" BENCH_IDS="$OUT/patient_ids.txt" BENCH_SUFFIX="$INCLUDE"
+  elif [[ "$probe" == 2?? ]]; then
+    not_available include "GET patient page (include=...)" "200 without the included records"
+  else
+    not_available include "GET patient page (include=...)" "$probe"
+  fi
+
+  kill "$SAMPLER_PID" 2>/dev/null || true
+  wait "$SAMPLER_PID" 2>/dev/null || true
+  SAMPLER_PID=""
+  PEAK[$DB]=$(cat "$WORK/peak-$DB")
+  say "peak RSS under load (sampled every 100 ms): $(mb "${PEAK[$DB]}") MB"
+  kill "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+
+  # ---- query plans of the list pages -------------------------------------------
+  if [ "$DB" = postgres ]; then
+    PLANS[$DB]=$(psql "$PG_URL" -qAt \
+      -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT * FROM patients WHERE status = 'lead' ORDER BY id LIMIT 51" \
+      -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT * FROM patients WHERE status = 'lead' AND id > '$DEEP_ID' ORDER BY id LIMIT 51")
+  else
+    PLANS[$DB]=$(python3 - "$WORK/navigator_bench.db" "$DEEP_ID" <<'EOF'
+import sqlite3, sys, uuid
+db = sqlite3.connect(sys.argv[1])
+deep = uuid.UUID(sys.argv[2]).bytes  # sqlx stores uuids as 16-byte blobs in SQLite
+for sql, args in [
+    ("SELECT * FROM patients WHERE status = 'lead' ORDER BY id LIMIT 51", ()),
+    ("SELECT * FROM patients WHERE status = 'lead' AND id > ? ORDER BY id LIMIT 51", (deep,)),
+]:
+    print(sql)
+    for row in db.execute("EXPLAIN QUERY PLAN " + sql, args):
+        print("  ", row[-1])
+EOF
+)
+  fi
+
+  # ---- pgbench: the same primary-key read, straight to PostgreSQL -----------
+  if [ "$DB" = postgres ] && [ -n "$PGBENCH" ]; then
+    # A bench-only copy of patients keyed by n = 1..N (same rows, same
+    # columns), so pgbench can pick a random row with \set: one primary-key
+    # lookup returning one row, as GET /v1/patients/{id} does.
+    COLUMNS=$(psql "$PG_URL" -Atc "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'patients'")
+    psql "$PG_URL" -q -c "DROP TABLE IF EXISTS bench_patients" \
+      -c "CREATE TABLE bench_patients AS SELECT row_number() OVER (ORDER BY id) AS n, $COLUMNS FROM patients" \
+      -c "ALTER TABLE bench_patients ADD PRIMARY KEY (n)" -c "VACUUM ANALYZE bench_patients"
+    ROWS=$(psql "$PG_URL" -Atc "SELECT count(*) FROM bench_patients")
+    printf '\\set n random(1, %s)\nSELECT %s FROM bench_patients WHERE n = :n;\n' "$ROWS" "$COLUMNS" >"$WORK/pgbench.sql"
+    for mode in prepared simple; do
+      out=$("$PGBENCH" -n -M "$mode" -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" -f "$WORK/pgbench.sql" "$PG_URL" 2>&1)
+      PGB_TPS[$mode]=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' <<<"$out")
+      PGB_LAT[$mode]=$(sed -nE 's/^latency average = ([0-9.]+) ms/\1/p' <<<"$out")
+      say "$(printf '%-9s %-34s %9.0f tx/s   latency average %s ms' postgres "pgbench -M $mode (same PK read)" "${PGB_TPS[$mode]}" "${PGB_LAT[$mode]}")"
+    done
+    for mode in prepared simple; do
+      say "GET by id on PostgreSQL = $(awk -v a="${RPS[postgres/get]:-0}" -v b="${PGB_TPS[$mode]}" 'BEGIN { printf "%.1f", 100 * a / b }')% of pgbench -M $mode"
+    done
+  fi
+done
+
+# ---- cold start (SQLite, already migrated) -----------------------------------
+if [[ " $DBS " == *" sqlite "* ]]; then
+  export DATABASE_URL="sqlite://$WORK/navigator_bench.db"
+  TOKEN=$("$BIN" token --role admin --sub bench)
+  cold=$(python3 bench/coldstart.py --bin "$BIN" --port "$PORT" --runs 10 --token "$TOKEN" \
+    --patient-id "$(head -1 "$WORK/sqlite/patient_ids.txt")")
+  COLD_HEALTH=$(sed -nE 's/^COLD health median_ms=([0-9.]+).*/\1/p' <<<"$cold")
+  COLD_PATIENT=$(sed -nE 's/^COLD patient median_ms=([0-9.]+).*/\1/p' <<<"$cold")
+  say ""
+  say "cold start to first 200, median of 10 (SQLite, migrated, $PATIENTS patients):"
+  say "  GET /health            $(sed -nE 's/^COLD health //p' <<<"$cold")"
+  say "  GET /v1/patients/{id}  $(sed -nE 's/^COLD patient //p' <<<"$cold")"
+fi
+
+# ---- Lambda init duration: measured by scripts/lambda-check.sh -----------------
+# That script owns the emulator logic; it also builds the zip, the musl
+# binary and the image (minutes), so it runs only with --lambda.
+if [ ! -f scripts/lambda-check.sh ]; then
+  LAMBDA_LINE="n/a: scripts/lambda-check.sh is not there yet"
+elif [ "$LAMBDA" = 1 ]; then
+  lambda_out=$(timeout 1800 bash scripts/lambda-check.sh 2>&1) || true
+  echo "$lambda_out" >"$WORK/lambda-check.log"
+  LAMBDA_LINE=$(grep -iE 'init duration|cold start, measured' "$WORK/lambda-check.log" | tr '\n' ' ')
+  LAMBDA_LINE=${LAMBDA_LINE:-"n/a: scripts/lambda-check.sh printed no init duration (see $WORK/lambda-check.log)"}
+else
+  LAMBDA_LINE="n/a here: run bench/run.sh --lambda, or scripts/lambda-check.sh, whose section b times the zip's bootstrap under the emulator"
+fi
+say ""
+say "Lambda init duration (emulator): $LAMBDA_LINE"
+
+# ---- sizes -------------------------------------------------------------------
+BIN_BYTES=$(stat -c %s "$BIN")
+ZIP=target/lambda/navigator/bootstrap.zip
+if [ -f "$ZIP" ]; then ZIP_BYTES=$(stat -c %s "$ZIP"); else ZIP_BYTES=""; fi
+# Sizes in MB (10^6 bytes), as scripts/lambda-check.sh counts its 15 MB limit.
+size_mb() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1e6 }'; }
+say "stripped release binary: $(size_mb "$BIN_BYTES") MB ($BIN_BYTES bytes)"
+if [ -n "$ZIP_BYTES" ]; then
+  say "Lambda zip $ZIP: $(size_mb "$ZIP_BYTES") MB ($ZIP_BYTES bytes)"
+else
+  say "Lambda zip: n/a (make it with: cargo lambda build --release --output-format zip)"
+fi
+
+# ---- results file -------------------------------------------------------------
+{
+  echo "# Navigator benchmark results"
+  echo
+  echo "Made by \`bench/run.sh${ARGS:+ $ARGS}\` (see [bench/README.md](../README.md))."
+  echo
+  echo "| | |"
+  echo "| --- | --- |"
+  echo "| date | $DATE |"
+  echo "| commit | $COMMIT |"
+  echo "| CPUs | $(nproc) × $MODEL |"
+  echo "| memory | $MEM |"
+  echo "| kernel | Linux $(uname -r) |"
+  echo "| PostgreSQL | $PGVERSION |"
+  echo "| load average (1, 5, 15 min) | $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (the machine is shared: anything else running skews the figures) |"
+  echo "| load | wrk, $THREADS threads, $CONNECTIONS connections, $DURATION s per scenario, 127.0.0.1 |"
+  echo "| data | $PATIENTS patients (see each database's seed line) |"
+  for DB in $DBS; do
+    echo
+    echo "## $DB"
+    echo
+    echo "Seed: ${SEEDLINE[$DB]}"
+    echo
+    echo "| scenario | req/s | p50 ms | p99 ms | errors | server CPU µs/req |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    for key in get list deep patch create intake include; do
+      line=${LINE[$DB/$key]:-}
+      label=$(cut -c11-44 <<<"$line" | sed 's/ *$//')
+      if [ -n "${RPS[$DB/$key]:-}" ]; then
+        echo "| $label | $(printf '%.0f' "${RPS[$DB/$key]}") | ${P50[$DB/$key]} | ${P99[$DB/$key]} | ${ERRS[$DB/$key]} | ${CPU[$DB/$key]} |"
+      else
+        echo "| $label | $(cut -c45- <<<"$line") | | | | |"
+      fi
+    done
+    echo
+    echo "RSS: $(mb "${IDLE[$DB]}") MB idle after start, $(mb "${PEAK[$DB]}") MB peak under load (VmRSS every 100 ms)."
+    if [ "$DB" = postgres ] && [ -n "${PGB_TPS[prepared]:-}" ]; then
+      echo
+      echo "| pgbench (same PK read, $CONNECTIONS clients, $THREADS threads) | tx/s | latency avg ms | our GET by id as % |"
+      echo "| --- | ---: | ---: | ---: |"
+      for mode in prepared simple; do
+        echo "| -M $mode | $(printf '%.0f' "${PGB_TPS[$mode]}") | ${PGB_LAT[$mode]} | $(awk -v a="${RPS[postgres/get]:-0}" -v b="${PGB_TPS[$mode]}" 'BEGIN { printf "%.1f%%", 100 * a / b }') |"
+      done
+    fi
+    echo
+    echo "<details><summary>Query plans of the list pages</summary>"
+    echo
+    echo '```'
+    echo "${PLANS[$DB]}"
+    echo '```'
+    echo "</details>"
+  done
+  echo
+  echo "## Start, memory, size"
+  echo
+  echo "- Cold start to first 200 (median of 10, SQLite, migrated): GET /health ${COLD_HEALTH:-n/a} ms, GET /v1/patients/{id} ${COLD_PATIENT:-n/a} ms"
+  echo "- Lambda init duration (emulator): $LAMBDA_LINE"
+  echo "- Stripped release binary: $(size_mb "$BIN_BYTES") MB"
+  echo "- Lambda zip: $([ -n "$ZIP_BYTES" ] && echo "$(size_mb "$ZIP_BYTES") MB" || echo "n/a (cargo lambda build --release --output-format zip)")"
+  echo
+  echo "## Targets"
+  echo
+  echo "| target | measured | |"
+  echo "| --- | --- | --- |"
+  if [ -n "${PGB_TPS[prepared]:-}" ] && [ -n "${RPS[postgres/get]:-}" ]; then
+    pct=$(awk -v a="${RPS[postgres/get]}" -v b="${PGB_TPS[prepared]}" 'BEGIN { printf "%.1f", 100 * a / b }')
+    echo "| GET by id on PostgreSQL ≥ 50% of pgbench -M prepared | $pct% | $(pass_if "$pct" ">=" 50) |"
+    echo "| GET by id on PostgreSQL p99 < 10 ms | ${P99[postgres/get]} ms | $(pass_if "${P99[postgres/get]}" "<" 10) |"
+  fi
+  if [ -n "${RPS[postgres/list]:-}" ]; then
+    echo "| list page of 50 with filter on PostgreSQL ≥ 2,500 req/s | $(printf '%.0f' "${RPS[postgres/list]}") req/s | $(pass_if "${RPS[postgres/list]}" ">=" 2500) |"
+  fi
+  for DB in $DBS; do
+    if [ -n "${RPS[$DB/create]:-}" ]; then
+      echo "| create ≥ 2,000 req/s ($DB) | $(printf '%.0f' "${RPS[$DB/create]}") req/s | $(pass_if "${RPS[$DB/create]}" ">=" 2000) |"
+    fi
+  done
+  for DB in $DBS; do
+    if [ -n "${P50[$DB/deep]:-}" ] && [ -n "${P50[$DB/list]:-}" ]; then
+      ratio=$(awk -v d="${P50[$DB/deep]}" -v f="${P50[$DB/list]}" 'BEGIN { printf "%.2f", d / f }')
+      if [ "$PATIENTS" -ge 1000000 ]; then verdict=$(pass_if "$ratio" "<=" 1.5); else verdict="not judged (judged at 1,000,000 patients)"; fi
+      echo "| deep page p50 ≤ 1.5 × first page p50 ($DB) | ${ratio}× | $verdict |"
+    fi
+  done
+  if [ -n "$COLD_HEALTH" ]; then
+    echo "| cold start to first 200 < 25 ms (/health) | $COLD_HEALTH ms | $(pass_if "$COLD_HEALTH" "<" 25) |"
+    echo "| cold start to first 200 < 25 ms (/v1/patients/{id}) | $COLD_PATIENT ms | $(pass_if "$COLD_PATIENT" "<" 25) |"
+  fi
+  for DB in $DBS; do
+    echo "| RSS idle < 20 MB ($DB) | $(mb "${IDLE[$DB]}") MB | $(pass_if "${IDLE[$DB]}" "<" 19531.25) |"
+    echo "| RSS under load < 40 MB ($DB) | $(mb "${PEAK[$DB]}") MB | $(pass_if "${PEAK[$DB]}" "<" 39062.5) |"
+  done
+  echo "| binary < 15 MB | $(size_mb "$BIN_BYTES") MB | $(pass_if "$BIN_BYTES" "<" 15000000) |"
+  if [ -n "$ZIP_BYTES" ]; then
+    echo "| Lambda zip < 15 MB | $(size_mb "$ZIP_BYTES") MB | $(pass_if "$ZIP_BYTES" "<" 15000000) |"
+  else
+    echo "| Lambda zip < 15 MB | n/a | not judged |"
+  fi
+  for DB in $DBS; do
+    for key in get list deep patch create intake include; do
+      if [ -z "${ERRS[$DB/$key]:-}" ]; then continue; fi
+      echo "| no errors: $(cut -c11-44 <<<"${LINE[$DB/$key]}" | sed 's/ *$//') ($DB) | ${ERRS[$DB/$key]} | $([ "${ERRS[$DB/$key]}" = 0 ] && echo PASS || echo MISS) |"
+    done
+  done
+} >"$RESULTS"
+
+echo
+echo "---- $RESULTS ----"
+cat "$RESULTS"
