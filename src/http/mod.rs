@@ -60,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     router
+        .layer(axum::middleware::from_fn(finish_writes))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(cors(cors_origins))
         .layer(CatchPanicLayer::custom(|_| {
@@ -98,6 +99,22 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Runs every write to completion in its own task. When a client goes away,
+/// hyper drops the request's future; a write handler dropped between BEGIN
+/// and COMMIT could hand its pooled connection back inside the transaction,
+/// where the next request's statements would land. Reads need no such care.
+async fn finish_writes(req: Request, next: axum::middleware::Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    match tokio::spawn(next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => axum::response::IntoResponse::into_response(ApiError::Internal(
+            "write task failed".into(),
+        )),
+    }
 }
 
 fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
