@@ -101,7 +101,10 @@ pub fn init_tracing(json: bool) {
     let _ = if json {
         builder.json().with_ansi(false).try_init()
     } else {
-        builder.try_init()
+        // Colours only for a person at a terminal, not for files or collectors.
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init()
     };
 }
 
