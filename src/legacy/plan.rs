@@ -112,7 +112,9 @@ fn date(row: &Row, column: &str, warnings: &mut Vec<String>) -> Option<DateTime<
     parsed
 }
 
-fn key_upper(value: &str) -> String {
+/// A key compared without case or whitespace (registry ids, EAP numbers,
+/// abbreviations).
+pub(super) fn key_upper(value: &str) -> String {
     value.split_whitespace().collect::<String>().to_uppercase()
 }
 

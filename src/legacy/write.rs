@@ -119,7 +119,7 @@ pub async fn existing(db: &DatabaseConnection) -> Result<Existing, DbErr> {
         .await?;
     found.programs = rows
         .into_iter()
-        .map(|(id, n)| (n.split_whitespace().collect::<String>().to_uppercase(), id))
+        .map(|(id, n)| (super::plan::key_upper(&n), id))
         .collect();
     Ok(found)
 }

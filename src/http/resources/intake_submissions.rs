@@ -277,12 +277,6 @@ async fn create_intake_submission(
 
 struct Retry;
 
-impl From<store::StoreError> for Retry {
-    fn from(_: store::StoreError) -> Self {
-        Retry
-    }
-}
-
 async fn submit(
     state: &AppState,
     actor: &str,
