@@ -202,11 +202,8 @@ async fn serve(database_url: &str, args: &ServeArgs) -> Result<(), Box<dyn std::
         .iter()
         .filter_map(|o| o.trim().parse().ok())
         .collect();
-    let state = AppState {
-        db,
-        auth: Authenticator::Jwt(JwtKeys::new(&secret).into()),
-        cors_origins,
-    };
+    let state = AppState::new(db, Authenticator::Jwt(JwtKeys::new(&secret).into()))
+        .with_cors_origins(cors_origins);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, http::app(state))

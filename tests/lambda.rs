@@ -54,11 +54,7 @@ impl Function {
         let db = db::connect(&url, PoolSettings::default()).unwrap();
         db::migrations::run(&db).await.unwrap();
         Self {
-            router: app(AppState {
-                db,
-                auth,
-                cors_origins: vec![],
-            }),
+            router: app(AppState::new(db, auth)),
             keys: Arc::new(JwtKeys::new(SECRET)),
             dir,
         }

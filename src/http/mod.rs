@@ -49,6 +49,24 @@ pub struct AppState {
     pub cors_origins: Vec<HeaderValue>,
 }
 
+impl AppState {
+    /// The state with the defaults for everything but the database and
+    /// the authenticator: no browser origins allowed.
+    pub fn new(db: DatabaseConnection, auth: Authenticator) -> Self {
+        Self {
+            db,
+            auth,
+            cors_origins: Vec::new(),
+        }
+    }
+
+    /// Allows these origins to call the API from a browser.
+    pub fn with_cors_origins(mut self, origins: Vec<HeaderValue>) -> Self {
+        self.cors_origins = origins;
+        self
+    }
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole API as a router, with its middleware.

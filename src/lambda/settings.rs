@@ -270,11 +270,7 @@ pub(super) async fn build_state(settings: Settings) -> Result<AppState, StartErr
         }
     };
     tracing::info!(backend = ?db.get_database_backend(), "API state built");
-    Ok(AppState {
-        db,
-        auth,
-        cors_origins: settings.cors_origins,
-    })
+    Ok(AppState::new(db, auth).with_cors_origins(settings.cors_origins))
 }
 
 #[cfg(test)]

@@ -174,11 +174,7 @@ impl TestApp {
         };
         db::migrations::run(&db).await.expect("migrations apply");
         let keys = Arc::new(JwtKeys::new(SECRET));
-        let state = AppState {
-            db: db.clone(),
-            auth: Authenticator::Jwt(keys.clone()),
-            cors_origins: vec![],
-        };
+        let state = AppState::new(db.clone(), Authenticator::Jwt(keys.clone()));
         Self {
             router: app(state),
             url,
