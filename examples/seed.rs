@@ -22,7 +22,9 @@
 //!
 //! Writes to `--out`: `patient_ids.txt` (a shuffled sample of up to 50,000
 //! patient ids, for random reads), `patch_ids.txt` (up to 20,000 other
-//! ids, for updates that never contend with each other), `deep_cursor.txt`
+//! ids, for updates that never contend with each other),
+//! `practitioner_ids.txt` (the physicians, for reads that are not logged as
+//! personal data), `deep_cursor.txt`
 //! (the `status=lead` list cursor 90% of the way down; `deep_id.txt` is
 //! the id it encodes) and `seed.txt` (what
 //! was written and how long it took).
@@ -313,6 +315,7 @@ async fn patient_chunk(
             first_contact_at: Set(Some(contact)),
             initial_consult_at: Set(converted.then(|| contact + chrono::Duration::days(3))),
             converted_at: Set(converted_at),
+            erased_at: Set(None),
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
@@ -327,7 +330,7 @@ async fn patient_chunk(
             channel: Set(["contact_form", "landing_page", "phone"][n % 3].into()),
             first_name: Set(Some(first_name.into())),
             last_name: Set(Some(last_name.into())),
-            email: Set(email.clone()),
+            email: Set(Some(email.clone())),
             phone: Set(phone.clone()),
             medical_condition_id: Set(Some(condition)),
             medical_condition_text: Set(None),
@@ -341,6 +344,7 @@ async fn patient_chunk(
                 "requested_call_at": requested,
             })),
             submitted_at: Set(contact),
+            erased_at: Set(None),
         });
         // 1.5 calls per patient on average: 1 or 2, converted ones at least
         // one completed.
@@ -438,6 +442,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         db::PoolSettings {
             max_connections: 2,
             acquire_timeout: Duration::from_secs(30),
+            ..Default::default()
         },
     )?;
     db::migrations::run(&db).await?;
@@ -487,6 +492,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     write_lines(
         args.out.join("patch_ids.txt"),
         all[reads..reads + patches].iter().map(Uuid::to_string),
+    )?;
+    // Reads of a record that is not personal data (no access log entry):
+    // the baseline that prices the access log on the read path.
+    let mut physicians = refs.0.clone();
+    physicians.shuffle(&mut rng);
+    write_lines(
+        args.out.join("practitioner_ids.txt"),
+        physicians.iter().map(Uuid::to_string),
     )?;
 
     let total = counts.total();

@@ -2,7 +2,7 @@
 //! `openapi`. It parses the command line and environment, then calls into
 //! the library; it holds no logic of its own.
 
-use std::{net::SocketAddr, process::ExitCode};
+use std::{net::SocketAddr, num::NonZeroU32, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
 use sea_orm::ConnectionTrait;
@@ -79,6 +79,24 @@ struct ServeArgs {
         global = true
     )]
     cors_origins: Vec<String>,
+    /// Public intake submissions one client (IP address; IPv6 per /64) may
+    /// send at once.
+    #[arg(
+        long,
+        env = "NAVIGATOR_INTAKE_BURST",
+        default_value = "30",
+        global = true
+    )]
+    intake_burst: NonZeroU32,
+    /// Public intake submissions per second one client may send after its
+    /// burst.
+    #[arg(
+        long,
+        env = "NAVIGATOR_INTAKE_PER_SECOND",
+        default_value = "1",
+        global = true
+    )]
+    intake_per_second: NonZeroU32,
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +199,16 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn serve(database_url: &str, args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // Refused before anything starts: a wildcard or malformed origin.
+    let cors_origins = http::security::parse_origins(args.cors_origins.iter().map(String::as_str))
+        .map_err(|err| format!("--cors-origin / NAVIGATOR_CORS_ORIGINS: {err}"))?;
+    let intake_limit = http::IntakeLimit {
+        burst: args.intake_burst,
+        per_second: args.intake_per_second,
+    };
+    // No secret, no start (PostgreSQL without NAVIGATOR_JWT_SECRET), before
+    // the database is touched.
+    let (secret, source) = config::jwt_secret(database_url)?;
     let settings = db::PoolSettings {
         max_connections: args.max_connections,
         ..Default::default()
@@ -188,7 +216,6 @@ async fn serve(database_url: &str, args: &ServeArgs) -> Result<(), Box<dyn std::
     let db = db::connect(database_url, settings)?;
     let applied = db::migrations::run(&db).await?;
     tracing::info!(applied = applied.len(), backend = ?db.get_database_backend(), "database ready");
-    let (secret, source) = config::jwt_secret(database_url)?;
     match source {
         SecretSource::Environment => tracing::info!("JWT secret from NAVIGATOR_JWT_SECRET"),
         SecretSource::File { path, created } => tracing::info!(
@@ -197,18 +224,19 @@ async fn serve(database_url: &str, args: &ServeArgs) -> Result<(), Box<dyn std::
             "JWT secret kept beside the database; `navigator token` run from here signs with it"
         ),
     }
-    let cors_origins = args
-        .cors_origins
-        .iter()
-        .filter_map(|o| o.trim().parse().ok())
-        .collect();
     let state = AppState::new(db, Authenticator::Jwt(JwtKeys::new(&secret).into()))
-        .with_cors_origins(cors_origins);
+        .with_cors_origins(cors_origins)
+        .with_intake_limit(intake_limit);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, http::app(state))
+    // The peer address is the client the public intake's rate limit counts.
+    let access_log = state.access_log.clone();
+    let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;
+    // Reads answered before the shutdown are logged before the process ends.
+    access_log.flush().await?;
     Ok(())
 }
 

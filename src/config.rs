@@ -31,22 +31,40 @@ pub enum SecretError {
     /// The configured secret is too short to resist guessing.
     #[error("NAVIGATOR_JWT_SECRET must be at least 32 characters")]
     TooShort,
+    /// No secret is configured, and the database is not the local SQLite
+    /// file beside which a generated one may be kept.
+    #[error(
+        "NAVIGATOR_JWT_SECRET is not set: it is required on PostgreSQL (a generated secret file is only for a local SQLite database); set it to 32+ random characters, e.g. export NAVIGATOR_JWT_SECRET=$(openssl rand -hex 32)"
+    )]
+    Required,
     /// The secret file could not be read or written.
     #[error("cannot read or create the JWT secret file {0}: {1}")]
     File(PathBuf, std::io::Error),
 }
 
-/// The HS256 secret: `NAVIGATOR_JWT_SECRET` if set, else a random one kept
-/// in a file beside the database (`navigator.db.jwt-secret` for
-/// `sqlite://navigator.db`; `navigator.jwt-secret` in the current directory
-/// for other databases), created on first use. `serve` and `token` run from
-/// the same place therefore agree.
+/// The HS256 secret: `NAVIGATOR_JWT_SECRET` if set. Else, only on SQLite
+/// (the zero-setup local mode), a random one kept in a file beside the
+/// database (`navigator.db.jwt-secret` for `sqlite://navigator.db`;
+/// `navigator.jwt-secret` in the current directory for an in-memory one),
+/// created on first use, so that `serve` and `token` run from the same place
+/// agree. Any other database (PostgreSQL: a shared or production one) has no
+/// default secret: [`SecretError::Required`].
 pub fn jwt_secret(database_url: &str) -> Result<(Vec<u8>, SecretSource), SecretError> {
-    if let Ok(secret) = std::env::var("NAVIGATOR_JWT_SECRET") {
+    jwt_secret_from(std::env::var("NAVIGATOR_JWT_SECRET").ok(), database_url)
+}
+
+fn jwt_secret_from(
+    configured: Option<String>,
+    database_url: &str,
+) -> Result<(Vec<u8>, SecretSource), SecretError> {
+    if let Some(secret) = configured {
         if secret.len() < 32 {
             return Err(SecretError::TooShort);
         }
         return Ok((secret.into_bytes(), SecretSource::Environment));
+    }
+    if !database_url.starts_with("sqlite:") {
+        return Err(SecretError::Required);
     }
     let path = secret_path(database_url);
     read_or_create(&path).map(|(secret, created)| (secret, SecretSource::File { path, created }))
@@ -130,6 +148,31 @@ mod tests {
             secret_path("sqlite::memory:"),
             PathBuf::from("navigator.jwt-secret")
         );
+    }
+
+    #[test]
+    fn postgres_has_no_default_secret() {
+        for url in [
+            "postgres://postgres@127.0.0.1/test",
+            "postgresql://h/db",
+            "",
+        ] {
+            assert!(
+                matches!(jwt_secret_from(None, url), Err(SecretError::Required)),
+                "{url}"
+            );
+        }
+        let configured = "c".repeat(32);
+        let (secret, source) =
+            jwt_secret_from(Some(configured.clone()), "postgres://h/db").unwrap();
+        assert_eq!(
+            (secret, source),
+            (configured.into_bytes(), SecretSource::Environment)
+        );
+        assert!(matches!(
+            jwt_secret_from(Some("short".into()), "postgres://h/db"),
+            Err(SecretError::TooShort)
+        ));
     }
 
     #[test]

@@ -38,8 +38,11 @@
 //! | `NAVIGATOR_DB_MAX_CONNECTIONS` | `1` | pool size per execution environment |
 //! | `NAVIGATOR_AUTH` | (bearer JWT) | `apigateway`: trust the claims API Gateway's authorizer verified |
 //! | `NAVIGATOR_ROLES_CLAIM` | `cognito:groups` | the claim naming the caller's role(s), with `apigateway` |
+//! | `NAVIGATOR_JWT_ISSUER` | required with `apigateway` | the `iss` the verified claims must carry (the Cognito user pool's issuer URL) |
 //! | `NAVIGATOR_JWT_SECRET` | required without `apigateway` | HS256 secret for bearer tokens |
-//! | `NAVIGATOR_CORS_ORIGINS` | none | origins allowed by CORS, comma-separated |
+//! | `NAVIGATOR_CORS_ORIGINS` | none | origins allowed by CORS, comma-separated; `*` is refused |
+//! | `NAVIGATOR_INTAKE_BURST` | `30` | public intake submissions per client at once (see [`crate::http::intake_guard`]) |
+//! | `NAVIGATOR_INTAKE_PER_SECOND` | `1` | then per second, per client |
 //! | `NAVIGATOR_LAMBDA_MODE` | `api` | `migrate`: the migration function below |
 //! | `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` | `2773` | the secrets extension's port (its own setting) |
 //!
@@ -62,8 +65,16 @@
 //! (`authorizer.jwt.claims` of an HTTP API JWT authorizer; `authorizer.claims`
 //! of a REST API Cognito user-pool authorizer) are put in the request as
 //! [`VerifiedClaims`]; a request without them is anonymous, and a bearer
-//! token in it is ignored. Otherwise callers present bearer tokens signed
-//! with `NAVIGATOR_JWT_SECRET`, as with the local server.
+//! token in it is ignored. Claims whose `iss` is not `NAVIGATOR_JWT_ISSUER`
+//! are refused (401). Otherwise callers present bearer tokens signed with
+//! `NAVIGATOR_JWT_SECRET`, as with the local server.
+//!
+//! # The client's address
+//!
+//! The source IP API Gateway saw (`requestContext.http.sourceIp` of payload
+//! 2.0 and function URLs, `requestContext.identity.sourceIp` of a REST API)
+//! is put in the request as [`ClientIp`]: the client the public intake's
+//! rate limit counts. No header (`X-Forwarded-For`...) is read.
 //!
 //! # Migration mode
 //!
@@ -94,7 +105,7 @@ pub use settings::{Auth, DatabaseLocation, DatabaseSettings, Settings, SslMode, 
 
 use crate::{
     config, db,
-    http::{app, auth::VerifiedClaims},
+    http::{ClientIp, app, auth::VerifiedClaims},
 };
 
 /// Runs the Lambda runtime's loop on a single-threaded tokio runtime (one
@@ -176,9 +187,18 @@ pub async fn handle(app: Router, event: LambdaEvent<LambdaRequest>) -> impl Seri
     }
 }
 
-/// Removes the stage prefix and copies the authorizer's verified claims
-/// into the request (see the module notes).
+/// Removes the stage prefix and copies the authorizer's verified claims and
+/// the source IP into the request (see the module notes).
 fn prepare(mut request: lambda_http::Request) -> lambda_http::Request {
+    let source_ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.as_deref(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.as_deref(),
+        _ => None,
+    }
+    .and_then(|ip| ip.trim().parse().ok());
+    if let Some(ip) = source_ip {
+        request.extensions_mut().insert(ClientIp(ip));
+    }
     let (prefix, claims) = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(context)) => (
             stage_prefix(

@@ -5,12 +5,12 @@
 //! and the `lambda_http` crate (`tests/data/*.json`). Each test adapts a
 //! copy only where it must: the method, path, query string, headers and
 //! body (and says so where it changes anything else: the authorizer's
-//! claims, or the REST API's stage). The events go through
+//! claims, the REST API's stage, or the source IP). The events go through
 //! `navigator::lambda::handle`, the function every API invocation runs, on
 //! a fresh SQLite database in a temporary directory, and the assertions
 //! read the event response exactly as it is serialized back to Lambda.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, num::NonZeroU32, sync::Arc};
 
 use axum::Router;
 use base64::Engine;
@@ -19,12 +19,15 @@ use navigator::{
     AppState, app,
     db::{self, PoolSettings},
     domain::Role,
-    http::{Authenticator, JwtKeys},
+    http::{Authenticator, IntakeLimit, JwtKeys},
     lambda,
 };
 use serde_json::{Value, json};
 
 const SECRET: &[u8] = b"lambda-test-secret-lambda-test-secret";
+
+/// The user pool the authorizer trusts (`NAVIGATOR_JWT_ISSUER`).
+const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_navigator";
 
 /// The API behind the Lambda handler, on its own SQLite database.
 struct Function {
@@ -39,22 +42,40 @@ impl Function {
         Self::new(Authenticator::Jwt(Arc::new(JwtKeys::new(SECRET)))).await
     }
 
-    /// NAVIGATOR_AUTH=apigateway with the template's roles claim.
+    /// NAVIGATOR_AUTH=apigateway with the template's roles claim and issuer.
     async fn behind_an_api_gateway_authorizer() -> Self {
         Self::new(Authenticator::ApiGateway {
             roles_claim: "cognito:groups".into(),
+            issuer: ISSUER.into(),
+        })
+        .await
+    }
+
+    /// Bearer tokens, and a public intake limit of one submission per
+    /// client (then one per second).
+    async fn with_an_intake_limit_of_one() -> Self {
+        let auth = Authenticator::Jwt(Arc::new(JwtKeys::new(SECRET)));
+        Self::configured(auth, |state| {
+            state.with_intake_limit(IntakeLimit {
+                burst: NonZeroU32::MIN,
+                per_second: NonZeroU32::MIN,
+            })
         })
         .await
     }
 
     async fn new(auth: Authenticator) -> Self {
+        Self::configured(auth, |state| state).await
+    }
+
+    async fn configured(auth: Authenticator, configure: impl FnOnce(AppState) -> AppState) -> Self {
         let dir = std::env::temp_dir().join(format!("navigator-lambda-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}/test.db", dir.display());
         let db = db::connect(&url, PoolSettings::default()).unwrap();
         db::migrations::run(&db).await.unwrap();
         Self {
-            router: app(AppState::new(db, auth)),
+            router: app(configure(AppState::new(db, auth))),
             keys: Arc::new(JwtKeys::new(SECRET)),
             dir,
         }
@@ -427,7 +448,7 @@ async fn a_route_that_does_not_exist_is_a_404_problem() {
 #[tokio::test]
 async fn jwt_authorizer_claims_give_the_caller_and_role() {
     let function = Function::behind_an_api_gateway_authorizer().await;
-    let claims = json!({"sub": "cognito-user-7", "cognito:groups": "[navigator]"});
+    let claims = json!({"sub": "cognito-user-7", "cognito:groups": "[navigator]", "iss": ISSUER});
     let created = function
         .invoke(http_api_with_claims(
             Call::post("/v1/patients", ann()),
@@ -451,7 +472,7 @@ async fn a_caller_in_no_known_group_is_forbidden() {
     let reply = function
         .invoke(http_api_with_claims(
             Call::get("/v1/patients"),
-            json!({"sub": "cognito-user-8", "cognito:groups": "[marketing]"}),
+            json!({"sub": "cognito-user-8", "cognito:groups": "[marketing]", "iss": ISSUER}),
         ))
         .await
         .expect(403);
@@ -462,7 +483,7 @@ async fn a_caller_in_no_known_group_is_forbidden() {
     let viewer_writes = function
         .invoke(http_api_with_claims(
             Call::post("/v1/patients", ann()),
-            json!({"sub": "cognito-user-9", "cognito:groups": "[viewer]"}),
+            json!({"sub": "cognito-user-9", "cognito:groups": "[viewer]", "iss": ISSUER}),
         ))
         .await;
     viewer_writes.expect(403);
@@ -501,11 +522,99 @@ async fn cognito_user_pool_claims_of_a_rest_api_give_the_role() {
     // fields replaced).
     let mut event = rest_api(Call::post("/v1/patients", ann()));
     event["requestContext"]["authorizer"] = json!({
-        "claims": {"sub": "cognito-user-10", "cognito:groups": "navigator", "email": "n@example.org"}
+        "claims": {"sub": "cognito-user-10", "cognito:groups": "navigator", "email": "n@example.org", "iss": ISSUER}
     });
     function.invoke(event).await.expect(201);
     let anonymous = rest_api(Call::get("/v1/patients"));
     function.invoke(anonymous).await.expect(401);
+}
+
+#[tokio::test]
+async fn verified_claims_from_another_issuer_are_unauthorized() {
+    let function = Function::behind_an_api_gateway_authorizer().await;
+    for iss in [
+        Some("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_someoneelse"),
+        None,
+    ] {
+        let mut claims = json!({"sub": "cognito-user-11", "cognito:groups": "[admin]"});
+        if let Some(iss) = iss {
+            claims["iss"] = json!(iss);
+        }
+        let reply = function
+            .invoke(http_api_with_claims(Call::get("/v1/patients"), claims))
+            .await
+            .expect(401);
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json")
+        );
+    }
+}
+
+/// An anonymous intake submission, in an event from `source_ip`.
+fn intake_event(kind: &str, source_ip: &str, n: usize) -> Value {
+    let call = Call::post(
+        "/v1/intake-submissions",
+        json!({"email": format!("visitor{n}@example.org")}),
+    )
+    // What a client may write, and must not be believed.
+    .header("x-forwarded-for", format!("198.51.100.{n}"));
+    match kind {
+        "http api" => {
+            let mut event = http_api(call);
+            event["requestContext"]["http"]["sourceIp"] = json!(source_ip);
+            event
+        }
+        "function url" => {
+            let mut event = call.into_v2(fixture("lambda_function_url_request.json"));
+            event["requestContext"]["http"]["sourceIp"] = json!(source_ip);
+            event
+        }
+        _ => {
+            let mut event = rest_api(call);
+            event["requestContext"]["identity"]["sourceIp"] = json!(source_ip);
+            event
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_intake_limit_counts_the_source_ip_api_gateway_saw() {
+    for kind in ["http api", "function url", "rest api"] {
+        let function = Function::with_an_intake_limit_of_one().await;
+        function
+            .invoke(intake_event(kind, "203.0.113.5", 1))
+            .await
+            .expect(201);
+        // The same source IP, whatever X-Forwarded-For says: over the limit.
+        let refused = function
+            .invoke(intake_event(kind, "203.0.113.5", 2))
+            .await
+            .expect(429);
+        assert_eq!(refused.header("retry-after"), Some("1"), "{kind}");
+        assert_eq!(
+            refused.header("content-type"),
+            Some("application/problem+json"),
+            "{kind}"
+        );
+        // Another source IP has its own allowance.
+        function
+            .invoke(intake_event(kind, "203.0.113.6", 3))
+            .await
+            .expect(201);
+    }
+}
+
+#[tokio::test]
+async fn the_fixtures_own_source_ips_are_read() {
+    // The captures as they are: v2 `requestContext.http.sourceIp`
+    // (1.2.3.4), v1 `requestContext.identity.sourceIp` (192.168.196.186).
+    let function = Function::with_an_intake_limit_of_one().await;
+    let form = || Call::post("/v1/intake-submissions", json!({"email": "a@example.org"}));
+    function.invoke(http_api(form())).await.expect(201);
+    function.invoke(http_api(form())).await.expect(429);
+    function.invoke(rest_api(form())).await.expect(201);
+    function.invoke(rest_api(form())).await.expect(429);
 }
 
 #[tokio::test]

@@ -158,16 +158,15 @@ where
     let (id, version) = (E::id_of(before), E::version_of(before));
     changes.set(E::version_column(), (version + 1).into());
     changes.set(E::updated_at_column(), Utc::now().into());
-    let result = E::update_many()
+    // One round trip: the row as written comes back with the UPDATE.
+    let after = E::update_many()
         .set(changes)
         .filter(E::id_column().eq(id))
         .filter(E::version_column().eq(version))
-        .exec(conn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(StoreError::Stale);
-    }
-    let after = find::<E>(conn, id).await?;
+        .exec_with_returning(conn)
+        .await?
+        .pop()
+        .ok_or(StoreError::Stale)?;
     let changes = diff(Some(&to_json(before)), Some(&to_json(&after)));
     record_history(
         conn,

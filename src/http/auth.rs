@@ -4,14 +4,19 @@
 //! `sub` and `role`. On AWS, API Gateway's JWT authorizer has already
 //! verified the token, and the roles come from the verified claims it puts
 //! in the request context ([`Authenticator::ApiGateway`]).
+//!
+//! Each operation states the least role it needs with the [`Caller`]
+//! extractor; properties holding patients' personal data are [`Personal`],
+//! withheld from roles below [`PERSONAL_DATA`] by [`Redact`]. The rules, and
+//! the role of every operation, are in `docs/authorization.md`.
 
-use std::sync::Arc;
+use std::{marker::PhantomData, ops::Deref, sync::Arc};
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
-use super::{AppState, error::ApiError};
+use super::{AppState, error::ApiError, pagination::Page};
 use crate::domain::Role;
 
 /// The signed-in caller.
@@ -31,6 +36,166 @@ impl Principal {
         } else {
             Err(ApiError::Forbidden)
         }
+    }
+}
+
+/// The least role an operation needs, as a type (see [`Caller`]).
+pub trait MinRole {
+    /// The role.
+    const ROLE: Role;
+}
+
+/// Any signed-in role: viewer and above.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer;
+
+/// Navigator and above: day-to-day work, and patients' personal data.
+#[derive(Debug, Clone, Copy)]
+pub struct Navigator;
+
+/// Admin only: reference data, deletes, erasure.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+impl MinRole for Viewer {
+    const ROLE: Role = Role::Viewer;
+}
+
+impl MinRole for Navigator {
+    const ROLE: Role = Role::Navigator;
+}
+
+impl MinRole for Admin {
+    const ROLE: Role = Role::Admin;
+}
+
+/// A signed-in caller whose role includes `R`'s: `who: Caller<Navigator>`.
+///
+/// The role is checked while the request's head is extracted, so a handler
+/// taking it as its first extractor answers 401 or 403 before it parses the
+/// path, the query or the body: a role that may not call learns nothing
+/// from validation errors. Each operation's `#[utoipa::path]` states the
+/// same role as the scope of its bearer requirement
+/// (`security(("bearer" = ["navigator"]))`), and the API tests check the
+/// two agree for every operation.
+#[derive(Debug, Clone)]
+pub struct Caller<R> {
+    principal: Principal,
+    role: PhantomData<fn() -> R>,
+}
+
+impl<R> Caller<R> {
+    /// The caller, whatever the operation needed.
+    pub fn into_principal(self) -> Principal {
+        self.principal
+    }
+}
+
+impl<R> Deref for Caller<R> {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+impl<R: MinRole> FromRequestParts<AppState> for Caller<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        principal.require(R::ROLE)?;
+        Ok(Self {
+            principal,
+            role: PhantomData,
+        })
+    }
+}
+
+/// The least role that receives patients' personal data; below it (the
+/// viewer), every [`Personal`] property is omitted from responses.
+pub const PERSONAL_DATA: Role = Role::Navigator;
+
+/// A property holding a patient's personal data (name, contact details,
+/// what they wrote, what was said on a call). Shown to [`PERSONAL_DATA`]
+/// and above; withheld from the others, for whom it is omitted from the
+/// JSON. A view marks each such field
+/// `#[serde(skip_serializing_if = "Personal::is_withheld")]` (which also
+/// makes it optional in the OpenAPI schema) and documents it as "omitted
+/// for the viewer role".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Personal<T> {
+    /// The value, for a role that may see it.
+    Shown(T),
+    /// Withheld from this caller.
+    Withheld,
+}
+
+impl<T> Personal<T> {
+    /// Whether the value is withheld (and so omitted).
+    pub fn is_withheld(&self) -> bool {
+        matches!(self, Personal::Withheld)
+    }
+
+    /// The value, unless withheld.
+    pub fn shown(&self) -> Option<&T> {
+        match self {
+            Personal::Shown(value) => Some(value),
+            Personal::Withheld => None,
+        }
+    }
+}
+
+impl<T> From<T> for Personal<T> {
+    fn from(value: T) -> Self {
+        Personal::Shown(value)
+    }
+}
+
+impl<T: Serialize> Serialize for Personal<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Personal::Shown(value) => value.serialize(serializer),
+            // Only reached if a field lacks `skip_serializing_if`: still
+            // nothing of the value.
+            Personal::Withheld => serializer.serialize_none(),
+        }
+    }
+}
+
+/// A response as a role may see it: every view implements it, and the
+/// shared read flows apply it. A view with [`Personal`] properties
+/// withholds them; one without says so with an empty `impl`.
+pub trait Redact: Sized {
+    /// Withholds every [`Personal`] property, embedded records' included.
+    fn withhold_personal_data(&mut self) {}
+
+    /// This response as `role` may see it.
+    fn for_role(mut self, role: Role) -> Self {
+        if !role.allows(PERSONAL_DATA) {
+            self.withhold_personal_data();
+        }
+        self
+    }
+}
+
+impl<T: Redact> Redact for Vec<T> {
+    fn withhold_personal_data(&mut self) {
+        self.iter_mut().for_each(Redact::withhold_personal_data);
+    }
+}
+
+impl<T: Redact> Redact for Option<T> {
+    fn withhold_personal_data(&mut self) {
+        if let Some(inner) = self {
+            inner.withhold_personal_data();
+        }
+    }
+}
+
+impl<T: Redact> Redact for Page<T> {
+    fn withhold_personal_data(&mut self) {
+        self.items.withhold_personal_data();
     }
 }
 
@@ -57,6 +222,10 @@ pub enum Authenticator {
     ApiGateway {
         /// The claim holding the caller's role(s).
         roles_claim: String,
+        /// The `iss` the claims must carry (the user pool API Gateway's
+        /// authorizer trusts): a second check, should the authorizer ever
+        /// be configured with another issuer.
+        issuer: String,
     },
 }
 
@@ -141,7 +310,10 @@ impl FromRequestParts<AppState> for Principal {
                     ))?;
                 keys.verify(token)
             }
-            Authenticator::ApiGateway { roles_claim } => {
+            Authenticator::ApiGateway {
+                roles_claim,
+                issuer,
+            } => {
                 let claims =
                     parts
                         .extensions
@@ -149,6 +321,7 @@ impl FromRequestParts<AppState> for Principal {
                         .ok_or(ApiError::Unauthorized(
                             "The request carries no verified claims.",
                         ))?;
+                claims.check_issuer(issuer)?;
                 claims.principal(roles_claim)
             }
         }
@@ -159,6 +332,18 @@ impl FromRequestParts<AppState> for Principal {
 /// authorizer), placed in the request's extensions by the Lambda entry.
 #[derive(Debug, Clone)]
 pub struct VerifiedClaims(pub serde_json::Map<String, serde_json::Value>);
+
+impl VerifiedClaims {
+    /// Fails with 401 unless the claims' `iss` is exactly `issuer`.
+    pub fn check_issuer(&self, issuer: &str) -> Result<(), ApiError> {
+        match self.0.get("iss").and_then(|v| v.as_str()) {
+            Some(iss) if iss == issuer => Ok(()),
+            _ => Err(ApiError::Unauthorized(
+                "The verified token was not issued by the expected issuer.",
+            )),
+        }
+    }
+}
 
 impl VerifiedClaims {
     /// The caller: `sub` (or `username`), and the highest known role in the
@@ -280,5 +465,26 @@ mod tests {
         map.insert("cognito:groups".into(), "[viewer admin other]".into());
         let p = VerifiedClaims(map).principal("cognito:groups").unwrap();
         assert_eq!(p.role, Role::Admin);
+    }
+
+    #[test]
+    fn api_gateway_claims_from_another_issuer_are_refused() {
+        let pool = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_pool";
+        let claims = |iss: Option<&str>| {
+            let mut map = serde_json::Map::new();
+            map.insert("sub".into(), "u-1".into());
+            if let Some(iss) = iss {
+                map.insert("iss".into(), iss.into());
+            }
+            VerifiedClaims(map)
+        };
+        assert!(claims(Some(pool)).check_issuer(pool).is_ok());
+        for other in [
+            Some("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_other"),
+            Some(""),
+            None,
+        ] {
+            assert!(claims(other).check_issuer(pool).is_err(), "{other:?}");
+        }
     }
 }

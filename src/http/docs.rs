@@ -1,6 +1,8 @@
 //! The interactive API docs at `/docs`: Swagger UI, its assets compiled
 //! into the binary (`assets/swagger-ui/`), reading `/openapi.json`. Works
-//! with no internet.
+//! with no internet. The page runs no inline script (its set-up is
+//! `/docs/swagger-initializer.js`), so that its Content-Security-Policy
+//! ([`super::security::DOCS_CSP`]) can allow scripts from this origin only.
 
 use axum::{
     Router,
@@ -22,18 +24,20 @@ const INDEX: &str = r##"<!doctype html>
 <body>
   <div id="swagger-ui"></div>
   <script src="/docs/swagger-ui-bundle.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle({
-      url: "/openapi.json",
-      dom_id: "#swagger-ui",
-      deepLinking: true,
-      persistAuthorization: true,
-      presets: [SwaggerUIBundle.presets.apis],
-      layout: "BaseLayout"
-    });
-  </script>
+  <script src="/docs/swagger-initializer.js"></script>
 </body>
 </html>
+"##;
+
+const INITIALIZER: &str = r##"window.ui = SwaggerUIBundle({
+  url: "/openapi.json",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  persistAuthorization: true,
+  validatorUrl: null,
+  presets: [SwaggerUIBundle.presets.apis],
+  layout: "BaseLayout"
+});
 "##;
 
 const BUNDLE: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js");
@@ -53,13 +57,11 @@ pub fn router(doc: OpenApi) -> Router {
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], json) }),
         )
         .route("/docs", get(|| async { Redirect::permanent("/docs/") }))
+        .route("/docs/", get(|| async { page() }))
+        .route("/docs/index.html", get(|| async { page() }))
         .route(
-            "/docs/",
-            get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX) }),
-        )
-        .route(
-            "/docs/index.html",
-            get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX) }),
+            "/docs/swagger-initializer.js",
+            get(|| async { asset("text/javascript; charset=utf-8", INITIALIZER.as_bytes()) }),
         )
         .route(
             "/docs/swagger-ui-bundle.js",
@@ -73,6 +75,18 @@ pub fn router(doc: OpenApi) -> Router {
             "/docs/favicon-32x32.png",
             get(|| async { asset("image/png", FAVICON) }),
         )
+}
+
+/// The page, with the policy that lets Swagger UI run (the API's own
+/// policy allows nothing).
+fn page() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, super::security::DOCS_CSP),
+        ],
+        INDEX,
+    )
 }
 
 fn asset(content_type: &'static str, body: &'static [u8]) -> impl IntoResponse {

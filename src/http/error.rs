@@ -83,6 +83,9 @@ pub enum ApiError {
     /// 422: well-formed, but invalid values.
     #[error("unprocessable: {0}")]
     Unprocessable(String, Vec<FieldError>),
+    /// 429: too many requests from this client; retry after this many seconds.
+    #[error("too many requests")]
+    TooManyRequests(u64),
     /// 503: a dependency (the database) is unavailable.
     #[error("service unavailable")]
     Unavailable,
@@ -114,6 +117,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(..) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -159,6 +163,13 @@ impl ApiError {
             Self::Unprocessable(detail, errors) => {
                 ("validation", Some(detail.clone()), errors.clone())
             }
+            Self::TooManyRequests(seconds) => (
+                "too-many-requests",
+                Some(format!(
+                    "Too many requests from your address; retry in {seconds} s."
+                )),
+                vec![],
+            ),
             Self::Unavailable => (
                 "unavailable",
                 Some("The database is unavailable; retry later.".into()),
@@ -188,6 +199,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Self::TooManyRequests(seconds) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -6,6 +6,7 @@
 //! whose extractors parse it into domain types (or fail with problem+json),
 //! and whose body calls the generic store in `db::store`.
 
+pub mod access_log;
 pub mod auth;
 pub mod docs;
 pub mod error;
@@ -13,9 +14,11 @@ pub mod extract;
 pub mod health;
 pub mod history;
 pub mod idempotency;
+pub mod intake_guard;
 pub mod openapi;
 pub mod pagination;
 pub mod resources;
+pub mod security;
 pub mod versioning;
 
 use std::time::Duration;
@@ -35,8 +38,10 @@ use tower_http::{
 };
 use tracing::Span;
 
+pub use crate::db::access_log::AccessLog;
 pub use auth::{Authenticator, JwtKeys, Principal};
 pub use error::{ApiError, ApiResult};
+pub use intake_guard::{ClientIp, IntakeLimit, IntakeLimiter};
 
 /// What every handler shares: the database and how to authenticate.
 #[derive(Clone)]
@@ -46,18 +51,40 @@ pub struct AppState {
     /// How callers are authenticated.
     pub auth: Authenticator,
     /// Origins allowed to call the API from a browser (CORS); empty: none.
+    /// Never `*`: check configured ones with [`security::parse_origins`].
     pub cors_origins: Vec<HeaderValue>,
+    /// The public intake's per-client rate limit.
+    pub intake_limiter: IntakeLimiter,
+    /// Where reads of patients' personal data are recorded.
+    pub access_log: AccessLog,
 }
 
 impl AppState {
     /// The state with the defaults for everything but the database and
-    /// the authenticator: no browser origins allowed.
+    /// the authenticator: reads of personal data logged by a background
+    /// writer (so this must run inside a Tokio runtime); no browser origins allowed; public intake limited
+    /// to a burst of 30 per client, then one per second.
     pub fn new(db: DatabaseConnection, auth: Authenticator) -> Self {
         Self {
-            db,
             auth,
             cors_origins: Vec::new(),
+            intake_limiter: IntakeLimiter::default(),
+            access_log: AccessLog::batched(db.clone()),
+            db,
         }
+    }
+
+    /// Records reads through `log` (e.g. [`AccessLog::inline`] on Lambda).
+    pub fn with_access_log(mut self, log: AccessLog) -> Self {
+        self.access_log = log;
+        self
+    }
+
+    /// Limits public intake submissions per client to `limit` (fresh
+    /// counters).
+    pub fn with_intake_limit(mut self, limit: IntakeLimit) -> Self {
+        self.intake_limiter = IntakeLimiter::new(limit);
+        self
     }
 
     /// Allows these origins to call the API from a browser.
@@ -72,13 +99,23 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole API as a router, with its middleware.
 pub fn app(state: AppState) -> Router {
     let cors_origins = state.cors_origins.clone();
+    let intake_limiter = state.intake_limiter.clone();
+    let access_log_state = state.clone();
     let (router, api) = openapi::router().with_state(state).split_for_parts();
     let router = router
         .merge(openapi::docs(api))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
-    router
+    let router = router
+        .layer(axum::middleware::from_fn_with_state(
+            access_log_state,
+            access_log::record,
+        ))
         .layer(axum::middleware::from_fn(finish_writes))
+        .layer(axum::middleware::from_fn_with_state(
+            intake_limiter,
+            intake_guard::guard,
+        ))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(cors(cors_origins))
         .layer(CatchPanicLayer::custom(|_| {
@@ -116,7 +153,8 @@ pub fn app(state: AppState) -> Router {
                 .on_failure(()),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    security::headers(router)
 }
 
 /// Runs every write to completion in its own task. When a client goes away,
@@ -135,8 +173,11 @@ async fn finish_writes(req: Request, next: axum::middleware::Next) -> Response {
     }
 }
 
+/// Exactly the listed origins (never `*`), and never credentials: the API
+/// takes bearer tokens, not cookies.
 fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
     CorsLayer::new()
+        .allow_credentials(false)
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([

@@ -15,6 +15,7 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 
 use super::{AppState, error::Problem, health, resources};
+use crate::domain::Role;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -69,6 +70,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(resources::specializations::routes())
         .merge(resources::practitioners::routes())
         .merge(resources::patients::routes())
+        .merge(resources::privacy::routes())
         .merge(resources::intake_submissions::routes())
         .merge(resources::calls::routes())
         .merge(resources::expanded_access_programs::routes())
@@ -116,6 +118,15 @@ fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
     let optional = requirements
         .iter()
         .any(|r| r.as_object().is_some_and(|o| o.is_empty()));
+    // The bearer requirement's scope is the least role the operation needs
+    // (what its handler's `http::auth::Caller` checks). Every signed-in
+    // role is at least a viewer: only a higher one can be refused.
+    let above_viewer = requirements
+        .iter()
+        .filter_map(|r| r.get("bearer")?.as_array())
+        .flatten()
+        .filter_map(|scope| Role::from_text(scope.as_str()?))
+        .any(|role| role != Role::Viewer);
     let has_body = operation.request_body.is_some();
     let has_path_id = path.contains('{');
     let params = operation.parameters.as_deref().unwrap_or_default();
@@ -134,7 +145,7 @@ fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
     }
     if secured {
         statuses.push((401, "Missing, invalid or expired bearer token"));
-        if !optional {
+        if above_viewer && !optional {
             statuses.push((403, "The caller's role does not allow this operation"));
         }
     }

@@ -15,7 +15,10 @@ use super::secrets::{FetchError, fetch_secret};
 use crate::{
     config,
     db::{self, PoolSettings},
-    http::{AppState, Authenticator, JwtKeys},
+    http::{
+        AccessLog, AppState, Authenticator, IntakeLimit, JwtKeys,
+        security::{CorsError, parse_origins},
+    },
 };
 
 /// The API function's settings.
@@ -27,6 +30,9 @@ pub struct Settings {
     pub auth: Auth,
     /// Origins allowed by CORS (`NAVIGATOR_CORS_ORIGINS`).
     pub cors_origins: Vec<HeaderValue>,
+    /// The public intake's per-client limit (`NAVIGATOR_INTAKE_BURST`,
+    /// `NAVIGATOR_INTAKE_PER_SECOND`).
+    pub intake_limit: IntakeLimit,
 }
 
 /// The database and the pool's size.
@@ -83,6 +89,8 @@ pub enum Auth {
     ApiGateway {
         /// `NAVIGATOR_ROLES_CLAIM`.
         roles_claim: String,
+        /// `NAVIGATOR_JWT_ISSUER`: the `iss` the claims must carry.
+        issuer: String,
     },
     /// Bearer tokens signed with `NAVIGATOR_JWT_SECRET`.
     Jwt,
@@ -106,6 +114,9 @@ pub enum StartError {
     /// The JWT secret was refused.
     #[error(transparent)]
     JwtSecret(#[from] config::SecretError),
+    /// A CORS origin was refused (`*`, or not an origin).
+    #[error("NAVIGATOR_CORS_ORIGINS: {0}")]
+    Cors(#[from] CorsError),
     /// A database error (while migrating).
     #[error("database error: {0}")]
     Database(#[from] DbErr),
@@ -161,6 +172,7 @@ impl Settings {
                 roles_claim: env
                     .var("NAVIGATOR_ROLES_CLAIM")
                     .unwrap_or_else(|| "cognito:groups".into()),
+                issuer: env.required("NAVIGATOR_JWT_ISSUER")?.trim().to_owned(),
             },
             None | Some("jwt") => {
                 env.required("NAVIGATOR_JWT_SECRET")?;
@@ -168,16 +180,29 @@ impl Settings {
             }
             Some(_) => return Err(StartError::Invalid("NAVIGATOR_AUTH", "apigateway or jwt")),
         };
-        let cors_origins = env
-            .var("NAVIGATOR_CORS_ORIGINS")
-            .unwrap_or_default()
-            .split(',')
-            .filter_map(|origin| origin.trim().parse().ok())
-            .collect();
+        let cors_origins = parse_origins(
+            env.var("NAVIGATOR_CORS_ORIGINS")
+                .unwrap_or_default()
+                .split(','),
+        )?;
+        let defaults = IntakeLimit::default();
+        let intake_limit = IntakeLimit {
+            burst: env.parsed(
+                "NAVIGATOR_INTAKE_BURST",
+                defaults.burst,
+                "a positive number",
+            )?,
+            per_second: env.parsed(
+                "NAVIGATOR_INTAKE_PER_SECOND",
+                defaults.per_second,
+                "a positive number",
+            )?,
+        };
         Ok(Self {
             database,
             auth,
             cors_origins,
+            intake_limit,
         })
     }
 }
@@ -223,6 +248,8 @@ impl DatabaseSettings {
             location,
             pool: PoolSettings {
                 max_connections,
+                // Connections idle through a frozen sandbox may be gone.
+                test_before_acquire: true,
                 ..Default::default()
             },
         })
@@ -261,7 +288,13 @@ impl DatabaseSettings {
 pub(super) async fn build_state(settings: Settings) -> Result<AppState, StartError> {
     let db = settings.database.connect().await?;
     let auth = match settings.auth {
-        Auth::ApiGateway { roles_claim } => Authenticator::ApiGateway { roles_claim },
+        Auth::ApiGateway {
+            roles_claim,
+            issuer,
+        } => Authenticator::ApiGateway {
+            roles_claim,
+            issuer,
+        },
         Auth::Jwt => {
             // NAVIGATOR_JWT_SECRET is set (checked above), so this reads
             // and checks it, and never falls back to a secret file.
@@ -270,12 +303,18 @@ pub(super) async fn build_state(settings: Settings) -> Result<AppState, StartErr
         }
     };
     tracing::info!(backend = ?db.get_database_backend(), "API state built");
-    Ok(AppState::new(db, auth).with_cors_origins(settings.cors_origins))
+    // A frozen sandbox may never run a background writer again: each read
+    // is logged before its response is returned.
+    let access_log = AccessLog::inline(db.clone());
+    Ok(AppState::new(db, auth)
+        .with_access_log(access_log)
+        .with_cors_origins(settings.cors_origins)
+        .with_intake_limit(settings.intake_limit))
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use std::{collections::HashMap, num::NonZeroU32};
 
     use super::*;
 
@@ -300,6 +339,10 @@ mod tests {
             "arn:aws:secretsmanager:eu-west-1:1:secret:db",
         ),
         ("NAVIGATOR_AUTH", "apigateway"),
+        (
+            "NAVIGATOR_JWT_ISSUER",
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_pool",
+        ),
     ];
 
     #[test]
@@ -320,7 +363,47 @@ mod tests {
         assert_eq!(
             s.auth,
             Auth::ApiGateway {
-                roles_claim: "cognito:groups".into()
+                roles_claim: "cognito:groups".into(),
+                issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_pool".into(),
+            }
+        );
+        assert_eq!(s.intake_limit, IntakeLimit::default());
+    }
+
+    #[test]
+    fn api_gateway_mode_needs_the_issuer_it_trusts() {
+        let vars: Vec<_> = TEMPLATE
+            .iter()
+            .filter(|(name, _)| *name != "NAVIGATOR_JWT_ISSUER")
+            .copied()
+            .collect();
+        let err = settings(&vars).unwrap_err();
+        assert_eq!(err.to_string(), "NAVIGATOR_JWT_ISSUER is not set");
+    }
+
+    #[test]
+    fn a_wildcard_cors_origin_is_refused_at_start() {
+        let mut vars = TEMPLATE.to_vec();
+        vars.push(("NAVIGATOR_CORS_ORIGINS", "https://portal.example.org,*"));
+        let err = settings(&vars).unwrap_err();
+        assert!(
+            matches!(err, StartError::Cors(CorsError::Wildcard)),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`*`"), "{err}");
+    }
+
+    #[test]
+    fn the_intake_limit_is_configurable() {
+        let mut vars = TEMPLATE.to_vec();
+        vars.push(("NAVIGATOR_INTAKE_BURST", "5"));
+        vars.push(("NAVIGATOR_INTAKE_PER_SECOND", "2"));
+        let s = settings(&vars).unwrap();
+        assert_eq!(
+            s.intake_limit,
+            IntakeLimit {
+                burst: NonZeroU32::new(5).unwrap(),
+                per_second: NonZeroU32::new(2).unwrap(),
             }
         );
     }
@@ -355,6 +438,8 @@ mod tests {
             ("NAVIGATOR_DB_PORT", "http"),
             ("NAVIGATOR_DB_MAX_CONNECTIONS", "0"),
             ("NAVIGATOR_AUTH", "iam"),
+            ("NAVIGATOR_INTAKE_BURST", "0"),
+            ("NAVIGATOR_INTAKE_PER_SECOND", "fast"),
         ] {
             let mut vars = TEMPLATE.to_vec();
             vars.push((name, value));

@@ -662,6 +662,7 @@ impl Plan {
                     .or(Some(created))),
                 initial_consult_at: Set(initial_consult),
                 converted_at: Set(converted_at),
+                erased_at: Set(None),
                 version: Set(1),
                 created_at: Set(created),
                 updated_at: Set(updated),
@@ -716,7 +717,7 @@ impl Plan {
                     channel: Set("legacy_import".to_owned()),
                     first_name: Set(submission.first_name.clone()),
                     last_name: Set(submission.last_name.clone()),
-                    email: Set(submission.email.as_str().to_owned()),
+                    email: Set(Some(submission.email.as_str().to_owned())),
                     phone: Set(None),
                     medical_condition_id: Set(submission
                         .condition
@@ -725,6 +726,7 @@ impl Plan {
                     requested_call_at: Set(submission.booking),
                     payload: Set(row.to_json()),
                     submitted_at: Set(at),
+                    erased_at: Set(None),
                 },
             });
             self.rows[index].own("intake-submissions", submission_id);

@@ -45,6 +45,8 @@ pub struct TestApp {
 enum Cleanup {
     Dir(std::path::PathBuf),
     Schema(String),
+    /// Another `TestApp` owns the database (see [`TestApp::with_state`]).
+    Borrowed,
 }
 
 /// A response, its body parsed as JSON (or `Null` when empty).
@@ -185,8 +187,26 @@ impl TestApp {
         }
     }
 
+    /// The same database behind a router whose state `configure` changed
+    /// (say `with_intake_limit`); `self` still owns the database.
+    #[allow(dead_code)]
+    pub fn with_state(&self, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
+        let state = AppState::new(self.db.clone(), Authenticator::Jwt(self.keys.clone()));
+        TestApp {
+            router: app(configure(state)),
+            url: self.url.clone(),
+            db: self.db.clone(),
+            backend: self.backend,
+            keys: self.keys.clone(),
+            cleanup: Cleanup::Borrowed,
+        }
+    }
+
     /// Drops the test's database.
     pub async fn finish(self) {
+        if matches!(self.cleanup, Cleanup::Borrowed) {
+            return;
+        }
         self.db.close().await.ok();
         match self.cleanup {
             Cleanup::Dir(dir) => {
@@ -206,6 +226,7 @@ impl TestApp {
                     .await;
                 admin.close().await.ok();
             }
+            Cleanup::Borrowed => {}
         }
     }
 

@@ -22,7 +22,7 @@ async fn intake(app: &TestApp, body: Value) -> Value {
 
 async fn patient_by_email(app: &TestApp, email: &str) -> Value {
     let found = app
-        .get(&format!("/v1/patients?email={email}"), Role::Viewer)
+        .get(&format!("/v1/patients?email={email}"), Role::Navigator)
         .await
         .expect(200);
     found.body["items"][0].clone()
@@ -83,7 +83,7 @@ on_both_databases! {
         // fills only what is empty and is kept in full beside the first.
         app.patch(&format!("/v1/patients/{id}"), Role::Navigator, json!({"first_name": "Annabel"})).await.expect(200);
         intake(app, json!({"email": "ANN.LEE@example.org", "first_name": "Anna", "last_name": "Lee", "phone": "+31 6 1111 2222", "channel": "landing_page"})).await;
-        let page = app.get(&format!("/v1/patients/{id}?include=submissions,calls"), Role::Viewer).await.expect(200);
+        let page = app.get(&format!("/v1/patients/{id}?include=submissions,calls"), Role::Navigator).await.expect(200);
         assert_eq!(page.body["first_name"], "Annabel", "curated fields are never overwritten");
         assert_eq!(page.body["last_name"], "Lee", "empty fields are filled");
         assert_eq!(page.body["phone"], "+31 6 1111 2222");
@@ -115,19 +115,22 @@ on_both_databases! {
         app.post("/v1/eap-enrollments", Role::Navigator, json!({"patient_id": id, "program_id": program})).await.expect(201);
 
         let page = app.get(&format!("/v1/patients/{id}?include=referrals,enrollments,physician"), Role::Viewer).await.expect(200);
+        assert!(page.body["referrals"][0].get("ineligible_reason").is_none(), "a viewer does not see why (health data)");
+        assert_eq!(page.body["referrals"][0]["eligibility"], "ineligible");
+        let page = app.get(&format!("/v1/patients/{id}?include=referrals,enrollments,physician"), Role::Navigator).await.expect(200);
         assert_eq!(page.body["referrals"][0]["ineligible_reason"], "Prior bevacizumab");
         assert_eq!(page.body["enrollments"][0]["program_id"], program.as_str());
         assert_eq!(page.body["physician"]["last_name"], "Jansen");
 
         // The patient's history: created by the public form, filled by the
         // second, curated and converted by the navigator.
-        let history = app.get(&format!("/v1/patients/{id}/history"), Role::Viewer).await.expect(200);
+        let history = app.get(&format!("/v1/patients/{id}/history"), Role::Navigator).await.expect(200);
         let steps: Vec<(String, String)> = history.body["items"].as_array().unwrap().iter()
             .map(|e| (e["action"].as_str().unwrap().to_owned(), e["actor"].as_str().unwrap().to_owned())).collect();
         let expected = [("create", "anonymous"), ("update", "navigator-user"), ("update", "anonymous"), ("update", "navigator-user"), ("update", "navigator-user")];
         assert_eq!(steps, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
         assert_eq!(history.body["items"][3]["changes"]["status"], json!({"from": "lead", "to": "patient"}));
-        let call_history = app.get(&format!("/v1/calls/{call}/history"), Role::Viewer).await.expect(200);
+        let call_history = app.get(&format!("/v1/calls/{call}/history"), Role::Navigator).await.expect(200);
         assert_eq!(call_history.body["items"][1]["changes"]["status"], json!({"from": "scheduled", "to": "completed"}));
         let referral_history = app.get(&format!("/v1/trial-referrals/{}/history", referral.id()), Role::Viewer).await.expect(200);
         assert_eq!(referral_history.body["items"].as_array().unwrap().len(), 2);
@@ -156,7 +159,7 @@ on_both_databases! {
         let receipt = intake(app, json!({"email": "ann@example.org", "medical_condition": "Something rare"})).await;
         let id = receipt["id"].as_str().unwrap();
         app.send(Method::GET, &format!("/v1/intake-submissions/{id}"), None, None, &[]).await.expect_problem(401);
-        let stored = app.get(&format!("/v1/intake-submissions/{id}"), Role::Viewer).await.expect(200);
+        let stored = app.get(&format!("/v1/intake-submissions/{id}"), Role::Navigator).await.expect(200);
         assert_eq!(stored.body["medical_condition"], "Something rare");
         assert!(stored.body["medical_condition_id"].is_null());
         app.patch(&format!("/v1/intake-submissions/{id}"), Role::Admin, json!({"email": "x@example.org"})).await.expect_problem(405);
@@ -184,7 +187,7 @@ on_both_databases! {
         });
         let statuses = futures::future::join_all(sends).await;
         assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
-        assert_eq!(app.get("/v1/patients?email=rush@example.org&count=true", Role::Viewer).await.body["total"], 1);
+        assert_eq!(app.get("/v1/patients?email=rush@example.org&count=true", Role::Navigator).await.body["total"], 1);
         assert_eq!(app.get("/v1/intake-submissions?count=true", Role::Viewer).await.body["total"], 20);
     }
 
@@ -196,7 +199,7 @@ on_both_databases! {
         let mut statuses = futures::future::join_all(tries).await;
         statuses.sort();
         assert_eq!(statuses, [200, 409]);
-        let history = app.get(&format!("/v1/patients/{id}/history"), Role::Viewer).await.expect(200);
+        let history = app.get(&format!("/v1/patients/{id}/history"), Role::Navigator).await.expect(200);
         assert_eq!(history.body["items"].as_array().unwrap().len(), 2, "one creation, one conversion");
     }
 

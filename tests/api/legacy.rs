@@ -103,11 +103,11 @@ on_both_databases! {
         let programs = all(app, "expanded-access-programs").await;
         for person in truth["people"].as_array().unwrap() {
             let email = person["email"].as_str().unwrap();
-            let found = app.get(&format!("/v1/patients?email={}", email.replace('+', "%2B")), Role::Viewer).await.expect(200);
+            let found = app.get(&format!("/v1/patients?email={}", email.replace('+', "%2B")), Role::Navigator).await.expect(200);
             let items = found.body["items"].as_array().unwrap();
             assert_eq!(items.len(), 1, "{email}");
             let id = items[0]["id"].as_str().unwrap();
-            let page = app.get(&format!("/v1/patients/{id}?include=calls,submissions,referrals,enrollments,physician"), Role::Viewer).await.expect(200).body;
+            let page = app.get(&format!("/v1/patients/{id}?include=calls,submissions,referrals,enrollments,physician"), Role::Navigator).await.expect(200).body;
             assert_eq!(page["first_name"], person["first_name"], "{email}");
             assert_eq!(page["last_name"], person["last_name"], "{email}");
             assert_eq!(page["status"], person["status"], "{email}");
@@ -143,12 +143,12 @@ on_both_databases! {
         let collections: Vec<&str> = found.body["items"].as_array().unwrap().iter().map(|i| i["collection"].as_str().unwrap()).collect();
         assert!(collections.contains(&"patients") && collections.contains(&"intake-submissions"), "{collections:?}");
         let person = found.body["items"].as_array().unwrap().iter().find(|i| i["collection"] == "patients").unwrap()["record_id"].as_str().unwrap().to_owned();
-        let patient = app.get(&format!("/v1/patients/{person}"), Role::Viewer).await.expect(200);
+        let patient = app.get(&format!("/v1/patients/{person}"), Role::Navigator).await.expect(200);
         assert_eq!(patient.body["email"], "daan.kowalski4766@example.com");
         assert_eq!(patient.body["created_at"], "2022-10-08T12:45:00Z", "the CRM's createdon is kept");
-        let history = app.get(&format!("/v1/patients/{person}/history"), Role::Viewer).await.expect(200);
+        let history = app.get(&format!("/v1/patients/{person}/history"), Role::Navigator).await.expect(200);
         assert_eq!(history.body["items"][0]["actor"], legacy::ACTOR);
-        let submission = app.get(&format!("/v1/intake-submissions?patient_id={person}"), Role::Viewer).await.expect(200);
+        let submission = app.get(&format!("/v1/intake-submissions?patient_id={person}"), Role::Navigator).await.expect(200);
         assert_eq!(submission.body["items"][0]["payload"]["contactid"], lead, "the CRM row is kept in full");
     }
 

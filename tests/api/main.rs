@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod authorization;
 mod errors;
 mod journey;
 mod legacy;
@@ -11,5 +12,7 @@ mod mechanisms;
 mod openapi;
 mod patients;
 mod practitioners;
+mod privacy;
 mod reference_data;
 mod schema;
+mod security;

@@ -45,7 +45,7 @@ on_both_databases! {
         app.post("/v1/patients", Role::Navigator, json!({"first_name": "Bob", "last_name": "Smit", "email": "bob@example.org"})).await.expect(201);
         app.post("/v1/patients", Role::Navigator, json!({"first_name": "Anna", "last_name": "Bergman", "email": "anna@example.org"})).await.expect(201);
 
-        let count = |uri: String| async move { app.get(&uri, Role::Viewer).await.expect(200).body["items"].as_array().unwrap().len() };
+        let count = |uri: String| async move { app.get(&uri, Role::Navigator).await.expect(200).body["items"].as_array().unwrap().len() };
         assert_eq!(count("/v1/patients?status=lead".into()).await, 3);
         assert_eq!(count("/v1/patients?status=patient".into()).await, 0);
         assert_eq!(count(format!("/v1/patients?medical_condition_id={gbm}")).await, 1);

@@ -23,6 +23,7 @@ fn lead(email: Option<&str>, phone: Option<&str>) -> patient::ActiveModel {
         first_contact_at: Set(None),
         initial_consult_at: Set(None),
         converted_at: Set(None),
+        erased_at: Set(None),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),

@@ -12,7 +12,8 @@ pub struct Model {
     pub channel: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    pub email: String,
+    /// `None` only once erased.
+    pub email: Option<String>,
     pub phone: Option<String>,
     pub medical_condition_id: Option<Uuid>,
     pub medical_condition_text: Option<String>,
@@ -20,6 +21,8 @@ pub struct Model {
     /// The submission exactly as received, kept in full.
     pub payload: Json,
     pub submitted_at: DateTimeUtc,
+    /// When the submitter's personal data was erased.
+    pub erased_at: Option<DateTimeUtc>,
 }
 
 /// Relations are expressed by the schema's foreign keys; queries join explicitly.

@@ -2,9 +2,12 @@
 //! create them. Enumerations are stored as text (checked by the schema) and
 //! converted to domain enums by the API layer.
 
+pub mod access_event;
+pub mod access_event_patient;
 pub mod call;
 pub mod clinical_trial;
 pub mod eap_enrollment;
+pub mod erasure;
 pub mod expanded_access_program;
 pub mod history;
 pub mod hospital;

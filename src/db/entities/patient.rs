@@ -20,6 +20,8 @@ pub struct Model {
     pub first_contact_at: Option<DateTimeUtc>,
     pub initial_consult_at: Option<DateTimeUtc>,
     pub converted_at: Option<DateTimeUtc>,
+    /// When the person's personal data was erased (GDPR art. 17).
+    pub erased_at: Option<DateTimeUtc>,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

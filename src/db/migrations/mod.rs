@@ -11,6 +11,7 @@
 mod m0001_initial_schema;
 mod m0002_seed_medical_conditions;
 mod m0003_legacy_ids;
+mod m0004_privacy;
 
 use chrono::Utc;
 use sea_orm::{
@@ -44,6 +45,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "legacy CRM ids of imported records",
         statements: m0003_legacy_ids::statements,
+    },
+    Migration {
+        version: 4,
+        name: "privacy: erasure and the access log",
+        statements: m0004_privacy::statements,
     },
 ];
 

@@ -15,9 +15,11 @@ use crate::{
         call::{self as table, Entity},
         patient,
     },
-    domain::{CallStatus, Name, Role, Text},
+    domain::{CallStatus, Name, Text},
     http::{
-        ApiError, ApiResult, AppState, Principal,
+        ApiError, ApiResult, AppState,
+        access_log::Disclosed,
+        auth::{Admin, Caller, Navigator, Personal, Redact, Viewer},
         extract::{ApiJson, ApiPath, ApiQuery},
         history::{self, HistoryEntry},
         idempotency::{Idempotency, IdempotencyKeyHeader},
@@ -40,7 +42,10 @@ pub struct View {
     pub scheduled_at: DateTime<Utc>,
     pub reminder_at: Option<DateTime<Utc>>,
     pub status: CallStatus,
-    pub notes: Option<String>,
+    /// What was said. Personal data: omitted for the viewer role.
+    #[serde(skip_serializing_if = "Personal::is_withheld")]
+    #[schema(value_type = Option<String>)]
+    pub notes: Personal<Option<String>>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -55,11 +60,17 @@ impl From<table::Model> for View {
             scheduled_at: m.scheduled_at,
             reminder_at: m.reminder_at,
             status: CallStatus::from_text(&m.status).unwrap_or(CallStatus::Scheduled),
-            notes: m.notes,
+            notes: m.notes.into(),
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
+    }
+}
+
+impl Redact for View {
+    fn withhold_personal_data(&mut self) {
+        self.notes = Personal::Withheld;
     }
 }
 
@@ -135,12 +146,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// List calls.
 #[utoipa::path(get, path = "/v1/calls", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
 async fn list_calls(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Json<Page<View>>> {
+) -> ApiResult<Disclosed<Json<Page<View>>>> {
     let mut select = Entity::find();
     if let Some(id) = f.patient_id {
         select = select.filter(table::Column::PatientId.eq(id));
@@ -157,19 +168,20 @@ async fn list_calls(
     if let Some(to) = f.scheduled_to {
         select = select.filter(table::Column::ScheduledAt.lt(to));
     }
-    common::list::<Entity, View>(&state, &who, select, &f.page).await
+    let page = common::list::<Entity, View>(&state, &who, select, &f.page).await?;
+    let patients: Vec<Uuid> = page.0.items.iter().map(|v| v.patient_id).collect();
+    Ok(Disclosed::new(&who, patients, page))
 }
 
 /// Book or log a call (navigator).
 #[utoipa::path(post, path = "/v1/calls", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["navigator"])))]
 async fn create_call(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Navigator>,
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    who.require(Role::Navigator)?;
     common::referenced::<patient::Entity>(&state, "/patient_id", Some(body.patient_id)).await?;
     let (id, now) = common::new_record();
     let model = table::ActiveModel {
@@ -193,57 +205,51 @@ async fn create_call(
 
 /// Read a call.
 #[utoipa::path(get, path = "/v1/calls/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
 async fn get_call(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
-) -> ApiResult<Tagged<View>> {
-    common::get::<Entity, View>(&state, &who, id).await
+) -> ApiResult<Disclosed<Tagged<View>>> {
+    let view = common::get::<Entity, View>(&state, &who, id).await?;
+    Ok(Disclosed::new(&who, [view.0.patient_id], view))
 }
 
 /// Change a call (navigator): reschedule, record its outcome, cancel.
 #[utoipa::path(patch, path = "/v1/calls/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["navigator"])))]
 async fn update_call(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Navigator>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    common::update::<Entity, View>(
-        &state,
-        &who,
-        Role::Navigator,
-        id,
-        &if_match,
-        |current, m| {
-            if let Some(next) = body.status {
-                let now = CallStatus::from_text(&current.status).unwrap_or(CallStatus::Scheduled);
-                if !now.can_become(next) {
-                    return Err(ApiError::Conflict(format!(
-                        "A {now} call cannot become {next}."
-                    )));
-                }
+    common::update::<Entity, View>(&state, &who, id, &if_match, |current, m| {
+        if let Some(next) = body.status {
+            let now = CallStatus::from_text(&current.status).unwrap_or(CallStatus::Scheduled);
+            if !now.can_become(next) {
+                return Err(ApiError::Conflict(format!(
+                    "A {now} call cannot become {next}."
+                )));
             }
-            patch!(m.navigator? = body.navigator);
-            patch!(m.scheduled_at = body.scheduled_at);
-            patch!(m.reminder_at? = body.reminder_at);
-            patch!(m.status = body.status.map(|s| s.as_str()));
-            patch!(m.notes? = body.notes);
-            Ok(())
-        },
-    )
+        }
+        patch!(m.navigator? = body.navigator);
+        patch!(m.scheduled_at = body.scheduled_at);
+        patch!(m.reminder_at? = body.reminder_at);
+        patch!(m.status = body.status.map(|s| s.as_str()));
+        patch!(m.notes? = body.notes);
+        Ok(())
+    })
     .await
 }
 
 /// Delete a call (admin; navigators cancel instead).
 #[utoipa::path(delete, path = "/v1/calls/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
 async fn delete_call(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
@@ -252,13 +258,12 @@ async fn delete_call(
 
 /// A call's history.
 #[utoipa::path(get, path = "/v1/calls/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["navigator"])))]
 async fn get_call_history(
     State(state): State<AppState>,
-    who: Principal,
+    _: Caller<Navigator>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<HistoryEntry>>> {
-    who.require(Role::Viewer)?;
     history::list(&state, "calls", id, &page).await.map(Json)
 }

@@ -15,9 +15,10 @@ use crate::{
         clinical_trial::{self as table, Entity},
         medical_condition,
     },
-    domain::{Name, RegistryId, Role, TrialStatus},
+    domain::{Name, RegistryId, TrialStatus},
     http::{
-        ApiResult, AppState, Principal,
+        ApiResult, AppState,
+        auth::{Admin, Caller, Redact, Viewer},
         extract::{ApiJson, ApiPath, ApiQuery},
         history::{self, HistoryEntry},
         idempotency::{Idempotency, IdempotencyKeyHeader},
@@ -57,6 +58,9 @@ impl From<table::Model> for View {
         }
     }
 }
+
+/// No personal data of patients.
+impl Redact for View {}
 
 impl Versioned for View {
     fn version(&self) -> i32 {
@@ -123,10 +127,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// List trials.
 #[utoipa::path(get, path = "/v1/clinical-trials", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
 async fn list_clinical_trials(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiQuery(f): ApiQuery<Filters>,
 ) -> ApiResult<Json<Page<View>>> {
     let mut select = Entity::find();
@@ -144,14 +148,13 @@ async fn list_clinical_trials(
 
 /// Create a trial (admin).
 #[utoipa::path(post, path = "/v1/clinical-trials", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["admin"])))]
 async fn create_clinical_trial(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    who.require(Role::Admin)?;
     common::referenced::<medical_condition::Entity>(
         &state,
         "/medical_condition_id",
@@ -178,10 +181,10 @@ async fn create_clinical_trial(
 
 /// Read a trial.
 #[utoipa::path(get, path = "/v1/clinical-trials/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
 async fn get_clinical_trial(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Tagged<View>> {
     common::get::<Entity, View>(&state, &who, id).await
@@ -189,22 +192,21 @@ async fn get_clinical_trial(
 
 /// Change a trial (admin).
 #[utoipa::path(patch, path = "/v1/clinical-trials/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["admin"])))]
 async fn update_clinical_trial(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    who.require(Role::Admin)?;
     common::referenced::<medical_condition::Entity>(
         &state,
         "/medical_condition_id",
         body.medical_condition_id.flatten(),
     )
     .await?;
-    common::update::<Entity, View>(&state, &who, Role::Admin, id, &if_match, |_, m| {
+    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
         patch!(m.registry_id = body.registry_id);
         patch!(m.title? = body.title);
         patch!(m.medical_condition_id? = body.medical_condition_id);
@@ -216,10 +218,10 @@ async fn update_clinical_trial(
 
 /// Delete a trial (admin); 409 while referrals refer to it.
 #[utoipa::path(delete, path = "/v1/clinical-trials/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
 async fn delete_clinical_trial(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
@@ -228,14 +230,13 @@ async fn delete_clinical_trial(
 
 /// A trial's history.
 #[utoipa::path(get, path = "/v1/clinical-trials/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["viewer"])))]
 async fn get_clinical_trial_history(
     State(state): State<AppState>,
-    who: Principal,
+    _: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<HistoryEntry>>> {
-    who.require(Role::Viewer)?;
     history::list(&state, "clinical-trials", id, &page)
         .await
         .map(Json)

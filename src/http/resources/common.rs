@@ -1,6 +1,8 @@
 //! The request flows every collection shares, generic over the entity:
-//! read, list, create, update and delete, each with its role check,
-//! `If-Match`, `Idempotency-Key` and history. A resource supplies only what
+//! read, list, create, update and delete, with `If-Match`,
+//! `Idempotency-Key`, history, and responses redacted for the caller's role
+//! (the role an operation needs is checked earlier, by its handler's
+//! [`Caller`] extractor). A resource supplies only what
 //! is its own: the view, how a body becomes columns, and its rules.
 
 use axum::{Json, http::StatusCode, response::Response};
@@ -10,9 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{
     db::{self, store},
-    domain::Role,
     http::{
         ApiError, ApiResult, AppState, Principal,
+        auth::{Admin, Caller, Redact},
         extract::BodyDigest,
         idempotency::{Created, Idempotency},
         pagination::{self, Page, PageParams},
@@ -36,17 +38,18 @@ pub fn new_record() -> (Uuid, DateTime<Utc>) {
     (Uuid::now_v7(), Utc::now())
 }
 
-/// `GET /v1/{collection}/{id}`.
+/// `GET /v1/{collection}/{id}`, as the caller's role may see it.
 pub async fn get<E, V>(state: &AppState, who: &Principal, id: Uuid) -> ApiResult<Tagged<V>>
 where
     E: store::Record,
-    V: From<E::Model>,
+    V: From<E::Model> + Redact,
 {
-    who.require(Role::Viewer)?;
-    Ok(Tagged(store::find::<E>(&state.db, id).await?.into()))
+    let view = V::from(store::find::<E>(&state.db, id).await?);
+    Ok(Tagged(view.for_role(who.role)))
 }
 
-/// `GET /v1/{collection}` with the resource's filters applied to `select`.
+/// `GET /v1/{collection}` with the resource's filters applied to `select`,
+/// as the caller's role may see it.
 pub async fn list<E, V>(
     state: &AppState,
     who: &Principal,
@@ -56,11 +59,12 @@ pub async fn list<E, V>(
 where
     E: store::Record,
     E::Model: Sync,
-    V: From<E::Model>,
+    V: From<E::Model> + Redact,
 {
-    who.require(Role::Viewer)?;
     let listed = store::list(&state.db, select, params.parse()?).await?;
-    Ok(Json(pagination::page(listed, V::from)))
+    Ok(Json(pagination::page(listed, |m| {
+        V::from(m).for_role(who.role)
+    })))
 }
 
 /// `POST /v1/{collection}`: inserts `model` as `actor` (replaying the
@@ -98,7 +102,6 @@ where
 pub async fn update<E, V>(
     state: &AppState,
     who: &Principal,
-    needed: Role,
     id: Uuid,
     if_match: &IfMatch,
     apply: impl FnOnce(&E::Model, &mut E::ActiveModel) -> Result<(), ApiError>,
@@ -107,9 +110,8 @@ where
     E: store::Mutable,
     E::Model: Serialize + IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
-    V: From<E::Model>,
+    V: From<E::Model> + Redact,
 {
-    who.require(needed)?;
     let tx = db::begin_write(&state.db).await?;
     let current = store::find::<E>(&tx, id).await?;
     if_match.check(E::version_of(&current))?;
@@ -117,14 +119,14 @@ where
     apply(&current, &mut changes)?;
     let updated = store::update::<E>(&tx, &who.subject, &current, changes).await?;
     tx.commit().await?;
-    Ok(Tagged(updated.into()))
+    Ok(Tagged(V::from(updated).for_role(who.role)))
 }
 
-/// `DELETE /v1/{collection}/{id}`: admin only; a record still referred to
-/// is a 409, never a cascade.
+/// `DELETE /v1/{collection}/{id}`: admin only (the type of `who` says so);
+/// a record still referred to is a 409, never a cascade.
 pub async fn delete<E>(
     state: &AppState,
-    who: &Principal,
+    who: &Caller<Admin>,
     id: Uuid,
     if_match: &IfMatch,
 ) -> ApiResult<StatusCode>
@@ -132,7 +134,6 @@ where
     E: store::Mutable,
     E::Model: Serialize,
 {
-    who.require(Role::Admin)?;
     let tx = db::begin_write(&state.db).await?;
     let current = store::find::<E>(&tx, id).await?;
     if_match.check(E::version_of(&current))?;

@@ -15,9 +15,10 @@ use crate::{
         eap_enrollment::{self as table, Entity},
         expanded_access_program,
     },
-    domain::{EnrollmentStatus, Role},
+    domain::EnrollmentStatus,
     http::{
-        ApiResult, AppState, Principal,
+        ApiResult, AppState,
+        auth::{Admin, Caller, Navigator, Redact, Viewer},
         extract::{ApiJson, ApiPath, ApiQuery},
         history::{self, HistoryEntry},
         idempotency::{Idempotency, IdempotencyKeyHeader},
@@ -63,6 +64,9 @@ impl From<table::Model> for View {
         }
     }
 }
+
+/// No personal data of patients.
+impl Redact for View {}
 
 impl Versioned for View {
     fn version(&self) -> i32 {
@@ -131,10 +135,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// List enrollments.
 #[utoipa::path(get, path = "/v1/eap-enrollments", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
 async fn list_eap_enrollments(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiQuery(f): ApiQuery<Filters>,
 ) -> ApiResult<Json<Page<View>>> {
     let mut select = Entity::find();
@@ -155,14 +159,13 @@ async fn list_eap_enrollments(
 
 /// Enroll a converted patient in a program (navigator).
 #[utoipa::path(post, path = "/v1/eap-enrollments", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["navigator"])))]
 async fn create_eap_enrollment(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Navigator>,
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    who.require(Role::Navigator)?;
     common::referenced::<expanded_access_program::Entity>(
         &state,
         "/program_id",
@@ -195,10 +198,10 @@ async fn create_eap_enrollment(
 
 /// Read an enrollment.
 #[utoipa::path(get, path = "/v1/eap-enrollments/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
 async fn get_eap_enrollment(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Tagged<View>> {
     common::get::<Entity, View>(&state, &who, id).await
@@ -206,17 +209,16 @@ async fn get_eap_enrollment(
 
 /// Change an enrollment (navigator).
 #[utoipa::path(patch, path = "/v1/eap-enrollments/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["navigator"])))]
 async fn update_eap_enrollment(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Navigator>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    who.require(Role::Navigator)?;
     common::physician(&state, "/physician_id", body.physician_id).await?;
-    common::update::<Entity, View>(&state, &who, Role::Navigator, id, &if_match, |_, m| {
+    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
         patch!(m.physician_id = body.physician_id.map(Some));
         patch!(m.enrolled_at? = body.enrolled_at);
         patch!(m.status = body.status.map(|s| s.as_str()));
@@ -227,10 +229,10 @@ async fn update_eap_enrollment(
 
 /// Delete an enrollment (admin).
 #[utoipa::path(delete, path = "/v1/eap-enrollments/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
 async fn delete_eap_enrollment(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
@@ -239,14 +241,13 @@ async fn delete_eap_enrollment(
 
 /// An enrollment's history.
 #[utoipa::path(get, path = "/v1/eap-enrollments/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["viewer"])))]
 async fn get_eap_enrollment_history(
     State(state): State<AppState>,
-    who: Principal,
+    _: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<HistoryEntry>>> {
-    who.require(Role::Viewer)?;
     history::list(&state, "eap-enrollments", id, &page)
         .await
         .map(Json)

@@ -14,9 +14,10 @@ use crate::{
         expanded_access_program::{self as table, Entity},
         medical_condition,
     },
-    domain::{Name, ProgramStatus, Role},
+    domain::{Name, ProgramStatus},
     http::{
-        ApiResult, AppState, Principal,
+        ApiResult, AppState,
+        auth::{Admin, Caller, Redact, Viewer},
         extract::{ApiJson, ApiPath, ApiQuery},
         history::{self, HistoryEntry},
         idempotency::{Idempotency, IdempotencyKeyHeader},
@@ -56,6 +57,9 @@ impl From<table::Model> for View {
         }
     }
 }
+
+/// No personal data of patients.
+impl Redact for View {}
 
 impl Versioned for View {
     fn version(&self) -> i32 {
@@ -126,10 +130,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// List programs.
 #[utoipa::path(get, path = "/v1/expanded-access-programs", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
 async fn list_expanded_access_programs(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiQuery(f): ApiQuery<Filters>,
 ) -> ApiResult<Json<Page<View>>> {
     let mut select = Entity::find();
@@ -147,14 +151,13 @@ async fn list_expanded_access_programs(
 
 /// Create a program (admin).
 #[utoipa::path(post, path = "/v1/expanded-access-programs", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["admin"])))]
 async fn create_expanded_access_program(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    who.require(Role::Admin)?;
     common::referenced::<medical_condition::Entity>(
         &state,
         "/medical_condition_id",
@@ -181,10 +184,10 @@ async fn create_expanded_access_program(
 
 /// Read a program.
 #[utoipa::path(get, path = "/v1/expanded-access-programs/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
 async fn get_expanded_access_program(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Tagged<View>> {
     common::get::<Entity, View>(&state, &who, id).await
@@ -192,22 +195,21 @@ async fn get_expanded_access_program(
 
 /// Change a program (admin).
 #[utoipa::path(patch, path = "/v1/expanded-access-programs/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["admin"])))]
 async fn update_expanded_access_program(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    who.require(Role::Admin)?;
     common::referenced::<medical_condition::Entity>(
         &state,
         "/medical_condition_id",
         body.medical_condition_id.flatten(),
     )
     .await?;
-    common::update::<Entity, View>(&state, &who, Role::Admin, id, &if_match, |_, m| {
+    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
         patch!(m.eap_number = body.eap_number);
         patch!(m.product = body.product);
         patch!(m.medical_condition_id? = body.medical_condition_id);
@@ -219,10 +221,10 @@ async fn update_expanded_access_program(
 
 /// Delete a program (admin); 409 while enrollments refer to it.
 #[utoipa::path(delete, path = "/v1/expanded-access-programs/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
 async fn delete_expanded_access_program(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
@@ -231,14 +233,13 @@ async fn delete_expanded_access_program(
 
 /// A program's history.
 #[utoipa::path(get, path = "/v1/expanded-access-programs/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["viewer"])))]
 async fn get_expanded_access_program_history(
     State(state): State<AppState>,
-    who: Principal,
+    _: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<HistoryEntry>>> {
-    who.require(Role::Viewer)?;
     history::list(&state, "expanded-access-programs", id, &page)
         .await
         .map(Json)

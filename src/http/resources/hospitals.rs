@@ -12,9 +12,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::common::{self, nullable, present};
 use crate::{
     db::entities::hospital::{self as table, Entity},
-    domain::{Name, Role},
+    domain::Name,
     http::{
-        ApiResult, AppState, Principal,
+        ApiResult, AppState,
+        auth::{Admin, Caller, Redact, Viewer},
         extract::{ApiJson, ApiPath, ApiQuery},
         history::{self, HistoryEntry},
         idempotency::{Idempotency, IdempotencyKeyHeader},
@@ -52,6 +53,9 @@ impl From<table::Model> for View {
         }
     }
 }
+
+/// No personal data of patients.
+impl Redact for View {}
 
 impl Versioned for View {
     fn version(&self) -> i32 {
@@ -109,10 +113,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// List hospitals.
 #[utoipa::path(get, path = "/v1/hospitals", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
 async fn list_hospitals(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiQuery(f): ApiQuery<Filters>,
 ) -> ApiResult<Json<Page<View>>> {
     let mut select = Entity::find();
@@ -127,14 +131,13 @@ async fn list_hospitals(
 
 /// Create a hospital (admin).
 #[utoipa::path(post, path = "/v1/hospitals", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["admin"])))]
 async fn create_hospital(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    who.require(Role::Admin)?;
     let (id, now) = common::new_record();
     let model = table::ActiveModel {
         id: Set(id),
@@ -150,10 +153,10 @@ async fn create_hospital(
 
 /// Read a hospital.
 #[utoipa::path(get, path = "/v1/hospitals/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
 async fn get_hospital(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Tagged<View>> {
     common::get::<Entity, View>(&state, &who, id).await
@@ -161,15 +164,15 @@ async fn get_hospital(
 
 /// Change a hospital (admin).
 #[utoipa::path(patch, path = "/v1/hospitals/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["admin"])))]
 async fn update_hospital(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    common::update::<Entity, View>(&state, &who, Role::Admin, id, &if_match, |_, m| {
+    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
         patch!(m.name = body.name);
         patch!(m.city = body.city);
         patch!(m.country? = body.country);
@@ -180,10 +183,10 @@ async fn update_hospital(
 
 /// Delete a hospital (admin); 409 while practitioners work there.
 #[utoipa::path(delete, path = "/v1/hospitals/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
 async fn delete_hospital(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
@@ -192,14 +195,13 @@ async fn delete_hospital(
 
 /// A hospital's history.
 #[utoipa::path(get, path = "/v1/hospitals/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["viewer"])))]
 async fn get_hospital_history(
     State(state): State<AppState>,
-    who: Principal,
+    _: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<HistoryEntry>>> {
-    who.require(Role::Viewer)?;
     history::list(&state, "hospitals", id, &page)
         .await
         .map(Json)

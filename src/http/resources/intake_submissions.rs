@@ -5,7 +5,7 @@
 //! fields, and books a call when it asks for one.
 //!
 //! Anonymous callers get a receipt that is the same whether the email was
-//! known or not; signed-in callers (a navigator taking an intake by phone)
+//! known or not; navigators and admins (a navigator taking an intake by phone)
 //! also learn which patient it joined and whether that patient is new.
 
 use axum::{Json, extract::State, response::Response};
@@ -30,10 +30,12 @@ use crate::{
         },
         store,
     },
-    domain::{CallStatus, Email, Name, PatientStatus, Phone, Role},
+    domain::{CallStatus, Email, Name, PatientStatus, Phone},
     http::{
-        ApiError, ApiResult, AppState, Principal,
+        ApiError, ApiResult, AppState,
+        access_log::Disclosed,
         auth::MaybePrincipal,
+        auth::{Caller, PERSONAL_DATA, Personal, Redact, Viewer},
         extract::{ApiJson, ApiPath, ApiQuery, BodyDigest},
         idempotency::{Created, Idempotency, IdempotencyKeyHeader},
         pagination::{NoOtherParams, Page, PageParams, parsed},
@@ -85,18 +87,33 @@ pub struct View {
     /// The person it joined or created.
     pub patient_id: Uuid,
     pub channel: Channel,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub email: String,
-    pub phone: Option<String>,
+    /// Personal data: omitted for the viewer role.
+    #[serde(skip_serializing_if = "Personal::is_withheld")]
+    #[schema(value_type = Option<String>)]
+    pub first_name: Personal<Option<String>>,
+    /// Personal data: omitted for the viewer role.
+    #[serde(skip_serializing_if = "Personal::is_withheld")]
+    #[schema(value_type = Option<String>)]
+    pub last_name: Personal<Option<String>>,
+    /// Null only once erased. Personal data: omitted for the viewer role.
+    #[serde(skip_serializing_if = "Personal::is_withheld")]
+    #[schema(value_type = Option<String>)]
+    pub email: Personal<Option<String>>,
+    /// Personal data: omitted for the viewer role.
+    #[serde(skip_serializing_if = "Personal::is_withheld")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Personal<Option<String>>,
     /// The condition it named, when that matched a known one.
     pub medical_condition_id: Option<Uuid>,
-    /// The condition as typed.
-    pub medical_condition: Option<String>,
+    /// The condition as typed. Personal data: omitted for the viewer role.
+    #[serde(skip_serializing_if = "Personal::is_withheld")]
+    #[schema(value_type = Option<String>)]
+    pub medical_condition: Personal<Option<String>>,
     pub requested_call_at: Option<DateTime<Utc>>,
-    /// The body exactly as it was received.
+    /// The body exactly as received. Personal data: omitted for the viewer role.
+    #[serde(skip_serializing_if = "Personal::is_withheld")]
     #[schema(value_type = Object)]
-    pub payload: serde_json::Value,
+    pub payload: Personal<serde_json::Value>,
     pub submitted_at: DateTime<Utc>,
     /// Always 1: submissions never change.
     pub version: i32,
@@ -108,17 +125,28 @@ impl From<table::Model> for View {
             id: m.id,
             patient_id: m.patient_id,
             channel: Channel::from_text(&m.channel),
-            first_name: m.first_name,
-            last_name: m.last_name,
-            email: m.email,
-            phone: m.phone,
+            first_name: m.first_name.into(),
+            last_name: m.last_name.into(),
+            email: m.email.into(),
+            phone: m.phone.into(),
             medical_condition_id: m.medical_condition_id,
-            medical_condition: m.medical_condition_text,
+            medical_condition: m.medical_condition_text.into(),
             requested_call_at: m.requested_call_at,
-            payload: m.payload,
+            payload: m.payload.into(),
             submitted_at: m.submitted_at,
             version: 1,
         }
+    }
+}
+
+impl Redact for View {
+    fn withhold_personal_data(&mut self) {
+        self.first_name = Personal::Withheld;
+        self.last_name = Personal::Withheld;
+        self.email = Personal::Withheld;
+        self.phone = Personal::Withheld;
+        self.medical_condition = Personal::Withheld;
+        self.payload = Personal::Withheld;
     }
 }
 
@@ -151,10 +179,11 @@ pub struct Create {
 pub struct Receipt {
     pub id: Uuid,
     pub submitted_at: DateTime<Utc>,
-    /// Only for signed-in callers: the person it joined or created.
+    /// Only for navigators and admins: the person it joined or created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patient_id: Option<Uuid>,
-    /// Only for signed-in callers: whether that person is new.
+    /// Only for navigators and admins: whether that person is new (which
+    /// tells whether the email was known: personal data).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patient_created: Option<bool>,
 }
@@ -195,12 +224,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// List submissions (signed in).
 #[utoipa::path(get, path = "/v1/intake-submissions", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
 async fn list_intake_submissions(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Json<Page<View>>> {
+) -> ApiResult<Disclosed<Json<Page<View>>>> {
     let mut select = Entity::find();
     if let Some(id) = f.patient_id {
         select = select.filter(table::Column::PatientId.eq(id));
@@ -214,24 +243,32 @@ async fn list_intake_submissions(
     if let Some(to) = f.submitted_to {
         select = select.filter(table::Column::SubmittedAt.lt(to));
     }
-    common::list::<Entity, View>(&state, &who, select, &f.page).await
+    let page = common::list::<Entity, View>(&state, &who, select, &f.page).await?;
+    let patients: Vec<Uuid> = page.0.items.iter().map(|v| v.patient_id).collect();
+    Ok(Disclosed::new(&who, patients, page))
 }
 
 /// Read a submission (signed in).
 #[utoipa::path(get, path = "/v1/intake-submissions/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
 async fn get_intake_submission(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
-) -> ApiResult<Tagged<View>> {
-    common::get::<Entity, View>(&state, &who, id).await
+) -> ApiResult<Disclosed<Tagged<View>>> {
+    let view = common::get::<Entity, View>(&state, &who, id).await?;
+    Ok(Disclosed::new(&who, [view.0.patient_id], view))
 }
 
 /// Submit a form (public). A bearer token is optional; with one, the
 /// receipt also names the patient.
 #[utoipa::path(post, path = "/v1/intake-submissions", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = Receipt, headers(("Location" = String), ("ETag" = String)))),
+    responses((status = 201, body = Receipt, headers(("Location" = String), ("ETag" = String))),
+        (status = 413, description = "The body is larger than 16 KiB (this public form's cap)",
+            content_type = "application/problem+json", body = crate::http::error::Problem),
+        (status = 429, description = "Too many submissions from this client (IP address): a burst of 30, then one per second by default",
+            content_type = "application/problem+json", body = crate::http::error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait before submitting again")))),
     security((), ("bearer" = [])))]
 async fn create_intake_submission(
     State(state): State<AppState>,
@@ -246,7 +283,8 @@ async fn create_intake_submission(
         ));
     }
     let actor = who.as_ref().map_or("anonymous", |p| p.subject.as_str());
-    let signed_in = who.as_ref().is_some_and(|p| p.role.allows(Role::Viewer));
+    // Whether the email was known is personal data: not for a viewer.
+    let signed_in = who.as_ref().is_some_and(|p| p.role.allows(PERSONAL_DATA));
     let condition = resolve_condition(&state, body.medical_condition.as_ref()).await?;
     // Two first submissions for one email can race (PostgreSQL): the loser
     // of the unique email sees the winner's lead on its retry.
@@ -315,13 +353,14 @@ async fn submit(
                     .to_owned()),
                 first_name: Set(body.first_name.clone().map(Into::into)),
                 last_name: Set(body.last_name.clone().map(Into::into)),
-                email: Set(body.email.as_str().to_owned()),
+                email: Set(Some(body.email.as_str().to_owned())),
                 phone: Set(body.phone.clone().map(Into::into)),
                 medical_condition_id: Set(condition),
                 medical_condition_text: Set(body.medical_condition.clone().map(Into::into)),
                 requested_call_at: Set(body.requested_call_at),
                 payload: Set(payload),
                 submitted_at: Set(now),
+                erased_at: Set(None),
             },
         )
         .await?;
@@ -409,6 +448,7 @@ async fn join_or_create(
         first_contact_at: Set(Some(now)),
         initial_consult_at: Set(None),
         converted_at: Set(None),
+        erased_at: Set(None),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),

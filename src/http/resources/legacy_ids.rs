@@ -13,7 +13,8 @@ use super::common;
 use crate::{
     db::entities::legacy_id::{self as table, Entity},
     http::{
-        ApiResult, AppState, Principal,
+        ApiResult, AppState,
+        auth::{Caller, Redact, Viewer},
         extract::ApiQuery,
         pagination::{NoOtherParams, Page, PageParams},
     },
@@ -48,6 +49,9 @@ impl From<table::Model> for View {
     }
 }
 
+/// No personal data of patients.
+impl Redact for View {}
+
 /// Filters of the list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -72,10 +76,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Where CRM rows went.
 #[utoipa::path(get, path = "/v1/legacy-ids", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
 async fn list_legacy_ids(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiQuery(f): ApiQuery<Filters>,
 ) -> ApiResult<Json<Page<View>>> {
     let mut select = Entity::find();

@@ -12,9 +12,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::common::{self, present};
 use crate::{
     db::entities::medical_condition::{self as table, Entity},
-    domain::{Abbreviation, Name, Role},
+    domain::{Abbreviation, Name},
     http::{
-        ApiResult, AppState, Principal,
+        ApiResult, AppState,
+        auth::{Admin, Caller, Redact, Viewer},
         extract::{ApiJson, ApiPath, ApiQuery},
         history::{self, HistoryEntry},
         idempotency::{Idempotency, IdempotencyKeyHeader},
@@ -50,6 +51,9 @@ impl From<table::Model> for View {
         }
     }
 }
+
+/// No personal data of patients.
+impl Redact for View {}
 
 impl Versioned for View {
     fn version(&self) -> i32 {
@@ -106,10 +110,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// List medical conditions.
 #[utoipa::path(get, path = "/v1/medical-conditions", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
 async fn list_medical_conditions(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiQuery(f): ApiQuery<Filters>,
 ) -> ApiResult<Json<Page<View>>> {
     let mut select = Entity::find();
@@ -121,14 +125,13 @@ async fn list_medical_conditions(
 
 /// Create a medical condition (admin).
 #[utoipa::path(post, path = "/v1/medical-conditions", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["admin"])))]
 async fn create_medical_condition(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    who.require(Role::Admin)?;
     let (id, now) = common::new_record();
     let model = table::ActiveModel {
         id: Set(id),
@@ -143,10 +146,10 @@ async fn create_medical_condition(
 
 /// Read a medical condition.
 #[utoipa::path(get, path = "/v1/medical-conditions/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
 async fn get_medical_condition(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Tagged<View>> {
     common::get::<Entity, View>(&state, &who, id).await
@@ -154,15 +157,15 @@ async fn get_medical_condition(
 
 /// Change a medical condition (admin).
 #[utoipa::path(patch, path = "/v1/medical-conditions/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["admin"])))]
 async fn update_medical_condition(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    common::update::<Entity, View>(&state, &who, Role::Admin, id, &if_match, |_, m| {
+    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
         patch!(m.name = body.name);
         patch!(m.abbreviation = body.abbreviation);
         Ok(())
@@ -172,10 +175,10 @@ async fn update_medical_condition(
 
 /// Delete a medical condition (admin); 409 while anything refers to it.
 #[utoipa::path(delete, path = "/v1/medical-conditions/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
 async fn delete_medical_condition(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
@@ -184,14 +187,13 @@ async fn delete_medical_condition(
 
 /// A medical condition's history.
 #[utoipa::path(get, path = "/v1/medical-conditions/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["viewer"])))]
 async fn get_medical_condition_history(
     State(state): State<AppState>,
-    who: Principal,
+    _: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<HistoryEntry>>> {
-    who.require(Role::Viewer)?;
     history::list(&state, "medical-conditions", id, &page)
         .await
         .map(Json)

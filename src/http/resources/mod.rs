@@ -13,5 +13,6 @@ pub mod legacy_ids;
 pub mod medical_conditions;
 pub mod patients;
 pub mod practitioners;
+pub mod privacy;
 pub mod specializations;
 pub mod trial_referrals;

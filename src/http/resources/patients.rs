@@ -22,9 +22,12 @@ use crate::{
         patient::{self as table, Entity},
         practitioner, trial_referral,
     },
-    domain::{CallStatus, Email, Name, PatientStatus, Phone, Role},
+    domain::{CallStatus, Email, Name, PatientStatus, Phone},
     http::{
-        ApiError, ApiResult, AppState, Principal,
+        ApiError, ApiResult, AppState,
+        access_log::Disclosed,
+        auth::{Admin, Caller, Navigator, PERSONAL_DATA, Personal, Redact, Viewer},
+        error::Problem,
         extract::{ApiJson, ApiPath, ApiQuery},
         history::{self, HistoryEntry},
         idempotency::{Idempotency, IdempotencyKeyHeader},
@@ -42,15 +45,30 @@ const TAG: &str = "patients";
 pub struct View {
     pub id: Uuid,
     pub status: PatientStatus,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
+    /// Personal data: omitted for the viewer role.
+    #[serde(skip_serializing_if = "Personal::is_withheld")]
+    #[schema(value_type = Option<String>)]
+    pub first_name: Personal<Option<String>>,
+    /// Personal data: omitted for the viewer role.
+    #[serde(skip_serializing_if = "Personal::is_withheld")]
+    #[schema(value_type = Option<String>)]
+    pub last_name: Personal<Option<String>>,
+    /// Personal data: omitted for the viewer role.
+    #[serde(skip_serializing_if = "Personal::is_withheld")]
+    #[schema(value_type = Option<String>)]
+    pub email: Personal<Option<String>>,
+    /// Personal data: omitted for the viewer role.
+    #[serde(skip_serializing_if = "Personal::is_withheld")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Personal<Option<String>>,
     pub medical_condition_id: Option<Uuid>,
     pub physician_id: Option<Uuid>,
     pub first_contact_at: Option<DateTime<Utc>>,
     pub initial_consult_at: Option<DateTime<Utc>>,
     pub converted_at: Option<DateTime<Utc>>,
+    /// When the person's personal data was erased; the record then keeps
+    /// only ids, statuses and dates, and takes no personal data.
+    pub erased_at: Option<DateTime<Utc>>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -61,19 +79,29 @@ impl From<table::Model> for View {
         Self {
             id: m.id,
             status: PatientStatus::from_text(&m.status).unwrap_or(PatientStatus::Lead),
-            first_name: m.first_name,
-            last_name: m.last_name,
-            email: m.email,
-            phone: m.phone,
+            first_name: m.first_name.into(),
+            last_name: m.last_name.into(),
+            email: m.email.into(),
+            phone: m.phone.into(),
             medical_condition_id: m.medical_condition_id,
             physician_id: m.physician_id,
             first_contact_at: m.first_contact_at,
             initial_consult_at: m.initial_consult_at,
             converted_at: m.converted_at,
+            erased_at: m.erased_at,
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
+    }
+}
+
+impl Redact for View {
+    fn withhold_personal_data(&mut self) {
+        self.first_name = Personal::Withheld;
+        self.last_name = Personal::Withheld;
+        self.email = Personal::Withheld;
+        self.phone = Personal::Withheld;
     }
 }
 
@@ -128,13 +156,13 @@ pub struct Patch {
 pub struct Filters {
     /// Leads or patients.
     pub status: Option<PatientStatus>,
-    /// Exact email (trimmed, case-insensitive).
+    /// Exact email (trimmed, case-insensitive); navigator and above.
     pub email: Option<String>,
     /// With this medical condition.
     pub medical_condition_id: Option<Uuid>,
     /// With this physician.
     pub physician_id: Option<Uuid>,
-    /// Name search: every word must start or appear in the first or last name (case-insensitive).
+    /// Name search: every word must start or appear in the first or last name (case-insensitive); navigator and above.
     #[param(max_length = 200)]
     pub q: Option<String>,
     #[serde(flatten)]
@@ -222,6 +250,19 @@ pub struct WithIncludes {
     pub physician: Option<Option<super::practitioners::View>>,
 }
 
+impl Redact for WithIncludes {
+    fn withhold_personal_data(&mut self) {
+        self.patient.withhold_personal_data();
+        self.calls.withhold_personal_data();
+        self.submissions.withhold_personal_data();
+        self.referrals.withhold_personal_data();
+        self.enrollments.withhold_personal_data();
+        if let Some(physician) = &mut self.physician {
+            physician.withhold_personal_data();
+        }
+    }
+}
+
 impl Versioned for WithIncludes {
     fn version(&self) -> i32 {
         self.patient.version
@@ -245,14 +286,22 @@ where
     Ok(listed.items.into_iter().map(V::from).collect())
 }
 
-/// List leads and patients.
+/// List leads and patients. Filtering by `email` or `q` (name) needs the
+/// navigator role: it would tell a viewer whether a person is a patient.
 #[utoipa::path(get, path = "/v1/patients", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<View>),
+        (status = 403, description = "A viewer filtered by email or name", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["viewer"])))]
 async fn list_patients(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Json<Page<View>>> {
+) -> ApiResult<Disclosed<Json<Page<View>>>> {
+    // Looking a person up by email or name would tell a viewer whether
+    // they are a patient: personal data.
+    if (f.email.is_some() || f.q.is_some()) && !who.role.allows(PERSONAL_DATA) {
+        return Err(ApiError::Forbidden);
+    }
     let mut select = Entity::find();
     if let Some(status) = f.status {
         select = select.filter(table::Column::Status.eq(status.as_str()));
@@ -295,19 +344,20 @@ async fn list_patients(
             );
         }
     }
-    common::list::<Entity, View>(&state, &who, select, &f.page).await
+    let page = common::list::<Entity, View>(&state, &who, select, &f.page).await?;
+    let ids: Vec<Uuid> = page.0.items.iter().map(|p| p.id).collect();
+    Ok(Disclosed::new(&who, ids, page))
 }
 
 /// Create a lead (navigator).
 #[utoipa::path(post, path = "/v1/patients", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["navigator"])))]
 async fn create_patient(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Navigator>,
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
-) -> ApiResult<Response> {
-    who.require(Role::Navigator)?;
+) -> ApiResult<Disclosed<Response>> {
     if body.email.is_none() && body.phone.is_none() {
         return Err(ApiError::invalid(
             "/email",
@@ -335,23 +385,26 @@ async fn create_patient(
         first_contact_at: Set(Some(body.first_contact_at.unwrap_or(now))),
         initial_consult_at: Set(body.initial_consult_at),
         converted_at: Set(None),
+        erased_at: Set(None),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
     };
-    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model).await
+    let created =
+        common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model);
+    Ok(Disclosed::new(&who, [id], created.await?))
 }
 
 /// Read a lead or patient, with `include=` their calls, submissions,
 /// referrals, enrollments and physician.
 #[utoipa::path(get, path = "/v1/patients/{id}", tag = TAG, params(("id" = Uuid, Path), ReadParams),
-    responses((status = 200, body = WithIncludes, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = WithIncludes, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
 async fn get_patient(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(params): ApiQuery<ReadParams>,
-) -> ApiResult<Tagged<WithIncludes>> {
+) -> ApiResult<Disclosed<Tagged<WithIncludes>>> {
     let includes = params.includes()?;
     let Tagged(patient) = common::get::<Entity, View>(&state, &who, id).await?;
     let mut page = WithIncludes {
@@ -410,21 +463,20 @@ async fn get_patient(
             }
         }
     }
-    Ok(Tagged(page))
+    Ok(Disclosed::new(&who, [id], Tagged(page.for_role(who.role))))
 }
 
 /// Convert a lead into a patient (navigator), after at least one completed
 /// call. Sets `converted_at` and, if empty, `initial_consult_at` from the
 /// earliest completed call. A second conversion is a 409.
 #[utoipa::path(post, path = "/v1/patients/{id}/convert", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 200, description = "Converted", body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, description = "Converted", body = View, headers(("ETag" = String)))), security(("bearer" = ["navigator"])))]
 async fn convert_patient(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Navigator>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
-) -> ApiResult<Tagged<View>> {
-    who.require(Role::Navigator)?;
+) -> ApiResult<Disclosed<Tagged<View>>> {
     let tx = crate::db::begin_write(&state.db).await?;
     let current = crate::db::store::find::<Entity>(&tx, id).await?;
     if_match.check(current.version)?;
@@ -459,20 +511,19 @@ async fn convert_patient(
         other => other?,
     };
     tx.commit().await?;
-    Ok(Tagged(converted.into()))
+    Ok(Disclosed::new(&who, [id], Tagged(converted.into())))
 }
 
 /// Change a lead or patient (navigator).
 #[utoipa::path(patch, path = "/v1/patients/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["navigator"])))]
 async fn update_patient(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Navigator>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
-) -> ApiResult<Tagged<View>> {
-    who.require(Role::Navigator)?;
+) -> ApiResult<Disclosed<Tagged<View>>> {
     common::referenced::<medical_condition::Entity>(
         &state,
         "/medical_condition_id",
@@ -480,48 +531,47 @@ async fn update_patient(
     )
     .await?;
     common::physician(&state, "/physician_id", body.physician_id.flatten()).await?;
-    common::update::<Entity, View>(
-        &state,
-        &who,
-        Role::Navigator,
-        id,
-        &if_match,
-        |current, m| {
-            let email = body
-                .email
-                .as_ref()
-                .map_or(current.email.is_some(), Option::is_some);
-            let phone = body
-                .phone
-                .as_ref()
-                .map_or(current.phone.is_some(), Option::is_some);
-            if !email && !phone {
-                return Err(ApiError::invalid(
-                    "/email",
-                    "an email or a phone number is required",
-                ));
-            }
-            patch!(m.first_name? = body.first_name);
-            patch!(m.last_name? = body.last_name);
-            patch!(m.email? = body.email);
-            patch!(m.phone? = body.phone);
-            patch!(m.medical_condition_id? = body.medical_condition_id);
-            patch!(m.physician_id? = body.physician_id);
-            patch!(m.first_contact_at? = body.first_contact_at);
-            patch!(m.initial_consult_at? = body.initial_consult_at);
-            Ok(())
-        },
-    )
-    .await
+    let updated = common::update::<Entity, View>(&state, &who, id, &if_match, |current, m| {
+        if current.erased_at.is_some() {
+            return Err(ApiError::Conflict(
+                "This person's personal data was erased; the record takes no changes.".into(),
+            ));
+        }
+        let email = body
+            .email
+            .as_ref()
+            .map_or(current.email.is_some(), Option::is_some);
+        let phone = body
+            .phone
+            .as_ref()
+            .map_or(current.phone.is_some(), Option::is_some);
+        if !email && !phone {
+            return Err(ApiError::invalid(
+                "/email",
+                "an email or a phone number is required",
+            ));
+        }
+        patch!(m.first_name? = body.first_name);
+        patch!(m.last_name? = body.last_name);
+        patch!(m.email? = body.email);
+        patch!(m.phone? = body.phone);
+        patch!(m.medical_condition_id? = body.medical_condition_id);
+        patch!(m.physician_id? = body.physician_id);
+        patch!(m.first_contact_at? = body.first_contact_at);
+        patch!(m.initial_consult_at? = body.initial_consult_at);
+        Ok(())
+    })
+    .await?;
+    Ok(Disclosed::new(&who, [id], updated))
 }
 
 /// Delete a lead or patient (admin); 409 while calls, submissions,
 /// referrals or enrollments refer to them.
 #[utoipa::path(delete, path = "/v1/patients/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
 async fn delete_patient(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
@@ -530,13 +580,13 @@ async fn delete_patient(
 
 /// A lead's or patient's history.
 #[utoipa::path(get, path = "/v1/patients/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["navigator"])))]
 async fn get_patient_history(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Navigator>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(page): ApiQuery<PageParams>,
-) -> ApiResult<Json<Page<HistoryEntry>>> {
-    who.require(Role::Viewer)?;
-    history::list(&state, "patients", id, &page).await.map(Json)
+) -> ApiResult<Disclosed<Json<Page<HistoryEntry>>>> {
+    let history = history::list(&state, "patients", id, &page).await?;
+    Ok(Disclosed::new(&who, [id], Json(history)))
 }

@@ -16,9 +16,10 @@ use crate::{
         practitioner::{self as table, Entity},
         specialization,
     },
-    domain::{Email, Name, Phone, PractitionerKind, Role},
+    domain::{Email, Name, Phone, PractitionerKind},
     http::{
-        ApiError, ApiResult, AppState, Principal,
+        ApiError, ApiResult, AppState,
+        auth::{Admin, Caller, Navigator, Redact, Viewer},
         extract::{ApiJson, ApiPath, ApiQuery},
         history::{self, HistoryEntry},
         idempotency::{Idempotency, IdempotencyKeyHeader},
@@ -68,6 +69,9 @@ impl From<table::Model> for View {
         }
     }
 }
+
+/// No personal data of patients.
+impl Redact for View {}
 
 impl Versioned for View {
     fn version(&self) -> i32 {
@@ -152,10 +156,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// List practitioners.
 #[utoipa::path(get, path = "/v1/practitioners", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
 async fn list_practitioners(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiQuery(f): ApiQuery<Filters>,
 ) -> ApiResult<Json<Page<View>>> {
     let mut select = Entity::find();
@@ -176,14 +180,13 @@ async fn list_practitioners(
 
 /// Create a practitioner (navigator).
 #[utoipa::path(post, path = "/v1/practitioners", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["navigator"])))]
 async fn create_practitioner(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Navigator>,
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    who.require(Role::Navigator)?;
     common::referenced::<hospital::Entity>(&state, "/hospital_id", body.hospital_id).await?;
     common::referenced::<specialization::Entity>(
         &state,
@@ -212,10 +215,10 @@ async fn create_practitioner(
 
 /// Read a practitioner.
 #[utoipa::path(get, path = "/v1/practitioners/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
 async fn get_practitioner(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Tagged<View>> {
     common::get::<Entity, View>(&state, &who, id).await
@@ -224,15 +227,14 @@ async fn get_practitioner(
 /// Change a practitioner (navigator). A physician that patients, referrals
 /// or enrollments name cannot become a pharmacist (409).
 #[utoipa::path(patch, path = "/v1/practitioners/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["navigator"])))]
 async fn update_practitioner(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Navigator>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    who.require(Role::Navigator)?;
     common::referenced::<hospital::Entity>(&state, "/hospital_id", body.hospital_id.flatten())
         .await?;
     common::referenced::<specialization::Entity>(
@@ -241,7 +243,7 @@ async fn update_practitioner(
         body.specialization_id.flatten(),
     )
     .await?;
-    common::update::<Entity, View>(&state, &who, Role::Navigator, id, &if_match, |_, m| {
+    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
         patch!(m.kind = body.kind.map(|k| k.as_str()));
         patch!(m.first_name = body.first_name);
         patch!(m.last_name = body.last_name);
@@ -258,10 +260,10 @@ async fn update_practitioner(
 
 /// Delete a practitioner (admin); 409 while patients, referrals or enrollments name them.
 #[utoipa::path(delete, path = "/v1/practitioners/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
 async fn delete_practitioner(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
@@ -270,14 +272,13 @@ async fn delete_practitioner(
 
 /// A practitioner's history.
 #[utoipa::path(get, path = "/v1/practitioners/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["viewer"])))]
 async fn get_practitioner_history(
     State(state): State<AppState>,
-    who: Principal,
+    _: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<HistoryEntry>>> {
-    who.require(Role::Viewer)?;
     history::list(&state, "practitioners", id, &page)
         .await
         .map(Json)

@@ -12,9 +12,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::common::{self, present};
 use crate::{
     db::entities::specialization::{self as table, Entity},
-    domain::{Name, Role},
+    domain::Name,
     http::{
-        ApiResult, AppState, Principal,
+        ApiResult, AppState,
+        auth::{Admin, Caller, Redact, Viewer},
         extract::{ApiJson, ApiPath, ApiQuery},
         history::{self, HistoryEntry},
         idempotency::{Idempotency, IdempotencyKeyHeader},
@@ -48,6 +49,9 @@ impl From<table::Model> for View {
         }
     }
 }
+
+/// No personal data of patients.
+impl Redact for View {}
 
 impl Versioned for View {
     fn version(&self) -> i32 {
@@ -100,10 +104,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// List specializations.
 #[utoipa::path(get, path = "/v1/specializations", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
 async fn list_specializations(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiQuery(f): ApiQuery<Filters>,
 ) -> ApiResult<Json<Page<View>>> {
     let mut select = Entity::find();
@@ -115,14 +119,13 @@ async fn list_specializations(
 
 /// Create a specialization (admin).
 #[utoipa::path(post, path = "/v1/specializations", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["admin"])))]
 async fn create_specialization(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    who.require(Role::Admin)?;
     let (id, now) = common::new_record();
     let model = table::ActiveModel {
         id: Set(id),
@@ -136,10 +139,10 @@ async fn create_specialization(
 
 /// Read a specialization.
 #[utoipa::path(get, path = "/v1/specializations/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
 async fn get_specialization(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Tagged<View>> {
     common::get::<Entity, View>(&state, &who, id).await
@@ -147,15 +150,15 @@ async fn get_specialization(
 
 /// Change a specialization (admin).
 #[utoipa::path(patch, path = "/v1/specializations/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["admin"])))]
 async fn update_specialization(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    common::update::<Entity, View>(&state, &who, Role::Admin, id, &if_match, |_, m| {
+    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
         patch!(m.name = body.name);
         Ok(())
     })
@@ -164,10 +167,10 @@ async fn update_specialization(
 
 /// Delete a specialization (admin); 409 while practitioners have it.
 #[utoipa::path(delete, path = "/v1/specializations/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
 async fn delete_specialization(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
@@ -176,14 +179,13 @@ async fn delete_specialization(
 
 /// A specialization's history.
 #[utoipa::path(get, path = "/v1/specializations/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["viewer"])))]
 async fn get_specialization_history(
     State(state): State<AppState>,
-    who: Principal,
+    _: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<HistoryEntry>>> {
-    who.require(Role::Viewer)?;
     history::list(&state, "specializations", id, &page)
         .await
         .map(Json)

@@ -16,9 +16,10 @@ use crate::{
         clinical_trial,
         trial_referral::{self as table, Entity},
     },
-    domain::{Eligibility, ReferralOutcome, Role, Text},
+    domain::{Eligibility, ReferralOutcome, Text},
     http::{
-        ApiError, ApiResult, AppState, Principal,
+        ApiError, ApiResult, AppState,
+        auth::{Admin, Caller, Navigator, Personal, Redact, Viewer},
         extract::{ApiJson, ApiPath, ApiQuery},
         history::{self, HistoryEntry},
         idempotency::{Idempotency, IdempotencyKeyHeader},
@@ -43,7 +44,11 @@ pub struct View {
     pub imported: bool,
     pub referred_at: Option<DateTime<Utc>>,
     pub eligibility: Eligibility,
-    pub ineligible_reason: Option<String>,
+    /// Why the patient is ineligible (often medical). Personal data:
+    /// omitted for the viewer role.
+    #[serde(skip_serializing_if = "Personal::is_withheld")]
+    #[schema(value_type = Option<String>)]
+    pub ineligible_reason: Personal<Option<String>>,
     pub outcome: ReferralOutcome,
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -60,12 +65,18 @@ impl From<table::Model> for View {
             imported: m.imported,
             referred_at: m.referred_at,
             eligibility: Eligibility::from_text(&m.eligibility).unwrap_or(Eligibility::Pending),
-            ineligible_reason: m.ineligible_reason,
+            ineligible_reason: m.ineligible_reason.into(),
             outcome: ReferralOutcome::from_text(&m.outcome).unwrap_or(ReferralOutcome::Pending),
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
+    }
+}
+
+impl Redact for View {
+    fn withhold_personal_data(&mut self) {
+        self.ineligible_reason = Personal::Withheld;
     }
 }
 
@@ -162,10 +173,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// List referrals.
 #[utoipa::path(get, path = "/v1/trial-referrals", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
 async fn list_trial_referrals(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiQuery(f): ApiQuery<Filters>,
 ) -> ApiResult<Json<Page<View>>> {
     let mut select = Entity::find();
@@ -189,14 +200,13 @@ async fn list_trial_referrals(
 
 /// Refer a converted patient to a trial (navigator).
 #[utoipa::path(post, path = "/v1/trial-referrals", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["navigator"])))]
 async fn create_trial_referral(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Navigator>,
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    who.require(Role::Navigator)?;
     let eligibility = body.eligibility.unwrap_or(Eligibility::Pending);
     check_reason(eligibility, body.ineligible_reason.is_some())?;
     common::referenced::<clinical_trial::Entity>(&state, "/trial_id", Some(body.trial_id)).await?;
@@ -228,10 +238,10 @@ async fn create_trial_referral(
 
 /// Read a referral.
 #[utoipa::path(get, path = "/v1/trial-referrals/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
 async fn get_trial_referral(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Tagged<View>> {
     common::get::<Entity, View>(&state, &who, id).await
@@ -239,55 +249,47 @@ async fn get_trial_referral(
 
 /// Change a referral (navigator): eligibility, reason, outcome, physician.
 #[utoipa::path(patch, path = "/v1/trial-referrals/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = [])))]
+    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["navigator"])))]
 async fn update_trial_referral(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Navigator>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    who.require(Role::Navigator)?;
     common::physician(&state, "/physician_id", body.physician_id).await?;
-    common::update::<Entity, View>(
-        &state,
-        &who,
-        Role::Navigator,
-        id,
-        &if_match,
-        |current, m| {
-            let eligibility = body.eligibility.unwrap_or(
-                Eligibility::from_text(&current.eligibility).unwrap_or(Eligibility::Pending),
-            );
-            let has_reason = body
-                .ineligible_reason
-                .as_ref()
-                .map_or(current.ineligible_reason.is_some(), Option::is_some);
-            // Leaving ineligibility clears the reason unless the body sets one.
-            let clears_reason = eligibility != Eligibility::Ineligible
-                && body.ineligible_reason.is_none()
-                && current.ineligible_reason.is_some();
-            check_reason(eligibility, has_reason && !clears_reason)?;
-            patch!(m.physician_id = body.physician_id.map(Some));
-            patch!(m.referred_at? = body.referred_at);
-            patch!(m.eligibility = body.eligibility.map(|e| e.as_str()));
-            patch!(m.ineligible_reason? = body.ineligible_reason);
-            if clears_reason {
-                m.ineligible_reason = Set(None);
-            }
-            patch!(m.outcome = body.outcome.map(|o| o.as_str()));
-            Ok(())
-        },
-    )
+    common::update::<Entity, View>(&state, &who, id, &if_match, |current, m| {
+        let eligibility = body.eligibility.unwrap_or(
+            Eligibility::from_text(&current.eligibility).unwrap_or(Eligibility::Pending),
+        );
+        let has_reason = body
+            .ineligible_reason
+            .as_ref()
+            .map_or(current.ineligible_reason.is_some(), Option::is_some);
+        // Leaving ineligibility clears the reason unless the body sets one.
+        let clears_reason = eligibility != Eligibility::Ineligible
+            && body.ineligible_reason.is_none()
+            && current.ineligible_reason.is_some();
+        check_reason(eligibility, has_reason && !clears_reason)?;
+        patch!(m.physician_id = body.physician_id.map(Some));
+        patch!(m.referred_at? = body.referred_at);
+        patch!(m.eligibility = body.eligibility.map(|e| e.as_str()));
+        patch!(m.ineligible_reason? = body.ineligible_reason);
+        if clears_reason {
+            m.ineligible_reason = Set(None);
+        }
+        patch!(m.outcome = body.outcome.map(|o| o.as_str()));
+        Ok(())
+    })
     .await
 }
 
 /// Delete a referral (admin).
 #[utoipa::path(delete, path = "/v1/trial-referrals/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
 async fn delete_trial_referral(
     State(state): State<AppState>,
-    who: Principal,
+    who: Caller<Admin>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
@@ -296,14 +298,13 @@ async fn delete_trial_referral(
 
 /// A referral's history.
 #[utoipa::path(get, path = "/v1/trial-referrals/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["viewer"])))]
 async fn get_trial_referral_history(
     State(state): State<AppState>,
-    who: Principal,
+    _: Caller<Viewer>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<HistoryEntry>>> {
-    who.require(Role::Viewer)?;
     history::list(&state, "trial-referrals", id, &page)
         .await
         .map(Json)

@@ -1,0 +1,426 @@
+//! A patient's privacy: erasure of their personal data (GDPR art. 17) and
+//! the log of every read of it.
+
+use axum::http::Method;
+use navigator::domain::Role;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{Backend, TestApp},
+    on_both_databases,
+};
+
+/// Values no other test data contains, so finding one anywhere is a leak.
+const FIRST: &str = "zebulonia";
+const LAST: &str = "quixwellstrand";
+const EMAIL: &str = "zq.erasure@example.org";
+const PHONE: &str = "+31 6 9876 1357";
+const CONDITION: &str = "xylophoid fibrosis";
+const NOTES: &str = "prefers mornings, xylophoid flare";
+const REASON: &str = "egfr below thirty (xylophoid)";
+const PERSONAL: &[&str] = &[FIRST, LAST, EMAIL, PHONE, CONDITION, NOTES, REASON];
+
+/// Every row of every table, as lower-case text.
+async fn every_table_as_text(app: &TestApp) -> String {
+    let backend = app.db.get_database_backend();
+    let tables_sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT table_name AS name FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        }
+        _ => "SELECT name FROM sqlite_schema WHERE type = 'table'",
+    };
+    let tables: Vec<String> = app
+        .db
+        .query_all_raw(Statement::from_string(backend, tables_sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect();
+    assert!(tables.len() > 15, "found the tables: {tables:?}");
+    let mut text = String::new();
+    for table in tables {
+        let row_text = match backend {
+            DbBackend::Postgres => format!("SELECT CAST(t AS text) AS row FROM \"{table}\" t"),
+            _ => {
+                let columns: Vec<String> = app
+                    .db
+                    .query_all_raw(Statement::from_string(
+                        backend,
+                        format!("SELECT name FROM pragma_table_info('{table}')"),
+                    ))
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| {
+                        let name = row.try_get::<String>("", "name").unwrap();
+                        // Ids are 16-byte blobs on SQLite.
+                        format!(
+                            "coalesce(CASE typeof(\"{name}\") WHEN 'blob' THEN hex(\"{name}\") \
+                             ELSE CAST(\"{name}\" AS TEXT) END, '')"
+                        )
+                    })
+                    .collect();
+                format!(
+                    "SELECT {} AS row FROM \"{table}\"",
+                    columns.join(" || '|' || ")
+                )
+            }
+        };
+        for row in app
+            .db
+            .query_all_raw(Statement::from_string(backend, row_text))
+            .await
+            .unwrap()
+        {
+            text.push_str(&row.try_get::<String>("", "row").unwrap().to_lowercase());
+            text.push('\n');
+        }
+    }
+    text
+}
+
+fn leaks(text: &str) -> Vec<&'static str> {
+    PERSONAL
+        .iter()
+        .copied()
+        .filter(|value| text.contains(&value.to_lowercase()))
+        .collect()
+}
+
+/// A converted patient whose personal data is everywhere it can be: two
+/// submissions (one with the raw body), a patched name, a call with notes,
+/// an ineligible referral with a reason, an enrollment, and a create sent
+/// with an Idempotency-Key. Returns the patient's id.
+async fn patient_with_data_everywhere(app: &TestApp) -> String {
+    let doctor = app
+        .create(
+            "practitioners",
+            json!({"kind": "physician", "first_name": "Eva", "last_name": "Jansen"}),
+        )
+        .await;
+    let id = app
+        .send(
+            Method::POST,
+            "/v1/patients",
+            Some(Role::Navigator),
+            Some(json!({"email": EMAIL, "first_name": "Zeb", "physician_id": doctor})),
+            &[("idempotency-key", "erasure-test-create")],
+        )
+        .await
+        .expect(201)
+        .id();
+    app.patch(
+        &format!("/v1/patients/{id}"),
+        Role::Navigator,
+        json!({"first_name": FIRST, "last_name": LAST, "phone": PHONE}),
+    )
+    .await
+    .expect(200);
+    for channel in ["contact_form", "landing_page"] {
+        app.send(
+            Method::POST,
+            "/v1/intake-submissions",
+            None,
+            Some(json!({
+                "email": EMAIL, "first_name": FIRST, "last_name": LAST, "phone": PHONE,
+                "medical_condition": CONDITION, "channel": channel
+            })),
+            &[],
+        )
+        .await
+        .expect(201);
+    }
+    app.post(
+        "/v1/calls",
+        Role::Navigator,
+        json!({"patient_id": id, "scheduled_at": "2026-01-05T09:00:00Z",
+               "status": "completed", "notes": NOTES}),
+    )
+    .await
+    .expect(201);
+    app.post(
+        &format!("/v1/patients/{id}/convert"),
+        Role::Navigator,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let trial = app
+        .create("clinical-trials", json!({"registry_id": "NCT09990001"}))
+        .await;
+    app.post(
+        "/v1/trial-referrals",
+        Role::Navigator,
+        json!({"patient_id": id, "trial_id": trial, "eligibility": "ineligible",
+               "ineligible_reason": REASON}),
+    )
+    .await
+    .expect(201);
+    let program = app
+        .create(
+            "expanded-access-programs",
+            json!({"eap_number": "EAP-ERASE-1", "product": "X-1"}),
+        )
+        .await;
+    app.post(
+        "/v1/eap-enrollments",
+        Role::Navigator,
+        json!({"patient_id": id, "program_id": program}),
+    )
+    .await
+    .expect(201);
+    id
+}
+
+async fn erase(app: &TestApp, id: &str, role: Role, body: Value) -> crate::helpers::Reply {
+    app.post(&format!("/v1/patients/{id}/erase"), role, body)
+        .await
+}
+
+async fn reads_of(app: &TestApp, id: &str) -> Vec<Value> {
+    app.get(&format!("/v1/patients/{id}/access-log"), Role::Admin)
+        .await
+        .expect(200)
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+on_both_databases! {
+    async fn erasure_leaves_no_personal_value_in_any_table_or_response(app) {
+        let id = patient_with_data_everywhere(app).await;
+        let before = every_table_as_text(app).await;
+        assert_eq!(leaks(&before), PERSONAL.to_vec(), "the search finds every value before erasure");
+
+        let erased = erase(app, &id, Role::Admin, json!({"reason": "Art. 17 request #42"})).await.expect(200);
+        assert_eq!(erased.body["patient_id"], id.as_str());
+        assert_eq!(erased.body["actor"], "admin-user");
+        assert_eq!(erased.body["reason"], "Art. 17 request #42");
+
+        let after = every_table_as_text(app).await;
+        assert_eq!(leaks(&after), Vec::<&str>::new(), "no table keeps an erased value");
+
+        let mut responses = String::new();
+        for uri in [
+            format!("/v1/patients/{id}?include=calls,submissions,referrals,enrollments,physician"),
+            format!("/v1/patients/{id}/history"),
+            "/v1/intake-submissions".to_owned(),
+            "/v1/calls".to_owned(),
+            "/v1/trial-referrals".to_owned(),
+        ] {
+            let reply = app.get(&uri, Role::Admin).await.expect(200);
+            responses.push_str(&reply.body.to_string().to_lowercase());
+        }
+        assert_eq!(leaks(&responses), Vec::<&str>::new(), "no response carries an erased value");
+    }
+
+    async fn an_erased_patient_keeps_the_skeleton_that_counts_and_referrals_need(app) {
+        let id = patient_with_data_everywhere(app).await;
+        erase(app, &id, Role::Admin, json!({"reason": "request"})).await.expect(200);
+
+        let page = app
+            .get(&format!("/v1/patients/{id}?include=calls,submissions,referrals,enrollments"), Role::Admin)
+            .await
+            .expect(200);
+        assert_eq!(page.body["status"], "patient");
+        assert!(page.body["converted_at"].is_string());
+        assert!(page.body["erased_at"].is_string());
+        for field in ["first_name", "last_name", "email", "phone", "medical_condition_id"] {
+            assert!(page.body[field].is_null(), "{field} is erased");
+        }
+        assert_eq!(page.body["submissions"].as_array().unwrap().len(), 2);
+        assert_eq!(page.body["submissions"][0]["payload"], json!({}));
+        assert_eq!(page.body["calls"][0]["status"], "completed");
+        assert!(page.body["calls"][0]["notes"].is_null());
+        assert_eq!(page.body["referrals"][0]["eligibility"], "ineligible");
+        assert_eq!(page.body["referrals"][0]["ineligible_reason"], "[erased]");
+        assert_eq!(page.body["enrollments"].as_array().unwrap().len(), 1);
+
+        let history = app.get(&format!("/v1/patients/{id}/history"), Role::Admin).await.expect(200);
+        let last = history.body["items"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["actor"], "admin-user", "the erasure is in the history, by whom");
+        assert_eq!(last["changes"]["email"], json!({}), "that the email changed, not what it was");
+    }
+
+    async fn an_erased_patient_accepts_no_personal_data_again(app) {
+        let id = patient_with_data_everywhere(app).await;
+        erase(app, &id, Role::Admin, json!({"reason": "request"})).await.expect(200);
+        app.patch(&format!("/v1/patients/{id}"), Role::Navigator, json!({"first_name": "Back"}))
+            .await
+            .expect_problem(409);
+        erase(app, &id, Role::Admin, json!({"reason": "again"})).await.expect_problem(409);
+
+        // A new form with the same email is a new person: nothing links it
+        // to the erased record.
+        app.send(Method::POST, "/v1/intake-submissions", None,
+            Some(json!({"email": EMAIL, "channel": "contact_form"})), &[]).await.expect(201);
+        let found = app.get(&format!("/v1/patients?email={EMAIL}"), Role::Navigator).await.expect(200);
+        assert_eq!(found.body["items"].as_array().unwrap().len(), 1);
+        assert_ne!(found.body["items"][0]["id"], id.as_str());
+    }
+
+    async fn erasure_is_for_admins_with_a_reason_and_an_existing_patient(app) {
+        let id = patient_with_data_everywhere(app).await;
+        erase(app, &id, Role::Navigator, json!({"reason": "request"})).await.expect_problem(403);
+        erase(app, &id, Role::Admin, json!({"reason": "  "})).await.expect_problem(422);
+        erase(app, &id, Role::Admin, json!({})).await.expect_problem(422);
+        erase(app, &id, Role::Admin, json!({"reason": "x", "by": "me"})).await.expect_problem(422);
+        erase(app, "01900000-0000-7000-8000-0000000000ff", Role::Admin, json!({"reason": "request"}))
+            .await
+            .expect_problem(404);
+        let page = app.get(&format!("/v1/patients/{id}"), Role::Admin).await.expect(200);
+        assert_eq!(page.body["first_name"], FIRST, "a refused erasure changes nothing");
+    }
+
+    async fn the_schema_holds_erased_rows_free_of_personal_data(app) {
+        let id = patient_with_data_everywhere(app).await;
+        let backend = app.db.get_database_backend();
+        let run = |sql: String| {
+            let db = app.db.clone();
+            async move { db.execute_raw(Statement::from_string(backend, sql)).await }
+        };
+        let now = match backend {
+            DbBackend::Postgres => "now()",
+            _ => "'2026-11-27T10:00:00+00:00'",
+        };
+        // Erased with a name left: refused.
+        assert!(run(format!("UPDATE patients SET erased_at = {now} WHERE email = '{EMAIL}'")).await.is_err());
+        assert!(run(format!("UPDATE intake_submissions SET erased_at = {now}")).await.is_err());
+        // Without email or phone and not erased: still refused (the
+        // loosened CHECK kept its rule).
+        assert!(run(format!("UPDATE patients SET email = NULL, phone = NULL WHERE email = '{EMAIL}'")).await.is_err());
+        assert!(run("UPDATE intake_submissions SET email = NULL".into()).await.is_err());
+        // Erased through the API, the rows pass the same checks.
+        erase(app, &id, Role::Admin, json!({"reason": "request"})).await.expect(200);
+        assert!(run("UPDATE patients SET first_name = 'Back' WHERE erased_at IS NOT NULL".into()).await.is_err());
+        assert!(run("UPDATE intake_submissions SET phone = '123' WHERE erased_at IS NOT NULL".into()).await.is_err());
+    }
+
+    async fn every_read_of_a_patient_is_logged_with_who_when_and_how(app) {
+        let ann = app.post("/v1/patients", Role::Navigator, json!({"email": "ann@example.org"})).await.expect(201).id();
+        let bob = app.post("/v1/patients", Role::Navigator, json!({"email": "bob@example.org"})).await.expect(201).id();
+        let reads_after_creation = reads_of(app, &ann).await.len();
+
+        app.get(&format!("/v1/patients/{ann}"), Role::Navigator).await.expect(200);
+        app.get(&format!("/v1/patients/{ann}?include=calls"), Role::Viewer).await.expect(200);
+        app.get("/v1/patients?status=lead", Role::Navigator).await.expect(200);
+        app.get(&format!("/v1/patients/{ann}/history"), Role::Navigator).await.expect(200);
+
+        let reads = reads_of(app, &ann).await;
+        let new: Vec<(&str, &str)> = reads[reads_after_creation..]
+            .iter()
+            .map(|r| (r["actor"].as_str().unwrap(), r["route"].as_str().unwrap()))
+            .collect();
+        assert_eq!(new, vec![
+            ("navigator-user", "GET /v1/patients/{id}"),
+            ("viewer-user", "GET /v1/patients/{id}"),
+            ("navigator-user", "GET /v1/patients"),
+            ("navigator-user", "GET /v1/patients/{id}/history"),
+        ]);
+        assert!(reads.iter().all(|r| r["at"].is_string() && r["id"].is_string()));
+
+        // The list's read names every patient it returned, under one id.
+        let list_read = &reads[reads_after_creation + 2];
+        assert!(reads_of(app, &bob).await.iter().any(|r| r["id"] == list_read["id"]));
+
+        // A read that returned nothing (or failed) names no one.
+        app.get("/v1/patients?status=patient", Role::Navigator).await.expect(200);
+        app.get(&format!("/v1/patients/{ann}?include=nonsense"), Role::Navigator).await.expect_problem(400);
+        assert_eq!(reads_of(app, &ann).await.len(), reads.len());
+    }
+
+    async fn the_access_log_is_for_admins_and_pages_by_cursor(app) {
+        let ann = app.post("/v1/patients", Role::Navigator, json!({"email": "ann@example.org"})).await.expect(201).id();
+        for _ in 0..5 {
+            app.get(&format!("/v1/patients/{ann}"), Role::Navigator).await.expect(200);
+        }
+        app.get(&format!("/v1/patients/{ann}/access-log"), Role::Navigator).await.expect_problem(403);
+        let first = app.get(&format!("/v1/patients/{ann}/access-log?limit=2&count=true"), Role::Admin).await.expect(200);
+        assert_eq!(first.body["items"].as_array().unwrap().len(), 2);
+        let total = first.body["total"].as_u64().unwrap();
+        assert!(total >= 5, "total {total}");
+        let cursor = first.body["next_cursor"].as_str().unwrap();
+        let second = app.get(&format!("/v1/patients/{ann}/access-log?limit=2&cursor={cursor}"), Role::Admin).await.expect(200);
+        assert!(second.body["items"][0]["id"].as_str() > first.body["items"][1]["id"].as_str());
+        let never_read = app.get("/v1/patients/01900000-0000-7000-8000-0000000000ff/access-log", Role::Admin).await.expect(200);
+        assert_eq!(never_read.body["items"], json!([]));
+    }
+
+    async fn the_access_log_and_the_erasures_cannot_be_rewritten(app) {
+        let id = patient_with_data_everywhere(app).await;
+        app.get(&format!("/v1/patients/{id}"), Role::Navigator).await.expect(200);
+        erase(app, &id, Role::Admin, json!({"reason": "request"})).await.expect(200);
+        assert!(!reads_of(app, &id).await.is_empty());
+        let backend = app.db.get_database_backend();
+        for sql in [
+            "UPDATE access_events SET actor = 'someone-else'",
+            "DELETE FROM access_events",
+            "DELETE FROM access_event_patients",
+            "UPDATE erasures SET reason = 'changed'",
+            "DELETE FROM erasures",
+        ] {
+            let result = app.db.execute_raw(Statement::from_string(backend, sql)).await;
+            assert!(result.is_err(), "{sql} must be refused");
+        }
+    }
+
+    async fn reading_calls_or_submissions_is_logged_as_a_read_of_their_patient(app) {
+        let id = patient_with_data_everywhere(app).await;
+        let before = reads_of(app, &id).await.len();
+        let call = app.get(&format!("/v1/calls?patient_id={id}"), Role::Viewer).await.expect(200);
+        app.get(&format!("/v1/calls/{}", call.body["items"][0]["id"].as_str().unwrap()), Role::Navigator).await.expect(200);
+        let submissions = app.get("/v1/intake-submissions", Role::Navigator).await.expect(200);
+        app.get(&format!("/v1/intake-submissions/{}", submissions.body["items"][0]["id"].as_str().unwrap()), Role::Navigator).await.expect(200);
+        let routes: Vec<String> = reads_of(app, &id).await[before..]
+            .iter()
+            .map(|r| r["route"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(routes, [
+            "GET /v1/calls", "GET /v1/calls/{id}",
+            "GET /v1/intake-submissions", "GET /v1/intake-submissions/{id}",
+        ]);
+    }
+}
+
+/// The background writer may not have run at all when a read's response
+/// goes out (here: a single-threaded runtime never yields to it); a flush,
+/// as the server does after a graceful shutdown, writes everything first.
+async fn a_flush_writes_every_read_recorded_before_it(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let log = navigator::http::AccessLog::batched(app.db.clone());
+    let patient = sea_orm::prelude::Uuid::now_v7();
+    for n in 0..300 {
+        log.record(navigator::db::access_log::AccessEvent {
+            actor: format!("reader-{n}"),
+            route: "GET /v1/patients/{id}".into(),
+            patients: vec![patient],
+        })
+        .await
+        .unwrap();
+    }
+    log.flush().await.unwrap();
+    let page = navigator::db::store::PageRequest {
+        limit: 1,
+        after: None,
+        count: true,
+    };
+    let listed = navigator::db::access_log::reads_of(&app.db, patient, page)
+        .await
+        .unwrap();
+    assert_eq!(listed.total, Some(300));
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_flush_writes_every_read_recorded_before_it_on_sqlite() {
+    a_flush_writes_every_read_recorded_before_it(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_flush_writes_every_read_recorded_before_it_on_postgres() {
+    a_flush_writes_every_read_recorded_before_it(Backend::Postgres).await;
+}
