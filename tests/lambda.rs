@@ -32,6 +32,7 @@ const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_navi
 /// The API behind the Lambda handler, on its own SQLite database.
 struct Function {
     router: Router,
+    db: sea_orm::DatabaseConnection,
     keys: Arc<JwtKeys>,
     dir: std::path::PathBuf,
 }
@@ -75,7 +76,8 @@ impl Function {
         let db = db::connect(&url, PoolSettings::default()).unwrap();
         db::migrations::run(&db).await.unwrap();
         Self {
-            router: app(configure(AppState::new(db, auth))),
+            router: app(configure(lambda::state(db.clone(), auth))),
+            db,
             keys: Arc::new(JwtKeys::new(SECRET)),
             dir,
         }
@@ -638,4 +640,65 @@ async fn the_migration_function_reports_what_it_applied() {
     );
     db.close().await.ok();
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The patients in the access log, read straight from the database.
+async fn logged_reads(function: &Function) -> usize {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    navigator::db::entities::access_event_patient::Entity::find()
+        .count(&function.db)
+        .await
+        .unwrap() as usize
+}
+
+#[tokio::test]
+async fn a_read_is_in_the_access_log_before_its_response_returns() {
+    let function = Function::with_bearer_tokens().await;
+    let token = function.bearer(Role::Navigator);
+    let created = function
+        .invoke(http_api(
+            Call::post("/v1/patients", ann()).header("authorization", token.clone()),
+        ))
+        .await
+        .expect(201);
+    let before = logged_reads(&function).await;
+    let path = format!("/v1/patients/{}", created.body["id"].as_str().unwrap());
+    function
+        .invoke(http_api(Call::get(&path).header("authorization", token)))
+        .await
+        .expect(200);
+    // No flush, no waiting: a frozen sandbox would run nothing after this.
+    assert_eq!(logged_reads(&function).await, before + 1);
+}
+
+#[tokio::test]
+async fn a_read_that_cannot_be_logged_is_not_answered() {
+    use sea_orm::ConnectionTrait;
+    let function = Function::with_bearer_tokens().await;
+    let token = function.bearer(Role::Navigator);
+    let created = function
+        .invoke(http_api(
+            Call::post("/v1/patients", ann()).header("authorization", token.clone()),
+        ))
+        .await
+        .expect(201);
+    function
+        .db
+        .execute_unprepared("DROP TABLE access_event_patients")
+        .await
+        .unwrap();
+    let path = format!("/v1/patients/{}", created.body["id"].as_str().unwrap());
+    let refused = function
+        .invoke(http_api(Call::get(&path).header("authorization", token)))
+        .await
+        .expect(500);
+    assert_eq!(
+        refused.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert!(
+        !refused.raw["body"].as_str().unwrap().contains("Ann"),
+        "the withheld response's data does not leak: {}",
+        refused.raw["body"]
+    );
 }

@@ -27,7 +27,8 @@ pub struct HistoryEntry {
     /// When.
     pub at: DateTime<Utc>,
     /// For each changed field, `{"from": old, "to": new}` (`from` absent
-    /// on creation, `to` absent on deletion or when cleared).
+    /// on creation, `to` absent on deletion or when cleared; both absent,
+    /// `{}`, where an erasure removed a person's data).
     #[schema(value_type = Object)]
     pub changes: serde_json::Value,
 }

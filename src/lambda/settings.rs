@@ -16,7 +16,7 @@ use crate::{
     config,
     db::{self, PoolSettings},
     http::{
-        AccessLog, AppState, Authenticator, IntakeLimit, JwtKeys,
+        AppState, Authenticator, IntakeLimit, JwtKeys,
         security::{CorsError, parse_origins},
     },
 };
@@ -303,11 +303,7 @@ pub(super) async fn build_state(settings: Settings) -> Result<AppState, StartErr
         }
     };
     tracing::info!(backend = ?db.get_database_backend(), "API state built");
-    // A frozen sandbox may never run a background writer again: each read
-    // is logged before its response is returned.
-    let access_log = AccessLog::inline(db.clone());
-    Ok(AppState::new(db, auth)
-        .with_access_log(access_log)
+    Ok(super::state(db, auth)
         .with_cors_origins(settings.cors_origins)
         .with_intake_limit(settings.intake_limit))
 }
