@@ -702,3 +702,18 @@ async fn a_read_that_cannot_be_logged_is_not_answered() {
         refused.raw["body"]
     );
 }
+
+#[tokio::test]
+async fn a_gzip_compressed_docs_asset_goes_back_base64_encoded() {
+    let function = Function::with_bearer_tokens().await;
+    let asset = function
+        .invoke(http_api(Call::get("/docs/swagger-ui.css")))
+        .await
+        .expect(200);
+    assert_eq!(asset.raw["isBase64Encoded"], true);
+    assert_eq!(asset.header("content-encoding"), Some("gzip"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(asset.raw["body"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "the gzip stream itself");
+}

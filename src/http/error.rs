@@ -68,6 +68,10 @@ pub enum ApiError {
     /// 405: the path exists, the method does not.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 406: no representation the client accepts (a docs asset to a
+    /// client that refuses gzip).
+    #[error("not acceptable")]
+    NotAcceptable,
     /// 409: the request conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -112,6 +116,7 @@ impl ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -141,6 +146,11 @@ impl ApiError {
                 vec![],
             ),
             Self::MethodNotAllowed => ("method-not-allowed", None, vec![]),
+            Self::NotAcceptable => (
+                "not-acceptable",
+                Some("This resource is available gzip-compressed only.".into()),
+                vec![],
+            ),
             Self::Conflict(detail) => ("conflict", Some(detail.clone()), vec![]),
             Self::PreconditionFailed => (
                 "precondition-failed",

@@ -81,7 +81,10 @@ on_both_databases! {
         assert!(doc.body["paths"]["/v1/patients"]["post"].is_object());
         let page = app.send(Method::GET, "/docs/", None, None, &[]).await.expect(200);
         assert!(page.body.as_str().unwrap().contains("swagger-ui"));
-        let asset = app.send(Method::GET, "/docs/swagger-ui-bundle.js", None, None, &[]).await.expect(200);
+        let asset = app.send(Method::GET, "/docs/swagger-ui-bundle.js", None, None, &[("accept-encoding", "gzip, br")]).await.expect(200);
         assert!(asset.body.as_str().unwrap().len() > 100_000, "the UI's JavaScript is served from the binary");
+        assert_eq!(asset.header("content-encoding"), Some("gzip"));
+        assert_eq!(asset.header("content-type"), Some("text/javascript; charset=utf-8"));
+        app.send(Method::GET, "/docs/swagger-ui-bundle.js", None, None, &[("accept-encoding", "identity")]).await.expect_problem(406);
     }
 }
