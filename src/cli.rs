@@ -224,7 +224,9 @@ async fn serve(database_url: &str, args: &ServeArgs) -> Result<(), Box<dyn std::
             "JWT secret kept beside the database; `navigator token` run from here signs with it"
         ),
     }
+    let access_log = http::AccessLog::on_own_thread(database_url)?;
     let state = AppState::new(db, Authenticator::Jwt(JwtKeys::new(&secret).into()))
+        .with_access_log(access_log)
         .with_cors_origins(cors_origins)
         .with_intake_limit(intake_limit);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;

@@ -2,10 +2,13 @@
 //! it, when, through which route, and which patients it returned.
 //!
 //! A read must not wait for its log entry's own transaction, so the
-//! server hands entries to one background writer that inserts them in
-//! batches (one transaction per batch, many rows per statement). A batch
-//! forms from whatever arrived while the previous one was written: under
-//! load, batches grow and the cost per read falls. [`AccessLog::flush`]
+//! server hands entries to one background writer, on its own thread and
+//! connection ([`AccessLog::on_own_thread`]), that inserts them in batches (one transaction per batch, many rows per
+//! statement). A batch forms from whatever arrived while the previous one
+//! was written: under load, batches grow and the cost per read falls.
+//! What waits to be written is bounded in rows ([`PENDING_ROWS`]): when
+//! reads outpace the writer, they wait for it (back-pressure) instead of
+//! growing memory or a backlog that would stall every later request. [`AccessLog::flush`]
 //! waits until everything recorded before it is written: the server calls
 //! it after a graceful shutdown, and the access-log endpoint before it
 //! reads. On Lambda, where a frozen sandbox may never run a background
@@ -20,7 +23,9 @@ use sea_orm::{
     prelude::Uuid,
     sea_query::{InsertStatement, Query},
 };
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
     begin_write,
@@ -47,7 +52,11 @@ pub struct AccessLog {
 
 #[derive(Clone)]
 enum Inner {
-    Batched(mpsc::Sender<Message>),
+    Batched {
+        queue: mpsc::UnboundedSender<Message>,
+        /// One permit per row not yet written.
+        room: Arc<Semaphore>,
+    },
     Inline(DatabaseConnection),
 }
 
@@ -62,25 +71,76 @@ struct Stamped {
     event: AccessEvent,
 }
 
-/// Reads waiting beyond this many make callers wait (back-pressure), so a
-/// slow database cannot grow memory without bound.
-const QUEUE: usize = 8192;
+/// Rows (an event and one per patient it returned) that may wait to be
+/// written; beyond them, reads wait for the writer. About 200 list pages
+/// or 5,000 single reads: a second or less of the writer's work.
+pub const PENDING_ROWS: usize = 10_000;
 /// Most reads written in one transaction.
 const BATCH: usize = 1024;
-/// Rows per INSERT statement: 4 parameters per event and 2 per link stay
-/// far below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
-const EVENT_ROWS: usize = 1000;
-const LINK_ROWS: usize = 4000;
+/// Rows per INSERT statement, largest first. Only these few sizes, so that
+/// the drivers' per-connection statement caches hold a handful of
+/// statements instead of one per batch length (each a large prepared
+/// statement). 4 parameters per event and 2 per link stay far below
+/// SQLite's 32,766 and PostgreSQL's 65,535.
+const EVENT_ROWS: &[usize] = &[256, 32, 4, 1];
+const LINK_ROWS: &[usize] = &[1024, 128, 16, 1];
 
 impl AccessLog {
-    /// A log written by a background task, in batches. Must be called
-    /// inside a Tokio runtime; the task ends when every handle is dropped.
+    /// A log written in batches by a task on the current Tokio runtime,
+    /// through `db`. Must be called inside a runtime; the task ends when
+    /// every handle is dropped.
     pub fn batched(db: DatabaseConnection) -> Self {
-        let (sender, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(db, receiver));
-        Self {
-            inner: Inner::Batched(sender),
-        }
+        let (log, receiver, room) = Self::queue();
+        tokio::spawn(write_batches(db, receiver, room));
+        log
+    }
+
+    /// A log written in batches by a thread of its own, with its own
+    /// runtime and its own connection to the database at `url`: under load,
+    /// a writer sharing the server's runtime waits behind every request
+    /// task at each of its awaits, and falls far behind the reads it logs.
+    /// The thread ends when every handle is dropped.
+    pub fn on_own_thread(url: &str) -> std::io::Result<Self> {
+        let (log, receiver, room) = Self::queue();
+        let url = url.to_owned();
+        std::thread::Builder::new()
+            .name("access-log".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(err) => {
+                        tracing::error!(error = %err, "cannot start the access log's runtime");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    // Made here, so that its connection belongs to this runtime.
+                    let settings = super::PoolSettings {
+                        max_connections: 1,
+                        ..Default::default()
+                    };
+                    match super::connect(&url, settings) {
+                        Ok(db) => write_batches(db, receiver, room).await,
+                        Err(err) => tracing::error!(error = %err, "access log database"),
+                    }
+                });
+            })?;
+        Ok(log)
+    }
+
+    fn queue() -> (Self, mpsc::UnboundedReceiver<Message>, Arc<Semaphore>) {
+        let (queue, receiver) = mpsc::unbounded_channel();
+        let room = Arc::new(Semaphore::new(PENDING_ROWS));
+        let log = Self {
+            inner: Inner::Batched {
+                queue,
+                room: room.clone(),
+            },
+        };
+        (log, receiver, room)
     }
 
     /// A log written before each read's response is sent.
@@ -102,24 +162,33 @@ impl AccessLog {
         };
         match &self.inner {
             Inner::Inline(db) => write(db, std::slice::from_ref(&stamped)).await,
-            Inner::Batched(sender) => sender
-                .send(Message::Event(stamped))
-                .await
-                .map_err(|_| stopped()),
+            Inner::Batched { queue, room } => {
+                // Returned by the writer once the rows are written.
+                room.acquire_many(stamped.rows())
+                    .await
+                    .map_err(|_| stopped())?
+                    .forget();
+                queue.send(Message::Event(stamped)).map_err(|_| stopped())
+            }
         }
     }
 
     /// Waits until every read recorded before this call is written.
     pub async fn flush(&self) -> Result<(), DbErr> {
-        let Inner::Batched(sender) = &self.inner else {
+        let Inner::Batched { queue, .. } = &self.inner else {
             return Ok(());
         };
         let (done, written) = oneshot::channel();
-        sender
-            .send(Message::Flush(done))
-            .await
-            .map_err(|_| stopped())?;
+        queue.send(Message::Flush(done)).map_err(|_| stopped())?;
         written.await.map_err(|_| stopped())
+    }
+}
+
+impl Stamped {
+    /// Its rows, as counted against [`PENDING_ROWS`] (a read of more
+    /// patients than that counts as that many).
+    fn rows(&self) -> u32 {
+        (1 + self.event.patients.len()).min(PENDING_ROWS) as u32
     }
 }
 
@@ -127,7 +196,11 @@ fn stopped() -> DbErr {
     DbErr::Custom("the access log writer has stopped".into())
 }
 
-async fn write_batches(db: DatabaseConnection, mut receiver: mpsc::Receiver<Message>) {
+async fn write_batches(
+    db: DatabaseConnection,
+    mut receiver: mpsc::UnboundedReceiver<Message>,
+    room: Arc<Semaphore>,
+) {
     let mut messages = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut messages, BATCH).await > 0 {
         let mut events = Vec::with_capacity(messages.len());
@@ -139,13 +212,15 @@ async fn write_batches(db: DatabaseConnection, mut receiver: mpsc::Receiver<Mess
             }
         }
         // An entry is never dropped: a failing database is retried with a
-        // growing pause, and the queue's bound holds readers back meanwhile.
+        // growing pause, and the bound on pending rows holds readers back
+        // meanwhile.
         let mut pause = Duration::from_millis(50);
         while let Err(err) = write(&db, &events).await {
             tracing::error!(error = %err, events = events.len(), "access log write failed; retrying");
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(5));
         }
+        room.add_permits(events.iter().map(|e| e.rows() as usize).sum());
         for done in waiting {
             let _ = done.send(());
         }
@@ -157,7 +232,7 @@ async fn write(db: &DatabaseConnection, events: &[Stamped]) -> Result<(), DbErr>
         return Ok(());
     }
     let tx = begin_write(db).await?;
-    for chunk in events.chunks(EVENT_ROWS) {
+    for chunk in chunks(events, EVENT_ROWS) {
         let mut insert = Query::insert();
         insert
             .into_table("access_events")
@@ -181,10 +256,20 @@ async fn write(db: &DatabaseConnection, events: &[Stamped]) -> Result<(), DbErr>
             patients.into_iter().map(move |p| (p, e.id))
         })
         .collect();
-    for chunk in links.chunks(LINK_ROWS) {
+    for chunk in chunks(&links, LINK_ROWS) {
         tx.execute(&link_insert(chunk)).await?;
     }
     tx.commit().await
+}
+
+/// `rows` cut into chunks of the given sizes (largest that fits first).
+fn chunks<'a, T>(mut rows: &'a [T], sizes: &'static [usize]) -> impl Iterator<Item = &'a [T]> {
+    std::iter::from_fn(move || {
+        let size = sizes.iter().copied().find(|&size| size <= rows.len())?;
+        let (chunk, rest) = rows.split_at(size);
+        rows = rest;
+        Some(chunk)
+    })
 }
 
 fn link_insert(links: &[(Uuid, Uuid)]) -> InsertStatement {
@@ -239,4 +324,18 @@ pub async fn reads_of(
         next_after,
         total,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_cut_into_chunks_of_a_few_fixed_sizes() {
+        let rows: Vec<u32> = (0..1203).collect();
+        let sizes: Vec<usize> = chunks(&rows, LINK_ROWS).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [1024, 128, 16, 16, 16, 1, 1, 1]);
+        assert_eq!(sizes.iter().sum::<usize>(), 1203);
+        assert_eq!(chunks(&rows[..0], LINK_ROWS).count(), 0);
+    }
 }

@@ -389,9 +389,15 @@ on_both_databases! {
 /// The background writer may not have run at all when a read's response
 /// goes out (here: a single-threaded runtime never yields to it); a flush,
 /// as the server does after a graceful shutdown, writes everything first.
-async fn a_flush_writes_every_read_recorded_before_it(backend: Backend) {
+async fn a_flush_writes_every_read_recorded_before_it(backend: Backend, own_thread: bool) {
+    use navigator::http::AccessLog;
     let app = TestApp::new(backend).await;
-    let log = navigator::http::AccessLog::batched(app.db.clone());
+    let log = if own_thread {
+        // As `serve` runs it.
+        AccessLog::on_own_thread(&app.url).unwrap()
+    } else {
+        AccessLog::batched(app.db.clone())
+    };
     let patient = sea_orm::prelude::Uuid::now_v7();
     for n in 0..300 {
         log.record(navigator::db::access_log::AccessEvent {
@@ -417,10 +423,12 @@ async fn a_flush_writes_every_read_recorded_before_it(backend: Backend) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_flush_writes_every_read_recorded_before_it_on_sqlite() {
-    a_flush_writes_every_read_recorded_before_it(Backend::Sqlite).await;
+    a_flush_writes_every_read_recorded_before_it(Backend::Sqlite, false).await;
+    a_flush_writes_every_read_recorded_before_it(Backend::Sqlite, true).await;
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_flush_writes_every_read_recorded_before_it_on_postgres() {
-    a_flush_writes_every_read_recorded_before_it(Backend::Postgres).await;
+    a_flush_writes_every_read_recorded_before_it(Backend::Postgres, false).await;
+    a_flush_writes_every_read_recorded_before_it(Backend::Postgres, true).await;
 }
