@@ -67,7 +67,7 @@ struct ServeArgs {
     #[arg(
         long,
         env = "NAVIGATOR_DB_MAX_CONNECTIONS",
-        default_value_t = 16,
+        default_value_t = 8,
         global = true
     )]
     max_connections: u32,
