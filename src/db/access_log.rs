@@ -30,7 +30,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use super::{
     begin_write,
     entities::{access_event, access_event_patient},
-    store::{Listed, PageRequest},
+    store::{Listed, PageRequest, end_of_page},
 };
 
 /// One read to record.
@@ -308,12 +308,7 @@ pub async fn reads_of(
         .into_iter()
         .map(|link| link.event_id)
         .collect();
-    let next_after = if ids.len() as u64 > page.limit {
-        ids.truncate(page.limit as usize);
-        ids.last().copied()
-    } else {
-        None
-    };
+    let next_after = end_of_page(&mut ids, page.limit, |id| *id);
     let items = access_event::Entity::find()
         .filter(access_event::Column::Id.is_in(ids))
         .order_by_asc(access_event::Column::Id)

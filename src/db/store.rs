@@ -262,17 +262,23 @@ where
         .limit(page.limit + 1)
         .all(conn)
         .await?;
-    let next_after = if items.len() as u64 > page.limit {
-        items.truncate(page.limit as usize);
-        items.last().map(E::id_of)
-    } else {
-        None
-    };
+    let next_after = end_of_page(&mut items, page.limit, E::id_of);
     Ok(Listed {
         items,
         next_after,
         total,
     })
+}
+
+/// Cuts a query's `limit + 1` rows to `limit`; the id to continue after
+/// when there were more.
+pub fn end_of_page<T>(rows: &mut Vec<T>, limit: u64, id_of: impl Fn(&T) -> Uuid) -> Option<Uuid> {
+    if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(id_of)
+    } else {
+        None
+    }
 }
 
 /// Appends a history row.

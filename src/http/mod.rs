@@ -61,15 +61,16 @@ pub struct AppState {
 
 impl AppState {
     /// The state with the defaults for everything but the database and
-    /// the authenticator: reads of personal data logged by a background
-    /// writer (so this must run inside a Tokio runtime); no browser origins allowed; public intake limited
+    /// the authenticator: reads of personal data logged inline (no task
+    /// started; `serve` gives the log a writer thread of its own); no
+    /// browser origins allowed; public intake limited
     /// to a burst of 30 per client, then one per second.
     pub fn new(db: DatabaseConnection, auth: Authenticator) -> Self {
         Self {
             auth,
             cors_origins: Vec::new(),
             intake_limiter: IntakeLimiter::default(),
-            access_log: AccessLog::batched(db.clone()),
+            access_log: AccessLog::inline(db.clone()),
             db,
         }
     }
