@@ -642,6 +642,17 @@ async fn the_migration_function_reports_what_it_applied() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Creates Ann through an HTTP API event; her record's path.
+async fn created_patient(function: &Function, token: &str) -> String {
+    let created = function
+        .invoke(http_api(
+            Call::post("/v1/patients", ann()).header("authorization", token.to_owned()),
+        ))
+        .await
+        .expect(201);
+    format!("/v1/patients/{}", created.body["id"].as_str().unwrap())
+}
+
 /// The patients in the access log, read straight from the database.
 async fn logged_reads(function: &Function) -> usize {
     use sea_orm::{EntityTrait, PaginatorTrait};
@@ -655,14 +666,8 @@ async fn logged_reads(function: &Function) -> usize {
 async fn a_read_is_in_the_access_log_before_its_response_returns() {
     let function = Function::with_bearer_tokens().await;
     let token = function.bearer(Role::Navigator);
-    let created = function
-        .invoke(http_api(
-            Call::post("/v1/patients", ann()).header("authorization", token.clone()),
-        ))
-        .await
-        .expect(201);
+    let path = created_patient(&function, &token).await;
     let before = logged_reads(&function).await;
-    let path = format!("/v1/patients/{}", created.body["id"].as_str().unwrap());
     function
         .invoke(http_api(Call::get(&path).header("authorization", token)))
         .await
@@ -676,18 +681,12 @@ async fn a_read_that_cannot_be_logged_is_not_answered() {
     use sea_orm::ConnectionTrait;
     let function = Function::with_bearer_tokens().await;
     let token = function.bearer(Role::Navigator);
-    let created = function
-        .invoke(http_api(
-            Call::post("/v1/patients", ann()).header("authorization", token.clone()),
-        ))
-        .await
-        .expect(201);
+    let path = created_patient(&function, &token).await;
     function
         .db
         .execute_unprepared("DROP TABLE access_event_patients")
         .await
         .unwrap();
-    let path = format!("/v1/patients/{}", created.body["id"].as_str().unwrap());
     let refused = function
         .invoke(http_api(Call::get(&path).header("authorization", token)))
         .await
