@@ -30,6 +30,7 @@ use axum::{
     response::Response,
 };
 use sea_orm::DatabaseConnection;
+use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
@@ -107,23 +108,12 @@ pub fn app(state: AppState) -> Router {
         .merge(openapi::docs(api))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
-    let router = router
-        .layer(axum::middleware::from_fn_with_state(
-            access_log_state,
-            access_log::record,
-        ))
-        .layer(axum::middleware::from_fn(finish_writes))
-        .layer(axum::middleware::from_fn_with_state(
-            intake_limiter,
-            intake_guard::guard,
-        ))
-        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(cors(cors_origins))
-        .layer(CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::Internal(
-                "handler panicked".into(),
-            ))
-        }))
+    // One stack, outermost first, added with a single `layer` call: each
+    // `Router::layer` call boxes every route once more, and axum clones the
+    // whole chain of boxes for each request.
+    let middleware = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             // Method, route template, status and latency only: never the
             // URI, whose query may hold an email address. At DEBUG: a line
@@ -144,18 +134,34 @@ pub fn app(state: AppState) -> Router {
                     tracing::debug_span!("request", method = %req.method(), route, request_id = id)
                 })
                 .on_request(())
-                .on_response(|res: &Response, latency: Duration, _: &Span| {
-                    tracing::debug!(
-                        status = res.status().as_u16(),
-                        latency_us = latency.as_micros() as u64,
-                        "response"
-                    );
-                })
+                .on_response(log_response)
                 .on_failure(()),
         )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
-    security::headers(router)
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::Internal(
+                "handler panicked".into(),
+            ))
+        }))
+        .layer(cors(cors_origins))
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            intake_limiter,
+            intake_guard::guard,
+        ))
+        .layer(axum::middleware::from_fn(finish_writes))
+        .layer(axum::middleware::from_fn_with_state(
+            access_log_state,
+            access_log::record,
+        ));
+    security::headers(router.layer(middleware))
+}
+
+fn log_response<B>(res: &axum::http::Response<B>, latency: Duration, _: &Span) {
+    tracing::debug!(
+        status = res.status().as_u16(),
+        latency_us = latency.as_micros() as u64,
+        "response"
+    );
 }
 
 /// Runs every write to completion in its own task. When a client goes away,

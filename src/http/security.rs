@@ -17,6 +17,7 @@ use axum::{
     Router,
     http::{HeaderName, HeaderValue, Uri, header},
 };
+use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The policy of every API response: nothing may be loaded, run or framed.
@@ -39,13 +40,16 @@ pub fn headers(router: Router) -> Router {
     let unless_set = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
-    router
-        .layer(always(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(always(header::REFERRER_POLICY, "no-referrer"))
-        .layer(always(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(always(header::STRICT_TRANSPORT_SECURITY, HSTS))
-        .layer(unless_set(header::CONTENT_SECURITY_POLICY, API_CSP))
-        .layer(unless_set(header::CACHE_CONTROL, "no-store"))
+    // One `layer` call (outermost first), as in `http::app`.
+    router.layer(
+        ServiceBuilder::new()
+            .layer(unless_set(header::CACHE_CONTROL, "no-store"))
+            .layer(unless_set(header::CONTENT_SECURITY_POLICY, API_CSP))
+            .layer(always(header::STRICT_TRANSPORT_SECURITY, HSTS))
+            .layer(always(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(always(header::REFERRER_POLICY, "no-referrer"))
+            .layer(always(header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+    )
 }
 
 /// Why a configured CORS origin was refused.

@@ -11,6 +11,7 @@ mod legacy;
 mod mechanisms;
 mod openapi;
 mod patients;
+mod pool;
 mod practitioners;
 mod privacy;
 mod reference_data;

@@ -14,6 +14,8 @@ use super::inner::{is_beyond_max_lifetime, DecrementSizeGuard, PoolInner};
 use crate::pool::options::PoolConnectionMetadata;
 
 const CLOSE_ON_DROP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Navigator's patch: the most a release may wait for the server (see `return_to_pool`).
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A connection managed by a [`Pool`][crate::pool::Pool].
 ///
@@ -304,26 +306,35 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
-        // test the connection on-release to ensure it is still viable,
-        // and flush anything time-sensitive like transaction rollbacks
-        // if an Executor future/stream is dropped during an `.await` call, the connection
-        // is likely to be left in an inconsistent state, in which case it should not be
-        // returned to the pool; also of course, if it was dropped due to an error
-        // this is simply a band-aid as SQLx-next connections should be able
-        // to recover from cancellations
-        if let Err(error) = self.raw.ping().await {
-            tracing::warn!(
-                %error,
-                "error occurred while testing the connection on-release",
-            );
+        // Navigator's patch (see vendor/README.md): finish what a dropped query or
+        // transaction left on the connection (unsent bytes, unread results,
+        // a queued ROLLBACK) before another task gets it. Upstream pings
+        // here instead: a round trip to the server on every release, which
+        // doubled the server's work for a one-query request. A connection
+        // that died while idle is found by its next query, or by the test
+        // before acquire where `test_before_acquire` is set. Bounded, so that
+        // a peer that stopped answering cannot hold the pool's permit forever
+        // (upstream issue #4349).
+        match crate::rt::timeout(RELEASE_TIMEOUT, self.raw.flush()).await {
+            Ok(Ok(())) => {
+                self.release();
+                true
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(
+                    %error,
+                    "error occurred while flushing the connection on-release",
+                );
 
-            // Connection is broken, don't try to gracefully close.
-            self.close_hard().await;
-            false
-        } else {
-            // if the connection is still viable, release it to the pool
-            self.release();
-            true
+                // Connection is broken, don't try to gracefully close.
+                self.close_hard().await;
+                false
+            }
+            Err(_) => {
+                tracing::warn!("timed out flushing the connection on-release; closing it");
+                // Dropping it closes the socket and gives back its permit.
+                false
+            }
         }
     }
 
