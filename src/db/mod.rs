@@ -11,12 +11,14 @@ pub mod entities;
 pub mod erasure;
 pub mod migrations;
 pub mod store;
+mod write;
+
+pub use write::{WriteTransaction, begin_trial, begin_write};
 
 use std::{str::FromStr, time::Duration};
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqlxPostgresConnector,
-    SqlxSqliteConnector, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DbErr, SqlxPostgresConnector, SqlxSqliteConnector,
     sqlx::{
         self,
         postgres::{PgConnectOptions, PgPoolOptions},
@@ -100,18 +102,6 @@ pub fn pool_postgres(options: PgConnectOptions, settings: PoolSettings) -> Datab
         .test_before_acquire(settings.test_before_acquire)
         .connect_lazy_with(options);
     SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
-}
-
-/// Begins a transaction that will write. On SQLite it takes the write lock
-/// at `BEGIN` (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout
-/// instead of one failing when it upgrades a read lock; PostgreSQL ignores
-/// the option.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
 }
 
 /// Whether the database answers a trivial query.

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QuerySelect, TransactionTrait, TryIntoModel, prelude::Uuid,
+    IntoActiveModel, QueryFilter, QuerySelect, TryIntoModel, prelude::Uuid,
 };
 use serde::Serialize;
 
@@ -317,7 +317,7 @@ where
             break;
         }
         let tx = if dry_run {
-            db.begin().await?
+            db::begin_trial(db).await?
         } else {
             db::begin_write(db).await?
         };

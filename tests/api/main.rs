@@ -17,3 +17,4 @@ mod privacy;
 mod reference_data;
 mod schema;
 mod security;
+mod sqlite_writers;

@@ -144,9 +144,18 @@ on_both_databases! {
             .header("content-type", "application/json")
             .body(Body::from(json!({"email": "gone@example.org"}).to_string()))
             .unwrap();
+        // The write waits behind this transaction, so it cannot finish
+        // within the request's first poll, however the threads are
+        // scheduled (under load, a descheduled test thread once let it).
+        use sea_orm::ConnectionTrait;
+        let blocker = navigator::db::begin_write(&app.db).await.unwrap();
+        if app.backend == crate::helpers::Backend::Postgres {
+            blocker.execute_unprepared("LOCK TABLE patients IN SHARE MODE").await.unwrap();
+        }
         // Polled once, then dropped: what hyper does when the client disconnects.
         let dropped = app.router.clone().oneshot(request).now_or_never();
         assert!(dropped.is_none(), "the request finished within its first poll; the test proves nothing");
+        blocker.commit().await.unwrap();
         // Up to 10 s: under the whole suite's parallel load on 2 cores the
         // detached write once took longer than 2 s. Cut off, it never lands.
         let mut found = 0;

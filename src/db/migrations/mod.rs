@@ -15,7 +15,7 @@ mod m0004_privacy;
 
 use chrono::Utc;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement,
     sea_query::{ColumnDef, Expr, ExprTrait, Query, Table},
 };
 
@@ -57,7 +57,7 @@ pub const MIGRATIONS: &[Migration] = &[
 /// (released at commit), SQLite's write lock (`BEGIN IMMEDIATE`). Two
 /// deploys migrating at once therefore take turns, and the second finds the
 /// work done.
-async fn locked(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+async fn locked(db: &DatabaseConnection) -> Result<super::WriteTransaction, DbErr> {
     let tx = super::begin_write(db).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         tx.execute_unprepared("SELECT pg_advisory_xact_lock(7326020421)")
