@@ -27,6 +27,10 @@ if ! installed; then
   installed || { echo "cargo deny --version is not $CARGO_DENY_VERSION" >&2; exit 1; }
 fi
 
+# The offline check reads `cargo metadata`, which needs every crate in
+# Cargo.lock, those of other platforms too (wasm-bindgen, ...): a fresh
+# machine's builds fetched only this platform's.
+cargo fetch --locked --quiet || { echo "FAILED: cargo fetch" >&2; exit 1; }
 echo "== cargo deny: licenses, bans, sources (offline)"
 cargo deny --color never --offline --locked check --hide-inclusion-graph licenses bans sources || {
   echo "FAILED: cargo deny licenses/bans/sources (see above)" >&2
