@@ -105,15 +105,15 @@ pub use settings::{Auth, DatabaseLocation, DatabaseSettings, Settings, SslMode, 
 
 use crate::{
     config, db,
-    http::{AccessLog, AppState, Authenticator, ClientIp, app, auth::VerifiedClaims},
+    http::{AppState, Authenticator, ClientIp, app, auth::VerifiedClaims},
 };
 
-/// The API's state as the function serves it. Reads of personal data are
-/// logged before their response returns: a sandbox frozen after an
-/// invocation may never run a background writer again.
+/// The API's state as the function serves it: [`AppState::new`]'s, whose
+/// access log is written inline, before each response returns, as a
+/// sandbox frozen after an invocation may never run a background writer
+/// again.
 pub fn state(db: DatabaseConnection, auth: Authenticator) -> AppState {
-    let access_log = AccessLog::inline(db.clone());
-    AppState::new(db, auth).with_access_log(access_log)
+    AppState::new(db, auth)
 }
 
 /// Runs the Lambda runtime's loop on a single-threaded tokio runtime (one

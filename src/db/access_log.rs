@@ -3,17 +3,18 @@
 //!
 //! A read must not wait for its log entry's own transaction, so the
 //! server hands entries to one background writer, on its own thread and
-//! connection ([`AccessLog::on_own_thread`]), that inserts them in batches (one transaction per batch, many rows per
-//! statement). A batch is what arrived while the previous one was written,
-//! plus what arrives in the few milliseconds ([`LINGER`]) after its first
-//! read: under load, batches grow and the cost per read falls.
-//! What waits to be written is bounded in rows ([`PENDING_ROWS`]): when
-//! reads outpace the writer, they wait for it (back-pressure) instead of
-//! growing memory or a backlog that would stall every later request. [`AccessLog::flush`]
-//! waits until everything recorded before it is written: the server calls
-//! it after a graceful shutdown, and the access-log endpoint before it
-//! reads. On Lambda, where a frozen sandbox may never run a background
-//! task again, entries are written inline ([`AccessLog::inline`]).
+//! connection ([`AccessLog::on_own_thread`]), that inserts them in batches
+//! (one transaction per batch, many rows per statement). A batch is what
+//! arrived while the previous one was written, plus what arrives in the
+//! few milliseconds (`LINGER`, 10 ms) after its first read: under load, batches
+//! grow and the cost per read falls. What waits to be written is bounded
+//! in rows ([`PENDING_ROWS`]): when reads outpace the writer, they wait for
+//! it (back-pressure) instead of growing memory or a backlog that would
+//! stall every later request. [`AccessLog::flush`] waits until everything
+//! recorded before it is written: the server calls it after a graceful
+//! shutdown, and the access-log endpoint before it reads. On Lambda, where
+//! a frozen sandbox may never run a background task again, entries are
+//! written inline ([`AccessLog::inline`]).
 
 use std::time::Duration;
 
@@ -92,15 +93,6 @@ const EVENT_ROWS: &[usize] = &[256, 32, 4, 1];
 const LINK_ROWS: &[usize] = &[1024, 128, 16, 1];
 
 impl AccessLog {
-    /// A log written in batches by a task on the current Tokio runtime,
-    /// through `db`. Must be called inside a runtime; the task ends when
-    /// every handle is dropped.
-    pub fn batched(db: DatabaseConnection) -> Self {
-        let (log, receiver, room) = Self::queue();
-        tokio::spawn(write_batches(db, receiver, room));
-        log
-    }
-
     /// A log written in batches by a thread of its own, with its own
     /// runtime and its own connection to the database at `url`: under load,
     /// a writer sharing the server's runtime waits behind every request

@@ -83,11 +83,12 @@ fn sqlite_file(db: &DatabaseConnection) -> Option<PathBuf> {
 }
 
 /// One queue per file, shared by every pool on it in this process (the
-/// server's and the access-log writer's).
+/// server's and the access-log writer's, both opened from one URL). Keyed
+/// by the name as the URL gives it, not resolved on each write: a pool
+/// naming the file another way meets the others on the busy timeout.
 fn queue_of(file: PathBuf) -> Arc<tokio::sync::Mutex<()>> {
     static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
         LazyLock::new(Default::default);
-    let file = std::fs::canonicalize(&file).unwrap_or(file);
     QUEUES
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

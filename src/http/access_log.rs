@@ -54,14 +54,10 @@ impl<T: IntoResponse> IntoResponse for Disclosed<T> {
 
 /// Writes the access event of every marked response.
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = format!(
-        "{} {}",
-        request.method(),
-        request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("unmatched", MatchedPath::as_str)
-    );
+    // Kept (cheap clones) and formatted only for a response that discloses
+    // data, not for every request.
+    let method = request.method().clone();
+    let matched = request.extensions().get::<MatchedPath>().cloned();
     let mut response = next.run(request).await;
     let Some(Disclosure { actor, patients }) = response.extensions_mut().remove::<Disclosure>()
     else {
@@ -69,7 +65,10 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     };
     let event = AccessEvent {
         actor,
-        route,
+        route: format!(
+            "{method} {}",
+            matched.as_ref().map_or("unmatched", MatchedPath::as_str)
+        ),
         patients,
     };
     match state.access_log.record(event).await {
