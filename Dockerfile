@@ -41,6 +41,10 @@ RUN apt-get update \
     && rustup target add x86_64-unknown-linux-musl
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# Build configuration (SQLite's compile options) and the patched sqlx-core
+# that Cargo.toml's [patch] points at.
+COPY .cargo ./.cargo
+COPY vendor ./vendor
 COPY src ./src
 COPY assets ./assets
 RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin navigator \

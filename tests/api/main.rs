@@ -17,4 +17,5 @@ mod privacy;
 mod reference_data;
 mod schema;
 mod security;
+mod sqlite_build;
 mod sqlite_writers;
