@@ -85,15 +85,18 @@ const BATCH: usize = 1024;
 /// (7,000 GETs/s made 10,000 commits/s on PostgreSQL).
 const LINGER: Duration = Duration::from_millis(10);
 /// Rows per INSERT statement, largest first: powers of two, so that a
-/// batch of n rows takes at most one statement per set bit of n (a batch of
-/// 200 links: 3 statements, where sizes 1024/128/16/1 took 13, each one more
-/// round trip and executor start on the database). Fixed sizes, so that
-/// the drivers' per-connection statement caches hold at most 20 statements
-/// instead of one per batch length (each a large prepared statement). 4
-/// parameters per event and 2 per link stay far below SQLite's 32,766 and
-/// PostgreSQL's 65,535.
+/// batch of n rows takes at most one statement per set bit of n, plus one
+/// per 256 (a batch of 200 links: 3 statements, where sizes 1024/128/16/1
+/// took 13, each one more round trip and executor start on the database).
+/// At most 256: on SQLite, a statement inside a transaction keeps a copy
+/// of every page it changes (its statement journal, held in memory), and
+/// 1,024 links land on as many random pages of their index, 4 MB under a
+/// load of list pages. Fixed sizes, so that the drivers' per-connection
+/// statement caches hold at most 18 statements instead of one per batch
+/// length (each a large prepared statement). 4 parameters per event and 2
+/// per link stay far below SQLite's 32,766 and PostgreSQL's 65,535.
 const EVENT_ROWS: &[usize] = &[256, 128, 64, 32, 16, 8, 4, 2, 1];
-const LINK_ROWS: &[usize] = &[1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1];
+const LINK_ROWS: &[usize] = EVENT_ROWS;
 
 impl AccessLog {
     /// A log written in batches by a thread of its own, with its own
@@ -342,7 +345,7 @@ mod tests {
     fn rows_are_cut_into_one_chunk_per_power_of_two() {
         let rows: Vec<u32> = (0..1203).collect();
         let sizes: Vec<usize> = chunks(&rows, LINK_ROWS).map(<[u32]>::len).collect();
-        assert_eq!(sizes, [1024, 128, 32, 16, 2, 1]);
+        assert_eq!(sizes, [256, 256, 256, 256, 128, 32, 16, 2, 1]);
         assert_eq!(sizes.iter().sum::<usize>(), 1203);
         assert_eq!(chunks(&rows[..0], LINK_ROWS).count(), 0);
     }

@@ -1,11 +1,12 @@
-//! How the bundled SQLite is built (`.cargo/config.toml`).
+//! How the bundled SQLite is built (`.cargo/config.toml`) and how
+//! `db::connect` sets up its connections.
 
 use sea_orm::{ConnectionTrait, Statement};
 
 use crate::helpers::{Backend, TestApp};
 
 #[tokio::test]
-async fn sqlite_is_built_without_memory_statistics_so_its_allocations_take_no_global_lock() {
+async fn sqlite_is_built_without_memory_statistics_and_with_plans_independent_of_bound_values() {
     let app = TestApp::new(Backend::Sqlite).await;
     let options: Vec<String> = app
         .db
@@ -22,4 +23,24 @@ async fn sqlite_is_built_without_memory_statistics_so_its_allocations_take_no_gl
         options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
         "SQLite was built with memory statistics (and their mutex): {options:?}"
     );
+    assert!(
+        options.iter().any(|o| o == "ENABLE_QPSG"),
+        "SQLite re-plans a statement when its bound values change: {options:?}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_connections_keep_statement_journals_and_temporary_tables_in_memory() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let row = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "PRAGMA temp_store",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    // 2 = MEMORY (0 = the build's default, which writes them to files).
+    assert_eq!(row.try_get_by_index::<i32>(0).unwrap(), 2);
 }
