@@ -1,21 +1,26 @@
 //! How the bundled SQLite is built (`.cargo/config.toml`) and how
 //! `db::connect` sets up its connections.
 
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, QueryResult, Statement};
 
 use crate::helpers::{Backend, TestApp};
+
+/// The rows `PRAGMA name` answers on one of the pool's connections.
+async fn pragma(app: &TestApp, name: &str) -> Vec<QueryResult> {
+    app.db
+        .query_all_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            format!("PRAGMA {name}"),
+        ))
+        .await
+        .unwrap()
+}
 
 #[tokio::test]
 async fn sqlite_is_built_without_memory_statistics_and_with_plans_independent_of_bound_values() {
     let app = TestApp::new(Backend::Sqlite).await;
-    let options: Vec<String> = app
-        .db
-        .query_all_raw(Statement::from_string(
-            app.db.get_database_backend(),
-            "PRAGMA compile_options",
-        ))
+    let options: Vec<String> = pragma(&app, "compile_options")
         .await
-        .unwrap()
         .iter()
         .map(|row| row.try_get_by_index(0).unwrap())
         .collect();
@@ -32,15 +37,7 @@ async fn sqlite_is_built_without_memory_statistics_and_with_plans_independent_of
 #[tokio::test]
 async fn sqlite_connections_keep_statement_journals_and_temporary_tables_in_memory() {
     let app = TestApp::new(Backend::Sqlite).await;
-    let row = app
-        .db
-        .query_one_raw(Statement::from_string(
-            app.db.get_database_backend(),
-            "PRAGMA temp_store",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
+    let rows = pragma(&app, "temp_store").await;
     // 2 = MEMORY (0 = the build's default, which writes them to files).
-    assert_eq!(row.try_get_by_index::<i32>(0).unwrap(), 2);
+    assert_eq!(rows[0].try_get_by_index::<i32>(0).unwrap(), 2);
 }
