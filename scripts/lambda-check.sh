@@ -39,7 +39,6 @@ wait_for_port() { # port seconds
   done
   return 1
 }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 work=$(mktemp -d)
 pids=()
@@ -121,14 +120,12 @@ wait "$migrate_pid" 2>/dev/null || true
 echo "-- the API through a function URL"
 base="http://127.0.0.1:$port/lambda-url/navigator"
 token=$(NAVIGATOR_JWT_SECRET=$JWT_SECRET "$bootstrap" token --role navigator --sub lambda-check)
-started=$(now_ms)
 env "${function_env[@]}" NAVIGATOR_JWT_SECRET=$JWT_SECRET "$bootstrap" >"$work/api.log" 2>&1 &
 api_pid=$!
 pids+=("$api_pid")
 status=$(curl -sS -m 30 -o "$work/created.json" -w '%{http_code}' -X POST "$base/v1/patients" \
   -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -d '{"first_name":"Ann","last_name":"Lee","email":" Ann.Lee@Example.org"}') || status=000
-answered=$(now_ms)
 [ "$status" = 201 ] || fail "POST /v1/patients answered $status: $(cat "$work/created.json" 2>/dev/null)"
 id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$work/created.json")
 read_back=$(curl -sS -m 30 -w '\n%{http_code} %{time_total}' "$base/v1/patients/$id" -H "Authorization: Bearer $token")
@@ -143,21 +140,20 @@ EOF
 anonymous=$(curl -sS -m 30 -o /dev/null -w '%{http_code}' "$base/v1/patients")
 [ "$anonymous" = 401 ] || fail "an anonymous GET /v1/patients answered $anonymous, not 401"
 echo "POST 201, GET 200 with the normalised email, anonymous GET 401"
-echo "init duration: cargo lambda watch reports none (no Init Duration / REPORT line)."
-echo "cold start, measured instead: $((answered - started)) ms from starting the bootstrap process to"
-echo "  the answer to its first request (process start, Runtime API registration, the lazy state"
-echo "  build on the first invocation, the first SQLite connection, the insert, emulator hops)"
 echo "warm request (GET /v1/patients/{id}, round trip through the emulator): $(python3 -c "print(f'{$warm_s * 1000:.1f} ms')")"
 
 echo "-- cold starts: $COLD_RUNS fresh bootstrap processes, each timed to GET /health's 200"
-# One sample is at the mercy of whatever else the machine does (a CI run once
-# saw 388 ms against ~12 ms usually), so the figure is the median of several.
-# Each run starts the bootstrap anew on the migrated database; the emulator
-# queues the request until the new process asks for its first invocation.
-# This is an upper bound on Lambda's init duration, which ends when the
-# runtime first asks for an invocation, before the request is even handed
-# over. Printed, not judged here (a timing is no pass/fail check in CI):
-# bench/run.sh --lambda judges it against the 30 ms target.
+# cargo lambda watch reports no Init Duration (no REPORT line), so the cold
+# start is timed instead, from process start to the first answer: Runtime API
+# registration, the lazy state build on the first invocation, the first SQLite
+# connection, the emulator's hops. That is an upper bound on Lambda's init
+# duration, which ends when the runtime first asks for an invocation. One
+# sample is at the mercy of whatever else the machine does (a CI run once saw
+# 388 ms against ~12 ms usually), so the figure is the median of several. Each
+# run starts the bootstrap anew on the migrated database; the emulator queues
+# the request until the new process asks for its first invocation. Printed,
+# not judged here (a timing is no pass/fail check in CI): bench/run.sh
+# --lambda judges it against the 30 ms target.
 kill "$api_pid"
 wait "$api_pid" 2>/dev/null || true
 cold_us=()

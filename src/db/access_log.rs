@@ -342,7 +342,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rows_are_cut_into_one_chunk_per_power_of_two() {
+    fn rows_are_cut_into_power_of_two_chunks_of_at_most_256() {
         let rows: Vec<u32> = (0..1203).collect();
         let sizes: Vec<usize> = chunks(&rows, LINK_ROWS).map(<[u32]>::len).collect();
         assert_eq!(sizes, [256, 256, 256, 256, 128, 32, 16, 2, 1]);
