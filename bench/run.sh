@@ -15,6 +15,9 @@ PATIENTS=100000
 DURATION=10
 CONNECTIONS=32
 THREADS=2
+# The server's database pool: its default (`serve --max-connections`),
+# passed explicitly because pgbench's rate-matched run uses as many.
+POOL=8
 DBS=both
 PORT=3917
 QUICK=0
@@ -121,8 +124,10 @@ wait_for_health() {
 # CPU time (user + system, in clock ticks) a process has used.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # ... all PostgreSQL processes (its backends, writers and walwriter) have
-# used; only the live ones, so it suits the server's pooled connections.
-pg_ticks() { cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" { t += $14 + $15 } END { print t + 0 }'; }
+# used: the live ones' own time, plus the time of backends that have exited
+# (pgbench's, at the end of its run), which the kernel adds to their parent,
+# the postmaster, when it reaps them (cutime, cstime).
+pg_ticks() { cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" { t += $14 + $15 + $16 + $17 } END { print t + 0 }'; }
 # ... the whole machine has been busy (user, nice, system, irq, softirq;
 # not idle, iowait or steal), summed over its CPUs.
 busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
@@ -191,8 +196,8 @@ fi
 say "Navigator benchmark: $PATIENTS patients, $DURATION s per scenario, $CONNECTIONS connections, $THREADS wrk threads"
 say "machine: $(nproc) CPUs ($MODEL), $MEM, Linux $(uname -r), PostgreSQL $PGVERSION; $DATE; commit $COMMIT; load average $LOAD_START"
 
-declare -A SEEDLINE IDLE PEAK PGB_TPS PGB_LAT PGB_BUSY PLANS
-COLD_HEALTH="" COLD_PATIENT=""
+declare -A SEEDLINE IDLE PEAK PGB_TPS PGB_LAT PGB_BUSY PGB_PG PLANS
+COLD_HEALTH="" COLD_PATIENT="" MATCHED_RATE="" MATCHED_PG=""
 
 for DB in $DBS; do
   say ""
@@ -215,7 +220,7 @@ for DB in $DBS; do
   DEEP_ID=$(cat "$OUT/deep_id.txt")
 
   # ---- serve -----------------------------------------------------------------
-  "$BIN" serve --addr "127.0.0.1:$PORT" >"$WORK/server-$DB.log" 2>&1 &
+  "$BIN" serve --addr "127.0.0.1:$PORT" --max-connections "$POOL" >"$WORK/server-$DB.log" 2>&1 &
   SERVER_PID=$!
   wait_for_health
   sleep 1
@@ -307,13 +312,27 @@ EOF
     ROWS=$(psql "$PG_URL" -Atc "SELECT count(*) FROM bench_patients")
     printf '\\set n random(1, %s)\nSELECT %s FROM bench_patients WHERE n = :n;\n' "$ROWS" "$COLUMNS" >"$WORK/pgbench.sql"
     for mode in prepared simple; do
-      busy_before=$(busy_ticks)
+      busy_before=$(busy_ticks) pg_before=$(pg_ticks)
       out=$("$PGBENCH" -n -M "$mode" -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" -f "$WORK/pgbench.sql" "$PG_URL" 2>&1)
-      PGB_BUSY[$mode]=$(per_op $(($(busy_ticks) - busy_before)) "$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' <<<"$out")")
+      tx=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' <<<"$out")
+      PGB_BUSY[$mode]=$(per_op $(($(busy_ticks) - busy_before)) "$tx")
+      PGB_PG[$mode]=$(per_op $(($(pg_ticks) - pg_before)) "$tx")
       PGB_TPS[$mode]=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' <<<"$out")
       PGB_LAT[$mode]=$(sed -nE 's/^latency average = ([0-9.]+) ms/\1/p' <<<"$out")
       say "$(printf '%-9s %-34s %9.0f tx/s   latency average %s ms' postgres "pgbench -M $mode (same PK read)" "${PGB_TPS[$mode]}" "${PGB_LAT[$mode]}")"
     done
+    # PostgreSQL's CPU per select depends on the rate: below saturation its
+    # backends sleep between queries, and each query pays a wake-up. So the
+    # price of the server's own select is compared with pgbench's at the
+    # unlogged GET's rate and with as many connections as the server's pool.
+    if [ -n "${RPS[postgres/getnolog]:-}" ]; then
+      MATCHED_RATE=$(printf '%.0f' "${RPS[postgres/getnolog]}")
+      pg_before=$(pg_ticks)
+      out=$("$PGBENCH" -n -M prepared -R "$MATCHED_RATE" -c "$POOL" -j "$THREADS" -T "$DURATION" -f "$WORK/pgbench.sql" "$PG_URL" 2>&1)
+      tx=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' <<<"$out")
+      MATCHED_PG=$(per_op $(($(pg_ticks) - pg_before)) "$tx")
+      say "$(printf '%-9s %-34s %9s tx/s   PostgreSQL CPU %s us/select (our GET practitioner: %s)' postgres "pgbench -M prepared -R, $POOL clients" "$MATCHED_RATE" "$MATCHED_PG" "${PGCPU[postgres/getnolog]}")"
+    fi
     for mode in prepared simple; do
       say "GET by id on PostgreSQL = $(awk -v a="${RPS[postgres/get]:-0}" -v b="${PGB_TPS[$mode]}" 'BEGIN { printf "%.1f", 100 * a / b }')% of pgbench -M $mode"
     done
@@ -410,10 +429,10 @@ fi
     echo "RSS: $(mb "${IDLE[$DB]}") MB idle after start, $(mb "${PEAK[$DB]}") MB peak under load (VmRSS every 100 ms)."
     if [ "$DB" = postgres ] && [ -n "${PGB_TPS[prepared]:-}" ]; then
       echo
-      echo "| pgbench (same PK read, $CONNECTIONS clients, $THREADS threads) | tx/s | latency avg ms | machine CPU µs/select | our GET by id as % |"
-      echo "| --- | ---: | ---: | ---: | ---: |"
+      echo "| pgbench (same PK read, $CONNECTIONS clients, $THREADS threads) | tx/s | latency avg ms | CPU µs/select: PostgreSQL | machine | our GET by id as % |"
+      echo "| --- | ---: | ---: | ---: | ---: | ---: |"
       for mode in prepared simple; do
-        echo "| -M $mode | $(printf '%.0f' "${PGB_TPS[$mode]}") | ${PGB_LAT[$mode]} | ${PGB_BUSY[$mode]} | $(awk -v a="${RPS[postgres/get]:-0}" -v b="${PGB_TPS[$mode]}" 'BEGIN { printf "%.1f%%", 100 * a / b }') |"
+        echo "| -M $mode | $(printf '%.0f' "${PGB_TPS[$mode]}") | ${PGB_LAT[$mode]} | ${PGB_PG[$mode]} | ${PGB_BUSY[$mode]} | $(awk -v a="${RPS[postgres/get]:-0}" -v b="${PGB_TPS[$mode]}" 'BEGIN { printf "%.1f%%", 100 * a / b }') |"
       done
       if [ -n "${BUSY[postgres/get]:-}" ]; then
         # Both runs keep the 2 cores busy, so their rates are in inverse
@@ -427,6 +446,10 @@ fi
           printf "With PostgreSQL and the rest as measured, the server would have %d µs per request. ", 2 * y - p - (b - s - p)
           if (bn > 0) printf "Without the access log (GET practitioner): the machine %d, the server %d, PostgreSQL %d, the rest %d; the server would have %d µs.", bn, sn, pn, bn - sn - pn, 2 * y - pn - (bn - sn - pn)
           print "" }'
+        if [ -n "$MATCHED_PG" ]; then
+          echo
+          echo "PostgreSQL's CPU per select grows as the rate falls (below saturation its backends sleep between queries, and each query pays a wake-up), so its cost per GET above cannot be set against its cost per select at pgbench's full speed. Held at the unlogged GET's rate ($MATCHED_RATE/s) with the server's $POOL connections, pgbench's select cost PostgreSQL $MATCHED_PG µs; the unlogged GET cost it ${PGCPU[postgres/getnolog]:-n/a}. The difference is what the server's way of querying costs PostgreSQL beyond pgbench's."
+        fi
       fi
     fi
     echo
