@@ -73,7 +73,8 @@ impl From<StoreError> for EraseError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => EraseError::NotFound,
-            // Inside one write transaction nothing else moves the version.
+            // The row was read for update in the same transaction:
+            // nothing else moves its version.
             StoreError::Stale => EraseError::Db(DbErr::Custom("stale version".into())),
             StoreError::Db(err) => EraseError::Db(err),
         }
@@ -97,7 +98,7 @@ pub async fn erase(
     reason: &str,
 ) -> Result<Erased, EraseError> {
     let tx = begin_write(db).await?;
-    let before = store::find::<patient::Entity>(&tx, patient_id).await?;
+    let before = store::find_for_update::<patient::Entity>(&tx, patient_id).await?;
     if before.erased_at.is_some() {
         return Err(EraseError::AlreadyErased);
     }

@@ -105,6 +105,26 @@ pub async fn find<E: Record>(
         .ok_or(StoreError::NotFound)
 }
 
+/// Reads one record to change it in this write transaction. On PostgreSQL
+/// the row stays locked (`FOR UPDATE`) until the transaction ends, so a
+/// concurrent writer of it waits its turn, and the versioned write that
+/// follows cannot find a version it never read: without the lock, a PATCH
+/// with no `If-Match` that lost such a race failed with 412, naming a
+/// precondition it never set. SQLite's write transaction already holds
+/// the database's write lock (and sea-query renders no `FOR UPDATE` for
+/// it).
+pub async fn find_for_update<E: Record>(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<E::Model, StoreError> {
+    E::find()
+        .filter(E::id_column().eq(id))
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
 /// Inserts a record and records its creation.
 pub async fn insert<E>(
     conn: &impl ConnectionTrait,
@@ -281,7 +301,8 @@ pub fn end_of_page<T>(rows: &mut Vec<T>, limit: u64, id_of: impl Fn(&T) -> Uuid)
     }
 }
 
-/// Appends a history row.
+/// Appends a history row. Without `RETURNING`: nothing reads the row back,
+/// and on every write that saved decoding it, its `changes` JSON included.
 pub async fn record_history(
     conn: &impl ConnectionTrait,
     collection: &str,
@@ -291,7 +312,7 @@ pub async fn record_history(
     actor: Actor<'_>,
     changes: Value,
 ) -> Result<(), DbErr> {
-    history::ActiveModel {
+    history::Entity::insert(history::ActiveModel {
         id: ActiveValue::Set(Uuid::now_v7()),
         collection: ActiveValue::Set(collection.to_owned()),
         record_id: ActiveValue::Set(record_id),
@@ -300,8 +321,8 @@ pub async fn record_history(
         actor: ActiveValue::Set(actor.to_owned()),
         at: ActiveValue::Set(Utc::now()),
         changes: ActiveValue::Set(changes),
-    }
-    .insert(conn)
+    })
+    .exec_without_returning(conn)
     .await?;
     Ok(())
 }

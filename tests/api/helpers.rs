@@ -297,6 +297,66 @@ impl TestApp {
         self.send(Method::DELETE, uri, Some(role), None, &[]).await
     }
 
+    /// Runs `request` while `other`, a write transaction that has changed
+    /// a row the request will change, stays open, and commits `other` only
+    /// once the request waits for it: on PostgreSQL, when the request is
+    /// blocked by `other`'s row lock; on SQLite, where the request waits in
+    /// the write queue before its read, after a pause.
+    #[allow(dead_code)]
+    pub async fn racing(
+        &self,
+        other: navigator::db::WriteTransaction,
+        request: impl std::future::Future<Output = Reply>,
+    ) -> Reply {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let other_pid = match self.backend {
+            Backend::Postgres => {
+                let sql = "SELECT pg_backend_pid() AS pid";
+                let row = other
+                    .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                Some(row.try_get::<i32>("", "pid").unwrap())
+            }
+            Backend::Sqlite => None,
+        };
+        let release = async {
+            match other_pid {
+                Some(pid) => {
+                    let waiting = format!(
+                        "SELECT count(*) AS n FROM pg_stat_activity WHERE {pid} = ANY(pg_blocking_pids(pid))"
+                    );
+                    let mut blocked = false;
+                    for _ in 0..500 {
+                        let row = self
+                            .db
+                            .query_one_raw(Statement::from_string(
+                                DbBackend::Postgres,
+                                waiting.clone(),
+                            ))
+                            .await
+                            .unwrap()
+                            .unwrap();
+                        if row.try_get::<i64>("", "n").unwrap() > 0 {
+                            blocked = true;
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                    assert!(
+                        blocked,
+                        "the request never waited for the other writer; the test proves nothing"
+                    );
+                }
+                None => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+            other.commit().await.unwrap();
+        };
+        let (reply, ()) = tokio::join!(request, release);
+        reply
+    }
+
     /// Creates a record as admin and returns its id.
     pub async fn create(&self, collection: &str, body: Value) -> String {
         self.post(&format!("/v1/{collection}"), Role::Admin, body)

@@ -171,3 +171,45 @@ on_both_databases! {
         app.post("/v1/patients", Role::Navigator, json!({"email": "next@example.org"})).await.expect(201);
     }
 }
+
+/// Opens another writer's transaction that moves hospital `id` to version
+/// 2 (its city to Rotterdam), and keeps it open.
+async fn another_writer_moves(
+    app: &crate::helpers::TestApp,
+    id: &str,
+) -> navigator::db::WriteTransaction {
+    use navigator::db::{begin_write, entities::hospital, store};
+    use sea_orm::ActiveValue::Set;
+    let other = begin_write(&app.db).await.unwrap();
+    let before = store::find_for_update::<hospital::Entity>(&other, id.parse().unwrap())
+        .await
+        .unwrap();
+    let city = hospital::ActiveModel {
+        city: Set("Rotterdam".into()),
+        ..Default::default()
+    };
+    store::update::<hospital::Entity>(&other, "other-writer", &before, city)
+        .await
+        .unwrap();
+    other
+}
+
+on_both_databases! {
+    async fn a_change_without_if_match_waits_for_a_concurrent_one_and_keeps_both(app) {
+        let id = app.create("hospitals", json!({"name": "AMC", "city": "Amsterdam"})).await;
+        let uri = format!("/v1/hospitals/{id}");
+        let other = another_writer_moves(app, &id).await;
+        let reply = app.racing(other, app.patch(&uri, Role::Admin, json!({"country": "NL"}))).await.expect(200);
+        assert_eq!(reply.header("etag"), Some("\"3\""));
+        assert_eq!(reply.body["city"], "Rotterdam", "the other writer's change is kept");
+        assert_eq!(reply.body["country"], "NL");
+    }
+
+    async fn a_delete_without_if_match_waits_for_a_concurrent_change(app) {
+        let id = app.create("hospitals", json!({"name": "AMC", "city": "Amsterdam"})).await;
+        let uri = format!("/v1/hospitals/{id}");
+        let other = another_writer_moves(app, &id).await;
+        app.racing(other, app.delete(&uri, Role::Admin)).await.expect(204);
+        app.get(&uri, Role::Viewer).await.expect_problem(404);
+    }
+}

@@ -263,6 +263,19 @@ on_both_databases! {
         assert_ne!(found.body["items"][0]["id"], id.as_str());
     }
 
+    async fn erasure_waits_for_a_concurrent_change_of_the_patient_and_erases_it_too(app) {
+        use navigator::db::{begin_write, entities::patient, store};
+        use sea_orm::ActiveValue::Set;
+        let id = patient_with_data_everywhere(app).await;
+        let other = begin_write(&app.db).await.unwrap();
+        let before = store::find_for_update::<patient::Entity>(&other, id.parse().unwrap()).await.unwrap();
+        let phone = patient::ActiveModel { phone: Set(Some("+31 6 1111 2222".into())), ..Default::default() };
+        store::update::<patient::Entity>(&other, "other-writer", &before, phone).await.unwrap();
+        app.racing(other, erase(app, &id, Role::Admin, json!({"reason": "request"}))).await.expect(200);
+        let page = app.get(&format!("/v1/patients/{id}"), Role::Admin).await.expect(200);
+        assert!(page.body["phone"].is_null(), "the number written while the erasure waited is erased too");
+    }
+
     async fn erasure_is_for_admins_with_a_reason_and_an_existing_patient(app) {
         let id = patient_with_data_everywhere(app).await;
         erase(app, &id, Role::Navigator, json!({"reason": "request"})).await.expect_problem(403);

@@ -113,7 +113,7 @@ where
     V: From<E::Model> + Redact,
 {
     let tx = db::begin_write(&state.db).await?;
-    let current = store::find::<E>(&tx, id).await?;
+    let current = store::find_for_update::<E>(&tx, id).await?;
     if_match.check(E::version_of(&current))?;
     let mut changes = current.clone().into_active_model();
     apply(&current, &mut changes)?;
@@ -135,7 +135,7 @@ where
     E::Model: Serialize,
 {
     let tx = db::begin_write(&state.db).await?;
-    let current = store::find::<E>(&tx, id).await?;
+    let current = store::find_for_update::<E>(&tx, id).await?;
     if_match.check(E::version_of(&current))?;
     store::delete::<E>(&tx, &who.subject, &current).await?;
     tx.commit().await?;

@@ -478,7 +478,7 @@ async fn convert_patient(
     if_match: IfMatch,
 ) -> ApiResult<Disclosed<Tagged<View>>> {
     let tx = crate::db::begin_write(&state.db).await?;
-    let current = crate::db::store::find::<Entity>(&tx, id).await?;
+    let current = crate::db::store::find_for_update::<Entity>(&tx, id).await?;
     if_match.check(current.version)?;
     if current.status == PatientStatus::Patient.as_str() {
         return Err(ApiError::Conflict(
@@ -500,16 +500,10 @@ async fn convert_patient(
     if current.initial_consult_at.is_none() {
         changes.initial_consult_at = Set(Some(first_completed.scheduled_at));
     }
-    let converted = match crate::db::store::update::<Entity>(&tx, &who.subject, &current, changes)
-        .await
-    {
-        Err(crate::db::store::StoreError::Stale) => {
-            return Err(ApiError::Conflict(
-                "The patient changed during conversion (another conversion may have won); fetch it again.".into(),
-            ));
-        }
-        other => other?,
-    };
+    // The row is locked since it was read: a concurrent conversion waits,
+    // then finds the patient converted (409 above).
+    let converted =
+        crate::db::store::update::<Entity>(&tx, &who.subject, &current, changes).await?;
     tx.commit().await?;
     Ok(Disclosed::new(&who, [id], Tagged(converted.into())))
 }
