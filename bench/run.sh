@@ -308,7 +308,7 @@ EOF
     COLUMNS=$(psql "$PG_URL" -Atc "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'patients'")
     psql "$PG_URL" -q -c "DROP TABLE IF EXISTS bench_patients" \
       -c "CREATE TABLE bench_patients AS SELECT row_number() OVER (ORDER BY id) AS n, $COLUMNS FROM patients" \
-      -c "ALTER TABLE bench_patients ADD PRIMARY KEY (n)" -c "VACUUM ANALYZE bench_patients"
+      -c "ALTER TABLE bench_patients ADD PRIMARY KEY (n)" -c "VACUUM ANALYZE bench_patients" -c "CHECKPOINT"
     ROWS=$(psql "$PG_URL" -Atc "SELECT count(*) FROM bench_patients")
     printf '\\set n random(1, %s)\nSELECT %s FROM bench_patients WHERE n = :n;\n' "$ROWS" "$COLUMNS" >"$WORK/pgbench.sql"
     for mode in prepared simple; do
