@@ -98,11 +98,7 @@ pub async fn find<E: Record>(
     conn: &impl ConnectionTrait,
     id: Uuid,
 ) -> Result<E::Model, StoreError> {
-    E::find()
-        .filter(E::id_column().eq(id))
-        .one(conn)
-        .await?
-        .ok_or(StoreError::NotFound)
+    the_one(E::find().filter(E::id_column().eq(id)), conn).await
 }
 
 /// Reads one record to change it in this write transaction. On PostgreSQL
@@ -117,12 +113,18 @@ pub async fn find_for_update<E: Record>(
     conn: &impl ConnectionTrait,
     id: Uuid,
 ) -> Result<E::Model, StoreError> {
-    E::find()
-        .filter(E::id_column().eq(id))
-        .lock_exclusive()
-        .one(conn)
-        .await?
-        .ok_or(StoreError::NotFound)
+    the_one(
+        E::find().filter(E::id_column().eq(id)).lock_exclusive(),
+        conn,
+    )
+    .await
+}
+
+async fn the_one<E: EntityTrait>(
+    select: Select<E>,
+    conn: &impl ConnectionTrait,
+) -> Result<E::Model, StoreError> {
+    select.one(conn).await?.ok_or(StoreError::NotFound)
 }
 
 /// Inserts a record and records its creation.
