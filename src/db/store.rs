@@ -98,7 +98,7 @@ pub async fn find<E: Record>(
     conn: &impl ConnectionTrait,
     id: Uuid,
 ) -> Result<E::Model, StoreError> {
-    the_one(E::find().filter(E::id_column().eq(id)), conn).await
+    one_or_not_found(E::find().filter(E::id_column().eq(id)), conn).await
 }
 
 /// Reads one record to change it in this write transaction. On PostgreSQL
@@ -113,14 +113,14 @@ pub async fn find_for_update<E: Record>(
     conn: &impl ConnectionTrait,
     id: Uuid,
 ) -> Result<E::Model, StoreError> {
-    the_one(
+    one_or_not_found(
         E::find().filter(E::id_column().eq(id)).lock_exclusive(),
         conn,
     )
     .await
 }
 
-async fn the_one<E: EntityTrait>(
+async fn one_or_not_found<E: EntityTrait>(
     select: Select<E>,
     conn: &impl ConnectionTrait,
 ) -> Result<E::Model, StoreError> {
