@@ -311,12 +311,19 @@ EOF
       -c "ALTER TABLE bench_patients ADD PRIMARY KEY (n)" -c "VACUUM ANALYZE bench_patients" -c "CHECKPOINT"
     ROWS=$(psql "$PG_URL" -Atc "SELECT count(*) FROM bench_patients")
     printf '\\set n random(1, %s)\nSELECT %s FROM bench_patients WHERE n = :n;\n' "$ROWS" "$COLUMNS" >"$WORK/pgbench.sql"
-    for mode in prepared simple; do
+    # pgbench_run PGBENCH-ARGS...: runs the script; sets out (its output),
+    # and the machine's and PostgreSQL's CPU per select (busy_us, pg_us).
+    pgbench_run() {
+      local busy_before pg_before tx
       busy_before=$(busy_ticks) pg_before=$(pg_ticks)
-      out=$("$PGBENCH" -n -M "$mode" -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" -f "$WORK/pgbench.sql" "$PG_URL" 2>&1)
+      out=$("$PGBENCH" -n "$@" -j "$THREADS" -T "$DURATION" -f "$WORK/pgbench.sql" "$PG_URL" 2>&1)
       tx=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' <<<"$out")
-      PGB_BUSY[$mode]=$(per_op $(($(busy_ticks) - busy_before)) "$tx")
-      PGB_PG[$mode]=$(per_op $(($(pg_ticks) - pg_before)) "$tx")
+      busy_us=$(per_op $(($(busy_ticks) - busy_before)) "$tx")
+      pg_us=$(per_op $(($(pg_ticks) - pg_before)) "$tx")
+    }
+    for mode in prepared simple; do
+      pgbench_run -M "$mode" -c "$CONNECTIONS"
+      PGB_BUSY[$mode]=$busy_us PGB_PG[$mode]=$pg_us
       PGB_TPS[$mode]=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' <<<"$out")
       PGB_LAT[$mode]=$(sed -nE 's/^latency average = ([0-9.]+) ms/\1/p' <<<"$out")
       say "$(printf '%-9s %-34s %9.0f tx/s   latency average %s ms' postgres "pgbench -M $mode (same PK read)" "${PGB_TPS[$mode]}" "${PGB_LAT[$mode]}")"
@@ -327,10 +334,8 @@ EOF
     # unlogged GET's rate and with as many connections as the server's pool.
     if [ -n "${RPS[postgres/getnolog]:-}" ]; then
       MATCHED_RATE=$(printf '%.0f' "${RPS[postgres/getnolog]}")
-      pg_before=$(pg_ticks)
-      out=$("$PGBENCH" -n -M prepared -R "$MATCHED_RATE" -c "$POOL" -j "$THREADS" -T "$DURATION" -f "$WORK/pgbench.sql" "$PG_URL" 2>&1)
-      tx=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' <<<"$out")
-      MATCHED_PG=$(per_op $(($(pg_ticks) - pg_before)) "$tx")
+      pgbench_run -M prepared -R "$MATCHED_RATE" -c "$POOL"
+      MATCHED_PG=$pg_us
       say "$(printf '%-9s %-34s %9s tx/s   PostgreSQL CPU %s us/select (our GET practitioner: %s)' postgres "pgbench -M prepared -R, $POOL clients" "$MATCHED_RATE" "$MATCHED_PG" "${PGCPU[postgres/getnolog]}")"
     fi
     for mode in prepared simple; do

@@ -297,6 +297,30 @@ impl TestApp {
         self.send(Method::DELETE, uri, Some(role), None, &[]).await
     }
 
+    /// Another writer's transaction that has applied `changes` to record
+    /// `id` (one version up) and is kept open: pass it to [`Self::racing`].
+    #[allow(dead_code)]
+    pub async fn another_writer_changes<E>(
+        &self,
+        id: &str,
+        changes: E::ActiveModel,
+    ) -> navigator::db::WriteTransaction
+    where
+        E: navigator::db::store::Mutable,
+        E::Model: serde::Serialize,
+        E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
+    {
+        use navigator::db::{begin_write, store};
+        let other = begin_write(&self.db).await.unwrap();
+        let before = store::find_for_update::<E>(&other, id.parse().unwrap())
+            .await
+            .unwrap();
+        store::update::<E>(&other, "other-writer", &before, changes)
+            .await
+            .unwrap();
+        other
+    }
+
     /// Runs `request` while `other`, a write transaction that has changed
     /// a row the request will change, stays open, and commits `other` only
     /// once the request waits for it: on PostgreSQL, when the request is

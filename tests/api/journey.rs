@@ -67,14 +67,12 @@ async fn converted_patient(app: &TestApp, email: &str) -> (String, String) {
 
 on_both_databases! {
     async fn a_conversion_waits_for_a_concurrent_change_of_the_lead_and_keeps_it(app) {
-        use navigator::db::{begin_write, entities::patient, store};
+        use navigator::db::entities::patient;
         use sea_orm::ActiveValue::Set;
         let id = app.post("/v1/patients", Role::Navigator, json!({"email": "lead@example.org"})).await.expect(201).id();
         app.post("/v1/calls", Role::Navigator, json!({"patient_id": id, "scheduled_at": "2026-01-05T09:00:00Z", "status": "completed"})).await.expect(201);
-        let other = begin_write(&app.db).await.unwrap();
-        let before = store::find_for_update::<patient::Entity>(&other, id.parse().unwrap()).await.unwrap();
         let name = patient::ActiveModel { first_name: Set(Some("Ann".into())), ..Default::default() };
-        store::update::<patient::Entity>(&other, "other-writer", &before, name).await.unwrap();
+        let other = app.another_writer_changes::<patient::Entity>(&id, name).await;
         let uri = format!("/v1/patients/{id}/convert");
         let convert = app.post(&uri, Role::Navigator, json!({}));
         let converted = app.racing(other, convert).await.expect(200);

@@ -172,26 +172,19 @@ on_both_databases! {
     }
 }
 
-/// Opens another writer's transaction that moves hospital `id` to version
-/// 2 (its city to Rotterdam), and keeps it open.
+/// Another writer's open transaction that has moved hospital `id` to
+/// version 2, its city to Rotterdam.
 async fn another_writer_moves(
     app: &crate::helpers::TestApp,
     id: &str,
 ) -> navigator::db::WriteTransaction {
-    use navigator::db::{begin_write, entities::hospital, store};
-    use sea_orm::ActiveValue::Set;
-    let other = begin_write(&app.db).await.unwrap();
-    let before = store::find_for_update::<hospital::Entity>(&other, id.parse().unwrap())
-        .await
-        .unwrap();
+    use navigator::db::entities::hospital;
     let city = hospital::ActiveModel {
-        city: Set("Rotterdam".into()),
+        city: sea_orm::ActiveValue::Set("Rotterdam".into()),
         ..Default::default()
     };
-    store::update::<hospital::Entity>(&other, "other-writer", &before, city)
+    app.another_writer_changes::<hospital::Entity>(id, city)
         .await
-        .unwrap();
-    other
 }
 
 on_both_databases! {

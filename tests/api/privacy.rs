@@ -264,13 +264,11 @@ on_both_databases! {
     }
 
     async fn erasure_waits_for_a_concurrent_change_of_the_patient_and_erases_it_too(app) {
-        use navigator::db::{begin_write, entities::patient, store};
+        use navigator::db::entities::patient;
         use sea_orm::ActiveValue::Set;
         let id = patient_with_data_everywhere(app).await;
-        let other = begin_write(&app.db).await.unwrap();
-        let before = store::find_for_update::<patient::Entity>(&other, id.parse().unwrap()).await.unwrap();
         let phone = patient::ActiveModel { phone: Set(Some("+31 6 1111 2222".into())), ..Default::default() };
-        store::update::<patient::Entity>(&other, "other-writer", &before, phone).await.unwrap();
+        let other = app.another_writer_changes::<patient::Entity>(&id, phone).await;
         app.racing(other, erase(app, &id, Role::Admin, json!({"reason": "request"}))).await.expect(200);
         let page = app.get(&format!("/v1/patients/{id}"), Role::Admin).await.expect(200);
         assert!(page.body["phone"].is_null(), "the number written while the erasure waited is erased too");
