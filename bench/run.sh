@@ -5,8 +5,8 @@
 # See bench/README.md.
 #
 #   bench/run.sh [--patients N] [--duration S] [--connections C]
-#                [--db sqlite|postgres|both] [--port P] [--quick] [--lambda]
-#                [--no-build] [--results FILE]
+#                [--db sqlite|postgres|both] [--port P] [--pairs K] [--quick]
+#                [--lambda] [--no-build] [--results FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -20,6 +20,8 @@ THREADS=2
 POOL=8
 DBS=both
 PORT=3917
+# Back-to-back pairs of a GET-by-id run and a pgbench run (see PAIRS below).
+PAIRS=5
 QUICK=0
 LAMBDA=0
 BUILD=1
@@ -35,6 +37,7 @@ while [ $# -gt 0 ]; do
     --connections) CONNECTIONS=$2; shift 2 ;;
     --db) DBS=$2; shift 2 ;;
     --port) PORT=$2; shift 2 ;;
+    --pairs) PAIRS=$2; shift 2 ;;
     --quick) QUICK=1; shift ;;
     --lambda) LAMBDA=1; shift ;;
     --no-build) BUILD=0; shift ;;
@@ -44,7 +47,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ "$QUICK" = 1 ]; then
-  PATIENTS=2000 DURATION=3
+  PATIENTS=2000 DURATION=3 PAIRS=2
   RESULTS=${RESULTS:-bench/results/quick.md}
 else
   RESULTS=${RESULTS:-bench/results/latest.md}
@@ -54,6 +57,7 @@ case "$DBS" in
   sqlite | postgres) ;;
   *) echo "--db must be sqlite, postgres or both" >&2; exit 2 ;;
 esac
+[[ "$PAIRS" =~ ^[1-9][0-9]*$ ]] || { echo "--pairs must be a whole number of at least 1" >&2; exit 2; }
 
 WORK=$ROOT/target/bench
 mkdir -p "$WORK" bench/results
@@ -197,7 +201,8 @@ say "Navigator benchmark: $PATIENTS patients, $DURATION s per scenario, $CONNECT
 say "machine: $(nproc) CPUs ($MODEL), $MEM, Linux $(uname -r), PostgreSQL $PGVERSION; $DATE; commit $COMMIT; load average $LOAD_START"
 
 declare -A SEEDLINE IDLE PEAK PGB_TPS PGB_LAT PGB_BUSY PGB_PG PLANS
-COLD_HEALTH="" COLD_PATIENT="" MATCHED_RATE="" MATCHED_PG=""
+COLD_HEALTH="" COLD_PATIENT="" MATCHED_RATE="" MATCHED_PG="" PAIR_MEDIAN="" PAIR_RANGE=""
+PAIR_LINES=()
 
 for DB in $DBS; do
   say ""
@@ -214,6 +219,9 @@ for DB in $DBS; do
   OUT=$WORK/$DB
   "$SEED" --patients "$PATIENTS" --out "$OUT" | tee "$WORK/seed-$DB.txt"
   SEEDLINE[$DB]=$(tail -1 "$OUT/seed.txt")
+  # The kernel writes the seed's dirty pages back up to 30 s later, which
+  # would land in the first scenarios: write them now.
+  sync
   TOKEN=$("$BIN" token --role admin --sub bench)
   FIRST_ID=$(head -1 "$OUT/patient_ids.txt")
   DEEP_CURSOR=$(cat "$OUT/deep_cursor.txt")
@@ -236,6 +244,10 @@ for DB in $DBS; do
     done
   ) &
   SAMPLER_PID=$!
+  # Unrecorded: the pool opens its connections and prepares its statements
+  # (pgbench's figures, too, leave out its connection time).
+  env BENCH_TOKEN="$TOKEN" BENCH_IDS="$OUT/patient_ids.txt" wrk -t"$THREADS" -c"$CONNECTIONS" -d2s \
+    -s bench/lua/get_by_id.lua "http://127.0.0.1:$PORT/" >/dev/null 2>&1 || true
 
   # ---- scenarios -------------------------------------------------------------
   scenario get "GET patient by id" get_by_id.lua "/" BENCH_IDS="$OUT/patient_ids.txt"
@@ -275,9 +287,6 @@ for DB in $DBS; do
   SAMPLER_PID=""
   PEAK[$DB]=$(cat "$WORK/peak-$DB")
   say "peak RSS under load (sampled every 100 ms): $(mb "${PEAK[$DB]}") MB"
-  kill "$SERVER_PID"
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
 
   # ---- query plans of the list pages -------------------------------------------
   if [ "$DB" = postgres ]; then
@@ -341,7 +350,37 @@ EOF
     for mode in prepared simple; do
       say "GET by id on PostgreSQL = $(awk -v a="${RPS[postgres/get]:-0}" -v b="${PGB_TPS[$mode]}" 'BEGIN { printf "%.1f", 100 * a / b }')% of pgbench -M $mode"
     done
+    # The target's ratio, measured in pairs: this shared machine's speed
+    # drifts by a third within minutes (pgbench -M prepared: 27,218 to
+    # 39,077 tx/s in one afternoon), so a GET run and a pgbench run minutes
+    # apart compare the machine's moods as much as the two programs. Each
+    # pair runs both back to back, in alternating order (a drift in one
+    # direction does not favour either), and the target is judged on the
+    # median of the pairs' ratios.
+    PAIR_LINES=() PAIR_PCTS=()
+    for i in $(seq "$PAIRS"); do
+      if [ $((i % 2)) = 1 ]; then
+        scenario "pair$i" "GET patient by id (pair $i)" get_by_id.lua "/" BENCH_IDS="$OUT/patient_ids.txt"
+        pgbench_run -M prepared -c "$CONNECTIONS"
+      else
+        pgbench_run -M prepared -c "$CONNECTIONS"
+        scenario "pair$i" "GET patient by id (pair $i)" get_by_id.lua "/" BENCH_IDS="$OUT/patient_ids.txt"
+      fi
+      tps=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' <<<"$out")
+      pct=$(awk -v a="${RPS[postgres/pair$i]:-0}" -v b="${tps:-0}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
+      [ "${ERRS[postgres/pair$i]:-1}" = 0 ] || pct=0.0
+      PAIR_PCTS+=("$pct")
+      PAIR_LINES+=("| $i | $([ $((i % 2)) = 1 ] && echo "GET, then pgbench" || echo "pgbench, then GET") | $(printf '%.0f' "${RPS[postgres/pair$i]:-0}") | ${P99[postgres/pair$i]:-n/a} | ${ERRS[postgres/pair$i]:-n/a} | $(printf '%.0f' "${tps:-0}") | $pct% |")
+      say "$(printf '%-9s %-34s %9.0f tx/s   GET by id = %s%% of it' postgres "pgbench -M prepared (pair $i)" "${tps:-0}" "$pct")"
+    done
+    PAIR_MEDIAN=$(printf '%s\n' "${PAIR_PCTS[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    PAIR_RANGE="$(printf '%s\n' "${PAIR_PCTS[@]}" | sort -g | head -1)–$(printf '%s\n' "${PAIR_PCTS[@]}" | sort -g | tail -1)%"
+    say "GET by id on PostgreSQL = $PAIR_MEDIAN% of pgbench -M prepared (median of $PAIRS back-to-back pairs; pairs $PAIR_RANGE)"
   fi
+
+  kill "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
 done
 
 # ---- cold start (SQLite, already migrated) -----------------------------------
@@ -434,7 +473,7 @@ fi
     echo "RSS: $(mb "${IDLE[$DB]}") MB idle after start, $(mb "${PEAK[$DB]}") MB peak under load (VmRSS every 100 ms)."
     if [ "$DB" = postgres ] && [ -n "${PGB_TPS[prepared]:-}" ]; then
       echo
-      echo "| pgbench (same PK read, $CONNECTIONS clients, $THREADS threads) | tx/s | latency avg ms | CPU µs/select: PostgreSQL | machine | our GET by id as % |"
+      echo "| pgbench (same PK read, $CONNECTIONS clients, $THREADS threads) | tx/s | latency avg ms | CPU µs/select: PostgreSQL | machine | the GET scenario's rate as % |"
       echo "| --- | ---: | ---: | ---: | ---: | ---: |"
       for mode in prepared simple; do
         echo "| -M $mode | $(printf '%.0f' "${PGB_TPS[$mode]}") | ${PGB_LAT[$mode]} | ${PGB_PG[$mode]} | ${PGB_BUSY[$mode]} | $(awk -v a="${RPS[postgres/get]:-0}" -v b="${PGB_TPS[$mode]}" 'BEGIN { printf "%.1f%%", 100 * a / b }') |"
@@ -457,6 +496,14 @@ fi
         fi
       fi
     fi
+    if [ "$DB" = postgres ] && [ -n "$PAIR_MEDIAN" ]; then
+      echo
+      echo "GET by id against pgbench -M prepared, back to back: the machine's speed drifts within minutes (compare the pgbench rates below), so the target is judged on pairs of runs made one right after the other, in alternating order, $DURATION s each: **median $PAIR_MEDIAN%** of $PAIRS pairs (range $PAIR_RANGE)."
+      echo
+      echo "| pair | order | GET req/s | GET p99 ms | GET errors | pgbench tx/s | GET as % |"
+      echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+      printf '%s\n' "${PAIR_LINES[@]}"
+    fi
     echo
     echo "<details><summary>Query plans of the list pages</summary>"
     echo
@@ -477,9 +524,10 @@ fi
   echo
   echo "| target | measured | |"
   echo "| --- | --- | --- |"
-  if [ -n "${PGB_TPS[prepared]:-}" ] && [ -n "${RPS[postgres/get]:-}" ]; then
-    pct=$(awk -v a="${RPS[postgres/get]}" -v b="${PGB_TPS[prepared]}" 'BEGIN { printf "%.1f", 100 * a / b }')
-    echo "| GET by id on PostgreSQL ≥ 50% of pgbench -M prepared | $pct% | $(pass_if "$pct" ">=" 50) |"
+  if [ -n "$PAIR_MEDIAN" ]; then
+    echo "| GET by id on PostgreSQL ≥ 50% of pgbench -M prepared (median of $PAIRS back-to-back pairs) | $PAIR_MEDIAN% (pairs $PAIR_RANGE) | $(pass_if "$PAIR_MEDIAN" ">=" 50) |"
+  fi
+  if [ -n "${P99[postgres/get]:-}" ]; then
     echo "| GET by id on PostgreSQL p99 < 10 ms | ${P99[postgres/get]} ms | $(pass_if "${P99[postgres/get]}" "<" 10) |"
   fi
   if [ -n "${RPS[postgres/list]:-}" ]; then
@@ -517,7 +565,7 @@ fi
     echo "| Lambda zip < 15 MB | n/a | not judged |"
   fi
   for DB in $DBS; do
-    for key in get getnolog list deep patch create intake include; do
+    for key in get getnolog list deep patch create intake include $(seq -f 'pair%g' "$PAIRS"); do
       if [ -z "${ERRS[$DB/$key]:-}" ]; then continue; fi
       echo "| no errors: $(cut -c11-44 <<<"${LINE[$DB/$key]}" | sed 's/ *$//') ($DB) | ${ERRS[$DB/$key]} | $([ "${ERRS[$DB/$key]}" = 0 ] && echo PASS || echo MISS) |"
     done
