@@ -29,7 +29,7 @@ RESULTS=""
 ARGS="$*"
 PG_ADMIN_URL=${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/navigator_bench}
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --patients) PATIENTS=$2; shift 2 ;;
