@@ -2,9 +2,10 @@
 //! Lambda entry and the tests.
 //!
 //! A request passes the middleware (request id, tracing without personal
-//! data, body limit, panic guard), is routed to a handler in `resources/`,
-//! whose extractors parse it into domain types (or fail with problem+json),
-//! and whose body calls the generic store in `db::store`.
+//! data, body limit, panic guard in unwinding builds), is routed to a
+//! handler in `resources/`, whose extractors parse it into domain types (or
+//! fail with problem+json), and whose body calls the generic store in
+//! `db::store`.
 
 pub mod access_log;
 pub mod auth;
@@ -152,6 +153,10 @@ pub fn app(state: AppState) -> Router {
                 .on_response(log_response)
                 .on_failure(()),
         )
+        // Where panics unwind (debug builds, the tests) a panicking handler
+        // answers 500 problem+json. The release build aborts on panic (see
+        // Cargo.toml: the 15 MB binary target), so there a panic ends the
+        // process and its in-flight requests.
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::Internal(
                 "handler panicked".into(),
