@@ -321,19 +321,20 @@ EOF
     ROWS=$(psql "$PG_URL" -Atc "SELECT count(*) FROM bench_patients")
     printf '\\set n random(1, %s)\nSELECT %s FROM bench_patients WHERE n = :n;\n' "$ROWS" "$COLUMNS" >"$WORK/pgbench.sql"
     # pgbench_run PGBENCH-ARGS...: runs the script; sets out (its output),
-    # and the machine's and PostgreSQL's CPU per select (busy_us, pg_us).
+    # tps, and the machine's and PostgreSQL's CPU per select (busy_us, pg_us).
     pgbench_run() {
       local busy_before pg_before tx
       busy_before=$(busy_ticks) pg_before=$(pg_ticks)
       out=$("$PGBENCH" -n "$@" -j "$THREADS" -T "$DURATION" -f "$WORK/pgbench.sql" "$PG_URL" 2>&1)
       tx=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' <<<"$out")
+      tps=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' <<<"$out")
       busy_us=$(per_op $(($(busy_ticks) - busy_before)) "$tx")
       pg_us=$(per_op $(($(pg_ticks) - pg_before)) "$tx")
     }
     for mode in prepared simple; do
       pgbench_run -M "$mode" -c "$CONNECTIONS"
       PGB_BUSY[$mode]=$busy_us PGB_PG[$mode]=$pg_us
-      PGB_TPS[$mode]=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' <<<"$out")
+      PGB_TPS[$mode]=$tps
       PGB_LAT[$mode]=$(sed -nE 's/^latency average = ([0-9.]+) ms/\1/p' <<<"$out")
       say "$(printf '%-9s %-34s %9.0f tx/s   latency average %s ms' postgres "pgbench -M $mode (same PK read)" "${PGB_TPS[$mode]}" "${PGB_LAT[$mode]}")"
     done
@@ -358,19 +359,21 @@ EOF
     # direction does not favour either), and the target is judged on the
     # median of the pairs' ratios.
     PAIR_LINES=() PAIR_PCTS=()
+    pair_get() { scenario "pair$i" "GET patient by id (pair $i)" get_by_id.lua "/" BENCH_IDS="$OUT/patient_ids.txt"; }
     for i in $(seq "$PAIRS"); do
       if [ $((i % 2)) = 1 ]; then
-        scenario "pair$i" "GET patient by id (pair $i)" get_by_id.lua "/" BENCH_IDS="$OUT/patient_ids.txt"
+        order="GET, then pgbench"
+        pair_get
         pgbench_run -M prepared -c "$CONNECTIONS"
       else
+        order="pgbench, then GET"
         pgbench_run -M prepared -c "$CONNECTIONS"
-        scenario "pair$i" "GET patient by id (pair $i)" get_by_id.lua "/" BENCH_IDS="$OUT/patient_ids.txt"
+        pair_get
       fi
-      tps=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' <<<"$out")
       pct=$(awk -v a="${RPS[postgres/pair$i]:-0}" -v b="${tps:-0}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
       [ "${ERRS[postgres/pair$i]:-1}" = 0 ] || pct=0.0
       PAIR_PCTS+=("$pct")
-      PAIR_LINES+=("| $i | $([ $((i % 2)) = 1 ] && echo "GET, then pgbench" || echo "pgbench, then GET") | $(printf '%.0f' "${RPS[postgres/pair$i]:-0}") | ${P99[postgres/pair$i]:-n/a} | ${ERRS[postgres/pair$i]:-n/a} | $(printf '%.0f' "${tps:-0}") | $pct% |")
+      PAIR_LINES+=("| $i | $order | $(printf '%.0f' "${RPS[postgres/pair$i]:-0}") | ${P99[postgres/pair$i]:-n/a} | ${ERRS[postgres/pair$i]:-n/a} | $(printf '%.0f' "${tps:-0}") | $pct% |")
       say "$(printf '%-9s %-34s %9.0f tx/s   GET by id = %s%% of it' postgres "pgbench -M prepared (pair $i)" "${tps:-0}" "$pct")"
     done
     PAIR_MEDIAN=$(printf '%s\n' "${PAIR_PCTS[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
