@@ -211,6 +211,7 @@ async fn serve(database_url: &str, args: &ServeArgs) -> Result<(), Box<dyn std::
     let (secret, source) = config::jwt_secret(database_url)?;
     let settings = db::PoolSettings {
         max_connections: args.max_connections,
+        checkpoints: db::Checkpoints::Background(Default::default()),
         ..Default::default()
     };
     let db = db::connect(database_url, settings)?;

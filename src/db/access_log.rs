@@ -122,8 +122,11 @@ impl AccessLog {
                 };
                 runtime.block_on(async move {
                     // Made here, so that its connection belongs to this runtime.
+                    // A long-lived writer, like the server it logs for:
+                    // its commits must not checkpoint in its turn either.
                     let settings = super::PoolSettings {
                         max_connections: 1,
+                        checkpoints: super::Checkpoints::Background(Default::default()),
                         ..Default::default()
                     };
                     match super::connect(&url, settings) {

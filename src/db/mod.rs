@@ -7,12 +7,14 @@
 //! [`Conflict`]s that the API layer maps to status codes.
 
 pub mod access_log;
+mod checkpoint;
 pub mod entities;
 pub mod erasure;
 pub mod migrations;
 pub mod store;
 mod write;
 
+pub use checkpoint::{CheckpointPolicy, Checkpoints};
 pub use write::{WriteTransaction, begin_trial, begin_write};
 
 use std::{str::FromStr, time::Duration};
@@ -38,6 +40,9 @@ pub struct PoolSettings {
     /// worth it only where idle connections die unseen, as in a Lambda
     /// sandbox frozen between invocations.
     pub test_before_acquire: bool,
+    /// SQLite: who copies the write-ahead log back into the database file
+    /// (see [`Checkpoints`]); ignored on PostgreSQL.
+    pub checkpoints: Checkpoints,
 }
 
 impl Default for PoolSettings {
@@ -49,6 +54,7 @@ impl Default for PoolSettings {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
             test_before_acquire: false,
+            checkpoints: Checkpoints::InCommit,
         }
     }
 }
@@ -69,7 +75,7 @@ pub enum ConnectError {
 /// lazily, so this does no I/O: a Lambda cold start pays nothing here.
 pub fn connect(url: &str, settings: PoolSettings) -> Result<DatabaseConnection, ConnectError> {
     if url.starts_with("sqlite:") {
-        let options = SqliteConnectOptions::from_str(url)?
+        let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -88,6 +94,11 @@ pub fn connect(url: &str, settings: PoolSettings) -> Result<DatabaseConnection, 
             // temporary file: the access log's batches wrote every page
             // they changed to disk twice.
             .pragma("temp_store", "memory");
+        if let Checkpoints::Background(policy) = settings.checkpoints
+            && checkpoint::start(&options, policy)
+        {
+            options = options.pragma("wal_autocheckpoint", "0");
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)

@@ -10,6 +10,9 @@
 //! 0.52 s → 32 ms, at the same throughput). The busy timeout remains for
 //! writers in other processes (say an import run beside the server).
 //! PostgreSQL needs no queue.
+//!
+//! The same per-file record tells the file's checkpointer, if one runs
+//! (`checkpoint.rs`), of each commit.
 
 use std::{
     collections::HashMap,
@@ -20,15 +23,31 @@ use std::{
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
     QueryResult, Statement, TransactionOptions, TransactionTrait,
+    sqlx::sqlite::SqliteConnectOptions,
 };
-use tokio::sync::OwnedMutexGuard;
+use tokio::{
+    sync::{Notify, OwnedMutexGuard},
+    task::AbortHandle,
+};
 
 /// A transaction that will write. Commit it, or drop it to roll it back;
 /// either ends its turn in SQLite's queue.
 pub struct WriteTransaction {
     tx: DatabaseTransaction,
     /// Released after the transaction ends (fields drop in order).
-    _turn: Option<OwnedMutexGuard<()>>,
+    turn: Option<OwnedMutexGuard<()>>,
+    writers: Option<Arc<Writers>>,
+}
+
+/// What this process's writers to one SQLite file share.
+#[derive(Default)]
+pub(super) struct Writers {
+    /// Their first-come, first-served turn.
+    pub(super) turn: Arc<tokio::sync::Mutex<()>>,
+    /// Told of every commit (a stored permit when nobody waits).
+    pub(super) committed: Notify,
+    /// The file's checkpointer task, while one runs.
+    pub(super) checkpointer: Mutex<Option<AbortHandle>>,
 }
 
 /// Begins a transaction that will write. On SQLite it first waits for this
@@ -36,8 +55,9 @@ pub struct WriteTransaction {
 /// at `BEGIN` (`BEGIN IMMEDIATE`), so that a writer never fails upgrading a
 /// read lock; PostgreSQL ignores the option.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, DbErr> {
-    let turn = match sqlite_file(db) {
-        Some(file) => Some(queue_of(file).lock_owned().await),
+    let writers = sqlite_file(db).map(writers_of);
+    let turn = match &writers {
+        Some(writers) => Some(writers.turn.clone().lock_owned().await),
         None => None,
     };
     let tx = db
@@ -46,7 +66,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, Db
             ..Default::default()
         })
         .await?;
-    Ok(WriteTransaction { tx, _turn: turn })
+    Ok(WriteTransaction { tx, turn, writers })
 }
 
 /// Begins a transaction whose writes will be rolled back (a dry run): it
@@ -55,14 +75,21 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, Db
 pub async fn begin_trial(db: &DatabaseConnection) -> Result<WriteTransaction, DbErr> {
     Ok(WriteTransaction {
         tx: db.begin().await?,
-        _turn: None,
+        turn: None,
+        writers: None,
     })
 }
 
 impl WriteTransaction {
     /// Commits, then lets the next writer in.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.tx.commit().await
+        let Self { tx, turn, writers } = self;
+        tx.commit().await?;
+        drop(turn);
+        if let Some(writers) = writers {
+            writers.committed.notify_one();
+        }
+        Ok(())
     }
 
     /// Rolls back, then lets the next writer in.
@@ -77,19 +104,22 @@ fn sqlite_file(db: &DatabaseConnection) -> Option<PathBuf> {
     if db.get_database_backend() != DbBackend::Sqlite {
         return None;
     }
-    let options = db.get_sqlite_connection_pool().connect_options();
+    file_of(&db.get_sqlite_connection_pool().connect_options())
+}
+
+/// The file SQLite options open; `None` in memory.
+pub(super) fn file_of(options: &SqliteConnectOptions) -> Option<PathBuf> {
     let file = options.get_filename();
     (file.as_os_str() != ":memory:").then(|| file.to_path_buf())
 }
 
-/// One queue per file, shared by every pool on it in this process (the
+/// One record per file, shared by every pool on it in this process (the
 /// server's and the access-log writer's, both opened from one URL). Keyed
 /// by the name as the URL gives it, not resolved on each write: a pool
 /// naming the file another way meets the others on the busy timeout.
-fn queue_of(file: PathBuf) -> Arc<tokio::sync::Mutex<()>> {
-    static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
-        LazyLock::new(Default::default);
-    QUEUES
+pub(super) fn writers_of(file: PathBuf) -> Arc<Writers> {
+    static FILES: LazyLock<Mutex<HashMap<PathBuf, Arc<Writers>>>> = LazyLock::new(Default::default);
+    FILES
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .entry(file)

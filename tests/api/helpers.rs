@@ -118,10 +118,12 @@ impl TestApp {
                 std::fs::create_dir_all(&dir).unwrap();
                 let url = format!("sqlite://{}/test.db", dir.display());
                 (
+                    // As the server opens it.
                     db::connect(
                         &url,
                         PoolSettings {
                             max_connections: 8,
+                            checkpoints: db::Checkpoints::Background(Default::default()),
                             ..Default::default()
                         },
                     )

@@ -65,3 +65,119 @@ async fn a_writer_waits_its_turn_behind_another_pool_s_writer_instead_of_failing
     assert_eq!(order, [1, 2]);
     app.finish().await;
 }
+
+/// The database file itself, without the write-ahead log: what a
+/// checkpoint has copied back so far.
+fn file_alone(url: &str) -> DatabaseConnection {
+    let options = SqliteConnectOptions::from_str(url)
+        .unwrap()
+        .read_only(true)
+        .immutable(true);
+    SqlxSqliteConnector::from_sqlx_sqlite_pool(
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with(options),
+    )
+}
+
+async fn one_number(db: &DatabaseConnection, sql: &str) -> Option<i64> {
+    db.query_one_raw(sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Sqlite,
+        sql,
+    ))
+    .await
+    .ok()
+    .flatten()
+    .map(|row| row.try_get_by_index(0).unwrap())
+}
+
+#[tokio::test]
+async fn the_server_s_commits_leave_checkpoints_to_a_task_that_copies_them_into_the_file_soon_after()
+ {
+    let app = TestApp::new(Backend::Sqlite).await;
+    assert_eq!(
+        one_number(&app.db, "PRAGMA wal_autocheckpoint").await,
+        Some(0),
+        "a commit would still checkpoint in its writer's turn"
+    );
+    let id = app
+        .post(
+            "/v1/patients",
+            navigator::domain::Role::Navigator,
+            serde_json::json!({"email": "ann@example.org"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let hex = id.replace('-', "");
+    let query = format!("SELECT count(*) FROM patients WHERE id = x'{hex}'");
+    // One create is a few pages: SQLite's own checkpoint would wait for
+    // 1,000, and with it off nothing but the task copies them.
+    let mut in_file = false;
+    for _ in 0..100 {
+        if one_number(&file_alone(&app.url), &query).await == Some(1) {
+            in_file = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(in_file, "the create never reached the database file");
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_writes_that_never_pause_the_log_still_starts_over_instead_of_growing() {
+    let dir = std::env::temp_dir().join(format!("navigator-wal-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/wal.db", dir.display());
+    let policy = db::CheckpointPolicy {
+        gather: Duration::from_millis(5),
+        rewind_at: 100,
+    };
+    let pool = db::connect(
+        &url,
+        db::PoolSettings {
+            max_connections: 4,
+            checkpoints: db::Checkpoints::Background(policy),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let tx = db::begin_write(&pool).await.unwrap();
+    tx.execute_unprepared("CREATE TABLE pages (body BLOB)")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // Four writers in turn, so that one always waits: the log gains pages
+    // while every passive checkpoint copies it.
+    const COMMITS: usize = 1500;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let (pool, done) = (pool.clone(), done.clone());
+            tokio::spawn(async move {
+                while done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < COMMITS {
+                    let tx = db::begin_write(&pool).await.unwrap();
+                    tx.execute_unprepared("INSERT INTO pages VALUES (randomblob(3000))")
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    // Each commit appends at least its new page; a log that started over
+    // holds about what came since its last rewind.
+    let frame = 4096 + 24;
+    let frames = std::fs::metadata(dir.join("wal.db-wal")).unwrap().len() / frame;
+    assert!(
+        frames < 10 * policy.rewind_at as u64,
+        "the log holds {frames} frames after {COMMITS} commits: it never started over"
+    );
+    pool.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}

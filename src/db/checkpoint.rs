@@ -1,0 +1,144 @@
+//! SQLite's checkpoints, moved off the write path in the server.
+//!
+//! In WAL mode a commit appends the pages it changed to the write-ahead
+//! log; a checkpoint copies them back into the database file and syncs
+//! both files to disk. SQLite runs one inside the commit that takes the log
+//! past 1,000 pages. In the server that commit is a request's, made in its
+//! turn in the write queue (`write.rs`), so every writer behind it waited
+//! for the copy and two fsyncs: under the benchmark's creates, about
+//! fifteen times a second, each fsync ~2 ms on its machine. Taking that off
+//! the write path took SQLite create from 1,057–1,146 to 1,283–1,450 req/s
+//! (`bench/`'s create scenario, binaries alternated).
+//!
+//! With [`Checkpoints::Background`], the server's connections leave
+//! checkpoints alone (`wal_autocheckpoint = 0`) and a task of their own,
+//! on a connection of its own, does them. Commits wake it
+//! ([`Writers::committed`]); it lets more commits gather for
+//! [`CheckpointPolicy::gather`], then checkpoints in `PASSIVE` mode, which
+//! waits for no reader or writer: writers go on appending while it copies.
+//! An idle server runs no checkpoint and wakes nothing.
+//!
+//! A log that gains frames while it is copied is never fully copied, and
+//! SQLite starts a log over from its beginning only when a writer finds it
+//! fully copied; under sustained writes it would grow without bound. So
+//! when a pass leaves the log longer than [`CheckpointPolicy::rewind_at`]
+//! frames, the checkpointer takes the writers' turn and copies the rest
+//! (what arrived during the pass): the next writer starts the log over.
+//!
+//! With `synchronous = NORMAL`, a commit reaches the disk at the next
+//! checkpoint's sync: now usually within about `gather` of it, where before it
+//! waited for the next 1,000 pages.
+//!
+//! Processes that end after their work (the importer, `migrate`) and
+//! Lambda, whose frozen sandboxes would never run the task, keep SQLite's
+//! own checkpoints ([`Checkpoints::InCommit`]). Closing the last
+//! connection checkpoints whatever is left either way.
+
+use std::{sync::Arc, time::Duration};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, SqlxSqliteConnector, Statement,
+    sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions},
+};
+
+use super::write::{Writers, file_of, writers_of};
+
+/// Who copies SQLite's write-ahead log back into the database file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Checkpoints {
+    /// SQLite itself, in the commit that takes the log past 1,000 pages.
+    #[default]
+    InCommit,
+    /// A task on the runtime that opens the pool, off the write path (the
+    /// server). Outside a runtime, or for a database in memory, SQLite
+    /// keeps doing it.
+    Background(CheckpointPolicy),
+}
+
+/// When the background checkpointer works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    /// How long commits may gather after the one that woke it.
+    pub gather: Duration,
+    /// Log frames (pages) past which a pass ends by catching up in the
+    /// writers' turn, so that the log starts over.
+    pub rewind_at: i64,
+}
+
+impl Default for CheckpointPolicy {
+    fn default() -> Self {
+        Self {
+            // At most ten passes a second, each two fsyncs.
+            gather: Duration::from_millis(100),
+            // 32 MiB of 4 KiB pages: under a load of creates on the
+            // benchmark's machine, about two seconds of writes.
+            rewind_at: 8192,
+        }
+    }
+}
+
+/// Starts the checkpointer of the file `options` open, unless one runs;
+/// says whether one now runs (and so whether the pool may turn SQLite's
+/// own checkpoints off).
+pub(super) fn start(options: &SqliteConnectOptions, policy: CheckpointPolicy) -> bool {
+    let Some(file) = file_of(options) else {
+        return false;
+    };
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return false;
+    };
+    let writers = writers_of(file);
+    let mut running = writers
+        .checkpointer
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if running.as_ref().is_some_and(|task| !task.is_finished()) {
+        return true;
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with(options.clone());
+    let db = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+    let task = runtime.spawn(run(db, writers.clone(), policy));
+    *running = Some(task.abort_handle());
+    true
+}
+
+async fn run(db: DatabaseConnection, writers: Arc<Writers>, policy: CheckpointPolicy) {
+    loop {
+        writers.committed.notified().await;
+        tokio::time::sleep(policy.gather).await;
+        // A failed pass is retried at the next commit's; meanwhile the log
+        // only grows, as it would under a long reader.
+        if let Err(err) = pass(&db, &writers, policy).await {
+            tracing::warn!(error = %err, "SQLite checkpoint failed");
+        }
+    }
+}
+
+async fn pass(
+    db: &DatabaseConnection,
+    writers: &Writers,
+    policy: CheckpointPolicy,
+) -> Result<(), DbErr> {
+    if checkpoint(db).await? > policy.rewind_at {
+        let _turn = writers.turn.lock().await;
+        checkpoint(db).await?;
+    }
+    Ok(())
+}
+
+/// A passive checkpoint; returns the length of the log, in frames.
+async fn checkpoint(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA wal_checkpoint(PASSIVE)",
+        ))
+        .await?;
+    // (busy, frames in the log, frames copied)
+    Ok(match row {
+        Some(row) => row.try_get_by_index::<i64>(1)?,
+        None => 0,
+    })
+}
