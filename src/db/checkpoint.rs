@@ -29,6 +29,11 @@
 //! checkpoint's sync: now usually within about `gather` of it, where before it
 //! waited for the next 1,000 pages.
 //!
+//! At a graceful shutdown the server copies the whole log back and empties
+//! it ([`checkpoint_all`]): its pools are not closed one by one, so SQLite's
+//! own checkpoint at the last close may not run, and the next start would
+//! read the whole log (up to `rewind_at` pages) to rebuild its index.
+//!
 //! Processes that end after their work (the importer, `migrate`) and
 //! Lambda, whose frozen sandboxes would never run the task, keep SQLite's
 //! own checkpoints ([`Checkpoints::InCommit`]). Closing the last
@@ -141,4 +146,15 @@ async fn checkpoint(db: &DatabaseConnection) -> Result<i64, DbErr> {
         Some(row) => row.try_get_by_index::<i64>(1)?,
         None => 0,
     })
+}
+
+/// Copies the whole write-ahead log into the database file and empties it
+/// (SQLite; nothing on PostgreSQL). SQLite waits for readers and writers
+/// still at work, up to its busy timeout: meant for the end of a process.
+pub async fn checkpoint_all(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await?;
+    }
+    Ok(())
 }

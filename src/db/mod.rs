@@ -14,7 +14,7 @@ pub mod migrations;
 pub mod store;
 mod write;
 
-pub use checkpoint::{CheckpointPolicy, Checkpoints};
+pub use checkpoint::{CheckpointPolicy, Checkpoints, checkpoint_all};
 pub use write::{WriteTransaction, begin_trial, begin_write};
 
 use std::{str::FromStr, time::Duration};

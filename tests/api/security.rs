@@ -57,7 +57,8 @@ fn padded(bytes: usize) -> String {
     json!({"email": "big@example.org", "padding": "x".repeat(bytes)}).to_string()
 }
 
-fn binary() -> Command {
+/// The server's binary, with no setting inherited from the environment.
+pub(crate) fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_navigator"));
     command
         .env_remove("NAVIGATOR_JWT_SECRET")
@@ -320,9 +321,30 @@ fn the_public_intake_documents_its_429_with_retry_after_and_its_16_kib_cap() {
     );
 }
 
+/// Starts `serve` (given `--addr 127.0.0.1:0`); the process and the port
+/// it printed.
+pub(crate) fn serving(command: &mut Command) -> (std::process::Child, u16) {
+    let mut server = command
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stderr.take().unwrap()));
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("the server printed its address")
+            .unwrap();
+        if let Some((_, rest)) = line.split_once("listening on http://127.0.0.1:") {
+            break rest.trim().parse().unwrap();
+        }
+    };
+    (server, port)
+}
+
 /// One HTTP/1.1 POST of an intake form to the server on `port`, sent from
 /// the loopback address `from`; the status code.
-async fn post_intake_from(from: &str, port: u16, n: usize) -> u16 {
+pub(crate) async fn post_intake_from(from: &str, port: u16, n: usize) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
@@ -346,26 +368,14 @@ async fn post_intake_from(from: &str, port: u16, n: usize) -> u16 {
 async fn the_server_counts_each_tcp_peer_against_its_configured_intake_limit() {
     let dir = std::env::temp_dir().join(format!("nav-limit-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut server = binary()
-        .args(["serve", "--addr", "127.0.0.1:0", "--intake-burst", "2"])
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/limit.db", dir.display()),
-        )
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stderr.take().unwrap()));
-    let port: u16 = loop {
-        let line = lines
-            .next()
-            .expect("the server printed its address")
-            .unwrap();
-        if let Some((_, rest)) = line.split_once("listening on http://127.0.0.1:") {
-            break rest.trim().parse().unwrap();
-        }
-    };
+    let (mut server, port) = serving(
+        binary()
+            .args(["serve", "--addr", "127.0.0.1:0", "--intake-burst", "2"])
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/limit.db", dir.display()),
+            ),
+    );
     // 127.0.0.1 spends its burst of 2; 127.0.0.2, another peer, has its own.
     let from_one = [
         post_intake_from("127.0.0.1", port, 1).await,

@@ -1,6 +1,8 @@
 //! This process's writers to one SQLite file take turns in a queue
 //! (`db::begin_write`) instead of meeting on SQLite's lock, where the busy
-//! handler makes them sleep and retry.
+//! handler makes them sleep and retry; and the server's checkpoints run
+//! off that queue (`db/checkpoint.rs`), yet keep the log bounded and leave
+//! none behind at a graceful shutdown.
 
 use std::{str::FromStr, time::Duration};
 
@@ -179,5 +181,51 @@ async fn under_writes_that_never_pause_the_log_still_starts_over_instead_of_grow
         "the log holds {frames} frames after {COMMITS} commits: it never started over"
     );
     pool.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn after_a_graceful_shutdown_every_write_is_in_the_database_file_and_no_log_is_left_to_replay()
+ {
+    let dir = std::env::temp_dir().join(format!("nav-shutdown-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("shutdown.db");
+    let (mut server, port) = crate::security::serving(
+        crate::security::binary()
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .env("DATABASE_URL", format!("sqlite://{}", file.display())),
+    );
+    for n in 0..2 {
+        assert_eq!(
+            crate::security::post_intake_from("127.0.0.1", port, n).await,
+            201
+        );
+    }
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(
+        server.wait().unwrap().success(),
+        "the server did not end cleanly"
+    );
+
+    let log = std::fs::metadata(dir.join("shutdown.db-wal")).map_or(0, |m| m.len());
+    assert_eq!(log, 0, "the write-ahead log was left with {log} bytes");
+    // The file alone (SQLite told to ignore any log) has both submissions.
+    let alone = sea_orm::sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&file)
+        .read_only(true)
+        .immutable(true);
+    let mut conn = sea_orm::sqlx::ConnectOptions::connect(&alone)
+        .await
+        .unwrap();
+    let (count,): (i64,) = sea_orm::sqlx::query_as("SELECT count(*) FROM intake_submissions")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(count, 2);
+    drop(conn);
     let _ = std::fs::remove_dir_all(dir);
 }
