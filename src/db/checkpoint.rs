@@ -36,8 +36,8 @@
 //!
 //! Processes that end after their work (the importer, `migrate`) and
 //! Lambda, whose frozen sandboxes would never run the task, keep SQLite's
-//! own checkpoints ([`Checkpoints::InCommit`]). Closing the last
-//! connection checkpoints whatever is left either way.
+//! own checkpoints ([`Checkpoints::InCommit`]). A process that does close
+//! its last connection has SQLite checkpoint whatever is left.
 
 use std::{sync::Arc, time::Duration};
 
