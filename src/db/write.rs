@@ -36,6 +36,7 @@ pub struct WriteTransaction {
     tx: DatabaseTransaction,
     /// Released after the transaction ends (fields drop in order).
     turn: Option<OwnedMutexGuard<()>>,
+    /// Told of the commit (SQLite files only).
     writers: Option<Arc<Writers>>,
 }
 

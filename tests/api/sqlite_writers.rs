@@ -214,18 +214,11 @@ async fn after_a_graceful_shutdown_every_write_is_in_the_database_file_and_no_lo
     let log = std::fs::metadata(dir.join("shutdown.db-wal")).map_or(0, |m| m.len());
     assert_eq!(log, 0, "the write-ahead log was left with {log} bytes");
     // The file alone (SQLite told to ignore any log) has both submissions.
-    let alone = sea_orm::sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&file)
-        .read_only(true)
-        .immutable(true);
-    let mut conn = sea_orm::sqlx::ConnectOptions::connect(&alone)
-        .await
-        .unwrap();
-    let (count,): (i64,) = sea_orm::sqlx::query_as("SELECT count(*) FROM intake_submissions")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(count, 2);
-    drop(conn);
+    let alone = file_alone(&format!("sqlite://{}", file.display()));
+    assert_eq!(
+        one_number(&alone, "SELECT count(*) FROM intake_submissions").await,
+        Some(2)
+    );
+    alone.close().await.ok();
     let _ = std::fs::remove_dir_all(dir);
 }
