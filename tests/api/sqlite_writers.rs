@@ -222,3 +222,24 @@ async fn after_a_graceful_shutdown_every_write_is_in_the_database_file_and_no_lo
     alone.close().await.ok();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn on_postgresql_the_checkpoint_settings_change_nothing_and_the_shutdown_checkpoint_is_a_no_op()
+ {
+    let pool = db::connect(
+        &crate::helpers::postgres_admin_url(),
+        db::PoolSettings {
+            max_connections: 1,
+            checkpoints: db::Checkpoints::Background(Default::default()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let tx = db::begin_write(&pool).await.unwrap();
+    tx.execute_unprepared("SELECT 1").await.unwrap();
+    tx.commit().await.unwrap();
+    db::checkpoint_all(&pool)
+        .await
+        .expect("no SQLite pragma sent to PostgreSQL");
+    pool.close().await.ok();
+}
