@@ -46,7 +46,7 @@ use sea_orm::{
     sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
 
-use super::write::{Writers, file_of, writers_of};
+use super::write::{Writers, file_of, sqlite_file, writers_of};
 
 /// Who copies SQLite's write-ahead log back into the database file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -126,35 +126,61 @@ async fn pass(
     writers: &Writers,
     policy: CheckpointPolicy,
 ) -> Result<(), DbErr> {
-    if checkpoint(db).await? > policy.rewind_at {
+    let _alone = writers.checkpointing.lock().await;
+    if checkpoint(db, "PASSIVE").await?.log > policy.rewind_at {
         let _turn = writers.turn.lock().await;
-        checkpoint(db).await?;
+        checkpoint(db, "PASSIVE").await?;
     }
     Ok(())
 }
 
-/// A passive checkpoint; returns the length of the log, in frames.
-async fn checkpoint(db: &DatabaseConnection) -> Result<i64, DbErr> {
+/// What `PRAGMA wal_checkpoint` answers.
+struct Outcome {
+    /// It could not finish for another connection (SQLite reports that in
+    /// the row, not as an error).
+    busy: bool,
+    /// Frames (pages) in the log.
+    log: i64,
+}
+
+async fn checkpoint(db: &DatabaseConnection, mode: &'static str) -> Result<Outcome, DbErr> {
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Sqlite,
-            "PRAGMA wal_checkpoint(PASSIVE)",
+            format!("PRAGMA wal_checkpoint({mode})"),
         ))
         .await?;
     // (busy, frames in the log, frames copied)
     Ok(match row {
-        Some(row) => row.try_get_by_index::<i64>(1)?,
-        None => 0,
+        Some(row) => Outcome {
+            busy: row.try_get_by_index::<i64>(0)? != 0,
+            log: row.try_get_by_index::<i64>(1)?,
+        },
+        None => Outcome {
+            busy: false,
+            log: 0,
+        },
     })
 }
 
 /// Copies the whole write-ahead log into the database file and empties it
-/// (SQLite; nothing on PostgreSQL). SQLite waits for readers and writers
-/// still at work, up to its busy timeout: meant for the end of a process.
+/// (SQLite; nothing on PostgreSQL or in memory). It waits for this
+/// process's checkpointer to end its pass, and SQLite waits for readers and
+/// writers still at work, up to its busy timeout: meant for the end of a
+/// process. An error says the log was left (still whole and replayed by the
+/// next start), never that data was lost.
 pub async fn checkpoint_all(db: &DatabaseConnection) -> Result<(), DbErr> {
-    if db.get_database_backend() == DbBackend::Sqlite {
-        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-            .await?;
+    let Some(file) = sqlite_file(db) else {
+        return Ok(());
+    };
+    let writers = writers_of(file);
+    let _alone = writers.checkpointing.lock().await;
+    if checkpoint(db, "TRUNCATE").await?.busy {
+        return Err(DbErr::Custom(
+            "the write-ahead log stayed in use (another process's reader, writer or \
+             checkpoint) past the busy timeout; it was left for the next start"
+                .into(),
+        ));
     }
     Ok(())
 }

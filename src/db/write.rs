@@ -49,6 +49,9 @@ pub(super) struct Writers {
     pub(super) committed: Notify,
     /// The file's checkpointer task, while one runs.
     pub(super) checkpointer: Mutex<Option<AbortHandle>>,
+    /// One checkpoint at a time: SQLite answers a second one "busy" at
+    /// once, without waiting, and it copies nothing.
+    pub(super) checkpointing: tokio::sync::Mutex<()>,
 }
 
 /// Begins a transaction that will write. On SQLite it first waits for this
@@ -101,7 +104,7 @@ impl WriteTransaction {
 
 /// The SQLite file behind a pool; `None` on PostgreSQL (or in memory,
 /// where every connection is a database of its own).
-fn sqlite_file(db: &DatabaseConnection) -> Option<PathBuf> {
+pub(super) fn sqlite_file(db: &DatabaseConnection) -> Option<PathBuf> {
     if db.get_database_backend() != DbBackend::Sqlite {
         return None;
     }

@@ -223,6 +223,50 @@ async fn after_a_graceful_shutdown_every_write_is_in_the_database_file_and_no_lo
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shutdown_checkpoint_empties_the_log_even_when_the_task_is_copying_at_that_moment() {
+    let dir = std::env::temp_dir().join(format!("navigator-race-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/race.db", dir.display());
+    // No gathering: every commit sets the task copying at once, so the
+    // checkpoint right after it meets the task's pass.
+    let policy = db::CheckpointPolicy {
+        gather: Duration::ZERO,
+        rewind_at: 8192,
+    };
+    let pool = db::connect(
+        &url,
+        db::PoolSettings {
+            max_connections: 2,
+            checkpoints: db::Checkpoints::Background(policy),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let tx = db::begin_write(&pool).await.unwrap();
+    tx.execute_unprepared("CREATE TABLE pages (body BLOB)")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    for round in 0..200 {
+        let tx = db::begin_write(&pool).await.unwrap();
+        tx.execute_unprepared(
+            "INSERT INTO pages SELECT randomblob(3000) FROM (SELECT 1 UNION ALL SELECT 2) \
+             CROSS JOIN (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4)",
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        db::checkpoint_all(&pool)
+            .await
+            .unwrap_or_else(|err| panic!("round {round}: {err}"));
+        let log = std::fs::metadata(dir.join("race.db-wal")).map_or(0, |m| m.len());
+        assert_eq!(log, 0, "round {round}: the log was left with {log} bytes");
+    }
+    pool.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test]
 async fn on_postgresql_the_checkpoint_settings_change_nothing_and_the_shutdown_checkpoint_is_a_no_op()
  {
