@@ -37,7 +37,7 @@ async fn physician(app: &TestApp) -> String {
 }
 
 /// A lead with a completed call, converted, with a physician.
-async fn converted_patient(app: &TestApp, email: &str) -> (String, String) {
+pub(crate) async fn converted_patient(app: &TestApp, email: &str) -> (String, String) {
     let doctor = physician(app).await;
     let id = app
         .post(

@@ -15,6 +15,7 @@ mod pool;
 mod practitioners;
 mod privacy;
 mod reference_data;
+mod references;
 mod schema;
 mod security;
 mod sqlite_build;

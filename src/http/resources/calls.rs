@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::common::{self, nullable, present};
+use super::common::{self, no_references, nullable, present};
 use crate::{
     db::entities::{
         call::{self as table, Entity},
@@ -182,7 +182,7 @@ async fn create_call(
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    common::referenced::<patient::Entity>(&state, "/patient_id", Some(body.patient_id)).await?;
+    let refs = common::exists::<patient::Entity>(&state, "/patient_id", Some(body.patient_id));
     let (id, now) = common::new_record();
     let model = table::ActiveModel {
         id: Set(id),
@@ -200,7 +200,7 @@ async fn create_call(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model).await
+    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model, refs).await
 }
 
 /// Read a call.
@@ -225,22 +225,29 @@ async fn update_call(
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    common::update::<Entity, View>(&state, &who, id, &if_match, |current, m| {
-        if let Some(next) = body.status {
-            let now = CallStatus::from_text(&current.status).unwrap_or(CallStatus::Scheduled);
-            if !now.can_become(next) {
-                return Err(ApiError::Conflict(format!(
-                    "A {now} call cannot become {next}."
-                )));
+    common::update::<Entity, View>(
+        &state,
+        &who,
+        id,
+        &if_match,
+        no_references(),
+        |current, m| {
+            if let Some(next) = body.status {
+                let now = CallStatus::from_text(&current.status).unwrap_or(CallStatus::Scheduled);
+                if !now.can_become(next) {
+                    return Err(ApiError::Conflict(format!(
+                        "A {now} call cannot become {next}."
+                    )));
+                }
             }
-        }
-        patch!(m.navigator? = body.navigator);
-        patch!(m.scheduled_at = body.scheduled_at);
-        patch!(m.reminder_at? = body.reminder_at);
-        patch!(m.status = body.status.map(|s| s.as_str()));
-        patch!(m.notes? = body.notes);
-        Ok(())
-    })
+            patch!(m.navigator? = body.navigator);
+            patch!(m.scheduled_at = body.scheduled_at);
+            patch!(m.reminder_at? = body.reminder_at);
+            patch!(m.status = body.status.map(|s| s.as_str()));
+            patch!(m.notes? = body.notes);
+            Ok(())
+        },
+    )
     .await
 }
 

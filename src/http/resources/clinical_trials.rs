@@ -155,12 +155,11 @@ async fn create_clinical_trial(
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    common::referenced::<medical_condition::Entity>(
+    let refs = common::exists::<medical_condition::Entity>(
         &state,
         "/medical_condition_id",
         body.medical_condition_id,
-    )
-    .await?;
+    );
     let (id, now) = common::new_record();
     let model = table::ActiveModel {
         id: Set(id),
@@ -176,7 +175,7 @@ async fn create_clinical_trial(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model).await
+    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model, refs).await
 }
 
 /// Read a trial.
@@ -200,13 +199,12 @@ async fn update_clinical_trial(
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    common::referenced::<medical_condition::Entity>(
+    let refs = common::exists::<medical_condition::Entity>(
         &state,
         "/medical_condition_id",
         body.medical_condition_id.flatten(),
-    )
-    .await?;
-    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
+    );
+    common::update::<Entity, View>(&state, &who, id, &if_match, refs, |_, m| {
         patch!(m.registry_id = body.registry_id);
         patch!(m.title? = body.title);
         patch!(m.medical_condition_id? = body.medical_condition_id);

@@ -68,13 +68,16 @@ where
 }
 
 /// `POST /v1/{collection}`: inserts `model` as `actor` (replaying the
-/// first response for a repeated `Idempotency-Key`).
+/// first response for a repeated `Idempotency-Key`). `references` are the
+/// courtesy checks of the records the body names, run only if the database
+/// refuses the insert on a foreign key ([`explain`]).
 pub async fn create<E, V>(
     state: &AppState,
     actor: &str,
     idempotency: &Idempotency,
     digest: &BodyDigest,
     model: E::ActiveModel,
+    references: impl Future<Output = ApiResult<()>>,
 ) -> ApiResult<Response>
 where
     E: store::Record,
@@ -86,7 +89,13 @@ where
     if let Some(replayed) = idempotency.replay(&tx, actor, digest).await? {
         return Ok(replayed);
     }
-    let created = store::insert::<E>(&tx, actor, model).await?;
+    let created = match store::insert::<E>(&tx, actor, model).await {
+        Err(err) if refers_to_nothing(&err) => {
+            drop(tx);
+            return Err(explain(err, references).await);
+        }
+        result => result?,
+    };
     let id = E::id_of(&created);
     let view = V::from(created);
     let location = format!("/v1/{}/{id}", E::COLLECTION);
@@ -97,13 +106,15 @@ where
     Ok(response)
 }
 
-/// `PATCH /v1/{collection}/{id}`: `apply` sets the changed columns on the
-/// active model and checks the resource's rules against the current record.
+/// `PATCH /v1/{collection}/{id}`: `references` as for [`create`]; `apply`
+/// sets the changed columns on the active model and checks the resource's
+/// rules against the current record.
 pub async fn update<E, V>(
     state: &AppState,
     who: &Principal,
     id: Uuid,
     if_match: &IfMatch,
+    references: impl Future<Output = ApiResult<()>>,
     apply: impl FnOnce(&E::Model, &mut E::ActiveModel) -> Result<(), ApiError>,
 ) -> ApiResult<Tagged<V>>
 where
@@ -117,9 +128,41 @@ where
     if_match.check(E::version_of(&current))?;
     let mut changes = current.clone().into_active_model();
     apply(&current, &mut changes)?;
-    let updated = store::update::<E>(&tx, &who.subject, &current, changes).await?;
+    let updated = match store::update::<E>(&tx, &who.subject, &current, changes).await {
+        Err(err) if refers_to_nothing(&err) => {
+            drop(tx);
+            return Err(explain(err, references).await);
+        }
+        result => result?,
+    };
     tx.commit().await?;
     Ok(Tagged(V::from(updated).for_role(who.role)))
+}
+
+/// For a write that names no other record: nothing to explain.
+pub fn no_references() -> std::future::Ready<ApiResult<()>> {
+    std::future::ready(Ok(()))
+}
+
+/// Whether the database refused a write on a foreign key.
+fn refers_to_nothing(err: &store::StoreError) -> bool {
+    matches!(err, store::StoreError::Db(err)
+        if matches!(db::conflict(err), Some(db::Conflict::ForeignKey(_))))
+}
+
+/// The answer to a write the database refused on a foreign key, once its
+/// transaction has ended: the courtesy checks name the field at fault (a
+/// 422). The foreign keys guarantee what the checks would, so a write that
+/// succeeds never runs them: on PostgreSQL each is a round trip. If they
+/// all pass (a record went away meanwhile), the schema's 409 stands.
+async fn explain(
+    err: store::StoreError,
+    references: impl Future<Output = ApiResult<()>>,
+) -> ApiError {
+    match references.await {
+        Err(named) => named,
+        Ok(()) => err.into(),
+    }
 }
 
 /// `DELETE /v1/{collection}/{id}`: admin only (the type of `who` says so);
@@ -173,9 +216,10 @@ macro_rules! patch {
     };
 }
 
-/// Courtesy check before a write that refers to another record: a missing
-/// record is a 422 on `field` (the foreign key would refuse it anyway,
-/// with a less precise 409).
+/// Courtesy check of a record a write names: a missing record is a 422 on
+/// `field`, where the foreign key gives a less precise 409. A write's
+/// references are checked after the database refused it ([`explain`]); a
+/// rule that needs the record reads it first.
 pub async fn referenced<E: store::Record>(
     state: &AppState,
     field: &str,
@@ -189,6 +233,15 @@ pub async fn referenced<E: store::Record>(
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// [`referenced`], for a write's references.
+pub async fn exists<E: store::Record>(
+    state: &AppState,
+    field: &str,
+    id: Option<Uuid>,
+) -> ApiResult<()> {
+    referenced::<E>(state, field, id).await.map(drop)
 }
 
 /// Courtesy check that `id` names a practitioner of kind physician.

@@ -166,12 +166,11 @@ async fn create_eap_enrollment(
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    common::referenced::<expanded_access_program::Entity>(
+    let refs = common::exists::<expanded_access_program::Entity>(
         &state,
         "/program_id",
         Some(body.program_id),
-    )
-    .await?;
+    );
     let physician_id =
         common::journey_physician(&state, body.patient_id, body.physician_id).await?;
     let (id, now) = common::new_record();
@@ -193,7 +192,7 @@ async fn create_eap_enrollment(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model).await
+    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model, refs).await
 }
 
 /// Read an enrollment.
@@ -217,8 +216,8 @@ async fn update_eap_enrollment(
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    common::physician(&state, "/physician_id", body.physician_id).await?;
-    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
+    let refs = common::physician(&state, "/physician_id", body.physician_id);
+    common::update::<Entity, View>(&state, &who, id, &if_match, refs, |_, m| {
         patch!(m.physician_id = body.physician_id.map(Some));
         patch!(m.enrolled_at? = body.enrolled_at);
         patch!(m.status = body.status.map(|s| s.as_str()));

@@ -158,12 +158,11 @@ async fn create_expanded_access_program(
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    common::referenced::<medical_condition::Entity>(
+    let refs = common::exists::<medical_condition::Entity>(
         &state,
         "/medical_condition_id",
         body.medical_condition_id,
-    )
-    .await?;
+    );
     let (id, now) = common::new_record();
     let model = table::ActiveModel {
         id: Set(id),
@@ -179,7 +178,7 @@ async fn create_expanded_access_program(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model).await
+    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model, refs).await
 }
 
 /// Read a program.
@@ -203,13 +202,12 @@ async fn update_expanded_access_program(
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    common::referenced::<medical_condition::Entity>(
+    let refs = common::exists::<medical_condition::Entity>(
         &state,
         "/medical_condition_id",
         body.medical_condition_id.flatten(),
-    )
-    .await?;
-    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
+    );
+    common::update::<Entity, View>(&state, &who, id, &if_match, refs, |_, m| {
         patch!(m.eap_number = body.eap_number);
         patch!(m.product = body.product);
         patch!(m.medical_condition_id? = body.medical_condition_id);

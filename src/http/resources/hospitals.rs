@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::common::{self, nullable, present};
+use super::common::{self, no_references, nullable, present};
 use crate::{
     db::entities::hospital::{self as table, Entity},
     domain::Name,
@@ -148,7 +148,15 @@ async fn create_hospital(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model).await
+    common::create::<Entity, View>(
+        &state,
+        &who.subject,
+        &idempotency,
+        &digest,
+        model,
+        no_references(),
+    )
+    .await
 }
 
 /// Read a hospital.
@@ -172,7 +180,7 @@ async fn update_hospital(
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
+    common::update::<Entity, View>(&state, &who, id, &if_match, no_references(), |_, m| {
         patch!(m.name = body.name);
         patch!(m.city = body.city);
         patch!(m.country? = body.country);

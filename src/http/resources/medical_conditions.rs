@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::common::{self, present};
+use super::common::{self, no_references, present};
 use crate::{
     db::entities::medical_condition::{self as table, Entity},
     domain::{Abbreviation, Name},
@@ -141,7 +141,15 @@ async fn create_medical_condition(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model).await
+    common::create::<Entity, View>(
+        &state,
+        &who.subject,
+        &idempotency,
+        &digest,
+        model,
+        no_references(),
+    )
+    .await
 }
 
 /// Read a medical condition.
@@ -165,7 +173,7 @@ async fn update_medical_condition(
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
+    common::update::<Entity, View>(&state, &who, id, &if_match, no_references(), |_, m| {
         patch!(m.name = body.name);
         patch!(m.abbreviation = body.abbreviation);
         Ok(())

@@ -349,6 +349,17 @@ async fn list_patients(
     Ok(Disclosed::new(&who, ids, page))
 }
 
+/// What a lead's body names, checked only when the database refuses it: its
+/// medical condition and its physician (who must be one).
+async fn references(
+    state: &AppState,
+    condition: Option<Uuid>,
+    physician: Option<Uuid>,
+) -> ApiResult<()> {
+    common::exists::<medical_condition::Entity>(state, "/medical_condition_id", condition).await?;
+    common::physician(state, "/physician_id", physician).await
+}
+
 /// Create a lead (navigator).
 #[utoipa::path(post, path = "/v1/patients", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
     responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["navigator"])))]
@@ -364,13 +375,7 @@ async fn create_patient(
             "an email or a phone number is required",
         ));
     }
-    common::referenced::<medical_condition::Entity>(
-        &state,
-        "/medical_condition_id",
-        body.medical_condition_id,
-    )
-    .await?;
-    common::physician(&state, "/physician_id", body.physician_id).await?;
+    let refs = references(&state, body.medical_condition_id, body.physician_id);
     let (id, now) = common::new_record();
     let model = table::ActiveModel {
         id: Set(id),
@@ -391,7 +396,7 @@ async fn create_patient(
         updated_at: Set(now),
     };
     let created =
-        common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model);
+        common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model, refs);
     Ok(Disclosed::new(&who, [id], created.await?))
 }
 
@@ -518,44 +523,43 @@ async fn update_patient(
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Disclosed<Tagged<View>>> {
-    common::referenced::<medical_condition::Entity>(
+    let refs = references(
         &state,
-        "/medical_condition_id",
         body.medical_condition_id.flatten(),
-    )
-    .await?;
-    common::physician(&state, "/physician_id", body.physician_id.flatten()).await?;
-    let updated = common::update::<Entity, View>(&state, &who, id, &if_match, |current, m| {
-        if current.erased_at.is_some() {
-            return Err(ApiError::Conflict(
-                "This person's personal data was erased; the record takes no changes.".into(),
-            ));
-        }
-        let email = body
-            .email
-            .as_ref()
-            .map_or(current.email.is_some(), Option::is_some);
-        let phone = body
-            .phone
-            .as_ref()
-            .map_or(current.phone.is_some(), Option::is_some);
-        if !email && !phone {
-            return Err(ApiError::invalid(
-                "/email",
-                "an email or a phone number is required",
-            ));
-        }
-        patch!(m.first_name? = body.first_name);
-        patch!(m.last_name? = body.last_name);
-        patch!(m.email? = body.email);
-        patch!(m.phone? = body.phone);
-        patch!(m.medical_condition_id? = body.medical_condition_id);
-        patch!(m.physician_id? = body.physician_id);
-        patch!(m.first_contact_at? = body.first_contact_at);
-        patch!(m.initial_consult_at? = body.initial_consult_at);
-        Ok(())
-    })
-    .await?;
+        body.physician_id.flatten(),
+    );
+    let updated =
+        common::update::<Entity, View>(&state, &who, id, &if_match, refs, |current, m| {
+            if current.erased_at.is_some() {
+                return Err(ApiError::Conflict(
+                    "This person's personal data was erased; the record takes no changes.".into(),
+                ));
+            }
+            let email = body
+                .email
+                .as_ref()
+                .map_or(current.email.is_some(), Option::is_some);
+            let phone = body
+                .phone
+                .as_ref()
+                .map_or(current.phone.is_some(), Option::is_some);
+            if !email && !phone {
+                return Err(ApiError::invalid(
+                    "/email",
+                    "an email or a phone number is required",
+                ));
+            }
+            patch!(m.first_name? = body.first_name);
+            patch!(m.last_name? = body.last_name);
+            patch!(m.email? = body.email);
+            patch!(m.phone? = body.phone);
+            patch!(m.medical_condition_id? = body.medical_condition_id);
+            patch!(m.physician_id? = body.physician_id);
+            patch!(m.first_contact_at? = body.first_contact_at);
+            patch!(m.initial_consult_at? = body.initial_consult_at);
+            Ok(())
+        })
+        .await?;
     Ok(Disclosed::new(&who, [id], updated))
 }
 

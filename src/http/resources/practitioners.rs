@@ -178,6 +178,17 @@ async fn list_practitioners(
     common::list::<Entity, View>(&state, &who, select, &f.page).await
 }
 
+/// What a practitioner's body names, checked only when the database
+/// refuses it: their hospital and specialization.
+async fn references(
+    state: &AppState,
+    hospital: Option<Uuid>,
+    specialization: Option<Uuid>,
+) -> ApiResult<()> {
+    common::exists::<hospital::Entity>(state, "/hospital_id", hospital).await?;
+    common::exists::<specialization::Entity>(state, "/specialization_id", specialization).await
+}
+
 /// Create a practitioner (navigator).
 #[utoipa::path(post, path = "/v1/practitioners", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
     responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["navigator"])))]
@@ -187,13 +198,7 @@ async fn create_practitioner(
     idempotency: Idempotency,
     ApiJson(body, digest): ApiJson<Create>,
 ) -> ApiResult<Response> {
-    common::referenced::<hospital::Entity>(&state, "/hospital_id", body.hospital_id).await?;
-    common::referenced::<specialization::Entity>(
-        &state,
-        "/specialization_id",
-        body.specialization_id,
-    )
-    .await?;
+    let refs = references(&state, body.hospital_id, body.specialization_id);
     let (id, now) = common::new_record();
     let model = table::ActiveModel {
         id: Set(id),
@@ -210,7 +215,7 @@ async fn create_practitioner(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model).await
+    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model, refs).await
 }
 
 /// Read a practitioner.
@@ -235,15 +240,12 @@ async fn update_practitioner(
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    common::referenced::<hospital::Entity>(&state, "/hospital_id", body.hospital_id.flatten())
-        .await?;
-    common::referenced::<specialization::Entity>(
+    let refs = references(
         &state,
-        "/specialization_id",
+        body.hospital_id.flatten(),
         body.specialization_id.flatten(),
-    )
-    .await?;
-    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
+    );
+    common::update::<Entity, View>(&state, &who, id, &if_match, refs, |_, m| {
         patch!(m.kind = body.kind.map(|k| k.as_str()));
         patch!(m.first_name = body.first_name);
         patch!(m.last_name = body.last_name);

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::common::{self, present};
+use super::common::{self, no_references, present};
 use crate::{
     db::entities::specialization::{self as table, Entity},
     domain::Name,
@@ -134,7 +134,15 @@ async fn create_specialization(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model).await
+    common::create::<Entity, View>(
+        &state,
+        &who.subject,
+        &idempotency,
+        &digest,
+        model,
+        no_references(),
+    )
+    .await
 }
 
 /// Read a specialization.
@@ -158,7 +166,7 @@ async fn update_specialization(
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    common::update::<Entity, View>(&state, &who, id, &if_match, |_, m| {
+    common::update::<Entity, View>(&state, &who, id, &if_match, no_references(), |_, m| {
         patch!(m.name = body.name);
         Ok(())
     })

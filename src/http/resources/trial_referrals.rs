@@ -209,7 +209,7 @@ async fn create_trial_referral(
 ) -> ApiResult<Response> {
     let eligibility = body.eligibility.unwrap_or(Eligibility::Pending);
     check_reason(eligibility, body.ineligible_reason.is_some())?;
-    common::referenced::<clinical_trial::Entity>(&state, "/trial_id", Some(body.trial_id)).await?;
+    let refs = common::exists::<clinical_trial::Entity>(&state, "/trial_id", Some(body.trial_id));
     let physician_id =
         common::journey_physician(&state, body.patient_id, body.physician_id).await?;
     let (id, now) = common::new_record();
@@ -233,7 +233,7 @@ async fn create_trial_referral(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model).await
+    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model, refs).await
 }
 
 /// Read a referral.
@@ -257,8 +257,8 @@ async fn update_trial_referral(
     if_match: IfMatch,
     ApiJson(body, _): ApiJson<Patch>,
 ) -> ApiResult<Tagged<View>> {
-    common::physician(&state, "/physician_id", body.physician_id).await?;
-    common::update::<Entity, View>(&state, &who, id, &if_match, |current, m| {
+    let refs = common::physician(&state, "/physician_id", body.physician_id);
+    common::update::<Entity, View>(&state, &who, id, &if_match, refs, |current, m| {
         let eligibility = body.eligibility.unwrap_or(
             Eligibility::from_text(&current.eligibility).unwrap_or(Eligibility::Pending),
         );
