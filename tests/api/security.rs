@@ -322,7 +322,8 @@ fn the_public_intake_documents_its_429_with_retry_after_and_its_16_kib_cap() {
 }
 
 /// Starts `serve` (given `--addr 127.0.0.1:0`); the process and the port
-/// it printed.
+/// it printed. The rest of its log is read to the end on a thread of its
+/// own, so that the server never writes into a full or closed pipe.
 pub(crate) fn serving(command: &mut Command) -> (std::process::Child, u16) {
     let mut server = command
         .env("RUST_LOG", "info")
@@ -339,6 +340,7 @@ pub(crate) fn serving(command: &mut Command) -> (std::process::Child, u16) {
             break rest.trim().parse().unwrap();
         }
     };
+    std::thread::spawn(move || lines.for_each(drop));
     (server, port)
 }
 
