@@ -21,11 +21,16 @@ function init(args)
 end
 
 function request()
+  -- At most one turn round the ids: once every id is pending (each of its
+  -- PATCHes failed, e.g. a second run on records the first one changed),
+  -- an unbounded search would hold wrk's event loop, and wrk never stops.
+  -- The next id is then sent anyway, and its failure counted.
   local id
-  repeat
+  for _ = 1, #ids do
     i = i % #ids + 1
     id = ids[i]
-  until not pending[id]
+    if not pending[id] then break end
+  end
   pending[id] = true
   local v = versions[id]
   local name = (v % 2 == 1) and "Patcha" or "Patchb"
