@@ -212,7 +212,7 @@ for DB in $DBS; do
     rm -f "$WORK/navigator_bench.db" "$WORK/navigator_bench.db-wal" "$WORK/navigator_bench.db-shm"
     URL="sqlite://$WORK/navigator_bench.db"
   else
-    psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS navigator_bench" -c "CREATE DATABASE navigator_bench"
+    PGOPTIONS="-c client_min_messages=warning" psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS navigator_bench" -c "CREATE DATABASE navigator_bench"
     URL=$PG_URL
   fi
   export DATABASE_URL=$URL
@@ -315,7 +315,7 @@ EOF
     # columns), so pgbench can pick a random row with \set: one primary-key
     # lookup returning one row, as GET /v1/patients/{id} does.
     COLUMNS=$(psql "$PG_URL" -Atc "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'patients'")
-    psql "$PG_URL" -q -c "DROP TABLE IF EXISTS bench_patients" \
+    PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL" -q -c "DROP TABLE IF EXISTS bench_patients" \
       -c "CREATE TABLE bench_patients AS SELECT row_number() OVER (ORDER BY id) AS n, $COLUMNS FROM patients" \
       -c "ALTER TABLE bench_patients ADD PRIMARY KEY (n)" -c "VACUUM ANALYZE bench_patients" -c "CHECKPOINT"
     ROWS=$(psql "$PG_URL" -Atc "SELECT count(*) FROM bench_patients")
