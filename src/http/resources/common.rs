@@ -70,7 +70,7 @@ where
 /// `POST /v1/{collection}`: inserts `model` as `actor` (replaying the
 /// first response for a repeated `Idempotency-Key`). `references` are the
 /// courtesy checks of the records the body names, run only if the database
-/// refuses the insert on a foreign key ([`explain`]).
+/// refuses the insert on a foreign key ([`refused`]).
 pub async fn create<E, V>(
     state: &AppState,
     actor: &str,
@@ -90,11 +90,8 @@ where
         return Ok(replayed);
     }
     let created = match store::insert::<E>(&tx, actor, model).await {
-        Err(err) if refers_to_nothing(&err) => {
-            drop(tx);
-            return Err(explain(err, references).await);
-        }
-        result => result?,
+        Ok(created) => created,
+        Err(err) => return Err(refused(tx, err, references).await),
     };
     let id = E::id_of(&created);
     let view = V::from(created);
@@ -129,11 +126,8 @@ where
     let mut changes = current.clone().into_active_model();
     apply(&current, &mut changes)?;
     let updated = match store::update::<E>(&tx, &who.subject, &current, changes).await {
-        Err(err) if refers_to_nothing(&err) => {
-            drop(tx);
-            return Err(explain(err, references).await);
-        }
-        result => result?,
+        Ok(updated) => updated,
+        Err(err) => return Err(refused(tx, err, references).await),
     };
     tx.commit().await?;
     Ok(Tagged(V::from(updated).for_role(who.role)))
@@ -144,21 +138,24 @@ pub fn no_references() -> std::future::Ready<ApiResult<()>> {
     std::future::ready(Ok(()))
 }
 
-/// Whether the database refused a write on a foreign key.
-fn refers_to_nothing(err: &store::StoreError) -> bool {
-    matches!(err, store::StoreError::Db(err)
-        if matches!(db::conflict(err), Some(db::Conflict::ForeignKey(_))))
-}
-
-/// The answer to a write the database refused on a foreign key, once its
-/// transaction has ended: the courtesy checks name the field at fault (a
-/// 422). The foreign keys guarantee what the checks would, so a write that
-/// succeeds never runs them: on PostgreSQL each is a round trip. If they
-/// all pass (a record went away meanwhile), the schema's 409 stands.
-async fn explain(
+/// The answer to a write the database refused. On a foreign key, the
+/// courtesy checks name the field at fault (a 422), once the transaction
+/// has ended (its connection, and on SQLite the write turn, are not held
+/// while they read). The foreign keys guarantee what the checks would, so
+/// a write that succeeds never runs them: on PostgreSQL each is a round
+/// trip. If they all pass (a record went away meanwhile), the schema's 409
+/// stands.
+async fn refused(
+    tx: db::WriteTransaction,
     err: store::StoreError,
     references: impl Future<Output = ApiResult<()>>,
 ) -> ApiError {
+    drop(tx);
+    let on_foreign_key = matches!(&err, store::StoreError::Db(err)
+        if matches!(db::conflict(err), Some(db::Conflict::ForeignKey(_))));
+    if !on_foreign_key {
+        return err.into();
+    }
     match references.await {
         Err(named) => named,
         Ok(()) => err.into(),
@@ -218,7 +215,7 @@ macro_rules! patch {
 
 /// Courtesy check of a record a write names: a missing record is a 422 on
 /// `field`, where the foreign key gives a less precise 409. A write's
-/// references are checked after the database refused it ([`explain`]); a
+/// references are checked after the database refused it ([`refused`]); a
 /// rule that needs the record reads it first.
 pub async fn referenced<E: store::Record>(
     state: &AppState,
