@@ -41,6 +41,10 @@ impl store::Record for history::Entity {
     fn id_of(model: &Self::Model) -> Uuid {
         model.id
     }
+    fn select_by_id(backend: sea_orm::DbBackend) -> &'static str {
+        static SQL: store::SqlPerBackend = store::SqlPerBackend::new();
+        SQL.select_by_id::<Self>(backend)
+    }
 }
 
 /// A page of a record's history, oldest first. 404 if the record never
