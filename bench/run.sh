@@ -86,16 +86,19 @@ fi
 
 # ---- build -----------------------------------------------------------------
 if [ "$BUILD" = 1 ]; then
-  cargo build --release --bin navigator --example seed
+  cargo build --release --bin navigator --example seed --example floor
 fi
 BIN=$ROOT/target/release/navigator
 SEED=$ROOT/target/release/examples/seed
+FLOOR=$ROOT/target/release/examples/floor
 
 # ---- helpers ---------------------------------------------------------------
 SERVER_PID=""
 SAMPLER_PID=""
+FLOOR_PID=""
 cleanup() {
   [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null || true
+  [ -n "$FLOOR_PID" ] && kill "$FLOOR_PID" 2>/dev/null || true
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
   wait 2>/dev/null || true
 }
@@ -136,6 +139,9 @@ pg_ticks() { cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" { t += 
 # not idle, iowait or steal), summed over its CPUs.
 busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 TICK=$(getconf CLK_TCK)
+# median NUMBER... and range NUMBER... (as "lowest–highest%")
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+range() { echo "$(printf '%s\n' "$@" | sort -g | head -1)–$(printf '%s\n' "$@" | sort -g | tail -1)%"; }
 # per_op TICKS OPS -> microseconds per operation
 per_op() { awk -v t="$1" -v hz="$TICK" -v n="$2" 'BEGIN { printf "%.0f", n ? t / hz * 1e6 / n : 0 }'; }
 
@@ -202,6 +208,7 @@ say "machine: $(nproc) CPUs ($MODEL), $MEM, Linux $(uname -r), PostgreSQL $PGVER
 
 declare -A SEEDLINE IDLE PEAK PGB_TPS PGB_LAT PGB_BUSY PGB_PG PLANS
 COLD_HEALTH="" COLD_PATIENT="" MATCHED_RATE="" MATCHED_PG="" PAIR_MEDIAN="" PAIR_RANGE=""
+FLOOR_MEDIAN="" FLOOR_RANGE="" OF_FLOOR_MEDIAN=""
 PAIR_LINES=()
 
 for DB in $DBS; do
@@ -358,27 +365,57 @@ EOF
     # pair runs both back to back, in alternating order (a drift in one
     # direction does not favour either), and the target is judged on the
     # median of the pairs' ratios.
-    PAIR_LINES=() PAIR_PCTS=()
+    # Each pair also runs the floor (examples/floor.rs): the same read over
+    # HTTP on the same runtime, server and driver, with nothing else (no
+    # token, access log, middleware or JSON of the row). What it reaches
+    # is what this machine leaves any server built on them; the GET's
+    # share of it is what Navigator's own work costs.
+    FLOOR_PORT=$((PORT + 1))
+    "$FLOOR" --database-url "$PG_URL" --addr "127.0.0.1:$FLOOR_PORT" --max-connections "$POOL" \
+      >"$WORK/floor.log" 2>&1 &
+    FLOOR_PID=$!
+    for _ in $(seq 1 300); do
+      curl -fsS -o /dev/null "http://127.0.0.1:$FLOOR_PORT/v1/patients/$FIRST_ID" 2>/dev/null && break
+      kill -0 "$FLOOR_PID" 2>/dev/null || { cat "$WORK/floor.log" >&2; exit 1; }
+      sleep 0.1
+    done
+    env BENCH_TOKEN= BENCH_IDS="$OUT/patient_ids.txt" wrk -t"$THREADS" -c"$CONNECTIONS" -d2s \
+      -s bench/lua/get_by_id.lua "http://127.0.0.1:$FLOOR_PORT/" >/dev/null 2>&1 || true
+    PAIR_LINES=() PAIR_PCTS=() FLOOR_PCTS=() OF_FLOOR_PCTS=()
     pair_get() { scenario "pair$i" "GET patient by id (pair $i)" get_by_id.lua "/" BENCH_IDS="$OUT/patient_ids.txt"; }
+    pair_floor() {
+      PORT=$FLOOR_PORT SERVER_PID=$FLOOR_PID scenario "floor$i" "floor: bare GET by id (pair $i)" get_by_id.lua "/" \
+        BENCH_TOKEN= BENCH_IDS="$OUT/patient_ids.txt"
+    }
     for i in $(seq "$PAIRS"); do
       if [ $((i % 2)) = 1 ]; then
-        order="GET, then pgbench"
+        order="GET, pgbench, floor"
         pair_get
         pgbench_run -M prepared -c "$CONNECTIONS"
+        pair_floor
       else
-        order="pgbench, then GET"
+        order="floor, pgbench, GET"
+        pair_floor
         pgbench_run -M prepared -c "$CONNECTIONS"
         pair_get
       fi
       pct=$(awk -v a="${RPS[postgres/pair$i]:-0}" -v b="${tps:-0}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
       [ "${ERRS[postgres/pair$i]:-1}" = 0 ] || pct=0.0
-      PAIR_PCTS+=("$pct")
-      PAIR_LINES+=("| $i | $order | $(printf '%.0f' "${RPS[postgres/pair$i]:-0}") | ${P99[postgres/pair$i]:-n/a} | ${ERRS[postgres/pair$i]:-n/a} | $(printf '%.0f' "${tps:-0}") | $pct% |")
-      say "$(printf '%-9s %-34s %9.0f tx/s   GET by id = %s%% of it' postgres "pgbench -M prepared (pair $i)" "${tps:-0}" "$pct")"
+      floor_pct=$(awk -v a="${RPS[postgres/floor$i]:-0}" -v b="${tps:-0}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
+      [ "${ERRS[postgres/floor$i]:-1}" = 0 ] || floor_pct=0.0
+      of_floor=$(awk -v a="${RPS[postgres/pair$i]:-0}" -v b="${RPS[postgres/floor$i]:-0}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
+      PAIR_PCTS+=("$pct") FLOOR_PCTS+=("$floor_pct") OF_FLOOR_PCTS+=("$of_floor")
+      PAIR_LINES+=("| $i | $order | $(printf '%.0f' "${RPS[postgres/pair$i]:-0}") | ${P99[postgres/pair$i]:-n/a} | ${ERRS[postgres/pair$i]:-n/a} | $(printf '%.0f' "${tps:-0}") | $pct% | $(printf '%.0f' "${RPS[postgres/floor$i]:-0}") | ${ERRS[postgres/floor$i]:-n/a} | $floor_pct% | $of_floor% |")
+      say "$(printf '%-9s %-34s %9.0f tx/s   GET by id = %s%% of it, the floor %s%%' postgres "pgbench -M prepared (pair $i)" "${tps:-0}" "$pct" "$floor_pct")"
     done
-    PAIR_MEDIAN=$(printf '%s\n' "${PAIR_PCTS[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-    PAIR_RANGE="$(printf '%s\n' "${PAIR_PCTS[@]}" | sort -g | head -1)–$(printf '%s\n' "${PAIR_PCTS[@]}" | sort -g | tail -1)%"
+    kill "$FLOOR_PID"
+    wait "$FLOOR_PID" 2>/dev/null || true
+    FLOOR_PID=""
+    PAIR_MEDIAN=$(median "${PAIR_PCTS[@]}") PAIR_RANGE=$(range "${PAIR_PCTS[@]}")
+    FLOOR_MEDIAN=$(median "${FLOOR_PCTS[@]}") FLOOR_RANGE=$(range "${FLOOR_PCTS[@]}")
+    OF_FLOOR_MEDIAN=$(median "${OF_FLOOR_PCTS[@]}")
     say "GET by id on PostgreSQL = $PAIR_MEDIAN% of pgbench -M prepared (median of $PAIRS back-to-back pairs; pairs $PAIR_RANGE)"
+    say "the floor (bare GET by id) = $FLOOR_MEDIAN% of pgbench -M prepared (pairs $FLOOR_RANGE); GET by id = $OF_FLOOR_MEDIAN% of the floor"
   fi
 
   kill "$SERVER_PID"
@@ -503,8 +540,11 @@ fi
       echo
       echo "GET by id against pgbench -M prepared, back to back: the machine's speed drifts within minutes (compare the pgbench rates below), so the target is judged on pairs of runs made one right after the other, in alternating order, $DURATION s each: **median $PAIR_MEDIAN%** of $PAIRS pairs (range $PAIR_RANGE)."
       echo
-      echo "| pair | order | GET req/s | GET p99 ms | GET errors | pgbench tx/s | GET as % |"
-      echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+      echo
+      echo "The floor (\`examples/floor.rs\`) serves the same read over HTTP with the same runtime, HTTP server and database driver, and nothing else: no token, no access log, no middleware, no JSON of the row. It reached **median $FLOOR_MEDIAN%** of pgbench (range $FLOOR_RANGE): what this machine, with the load tool on it, leaves a server built on these crates. Navigator's GET reached median $OF_FLOOR_MEDIAN% of the floor: the rest is its own work per request."
+      echo
+      echo "| pair | order | GET req/s | GET p99 ms | GET errors | pgbench tx/s | GET as % | floor req/s | floor errors | floor as % | GET as % of floor |"
+      echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
       printf '%s\n' "${PAIR_LINES[@]}"
     fi
     echo
