@@ -405,7 +405,7 @@ EOF
       [ "${ERRS[postgres/floor$i]:-1}" = 0 ] || floor_pct=0.0
       of_floor=$(awk -v a="${RPS[postgres/pair$i]:-0}" -v b="${RPS[postgres/floor$i]:-0}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
       PAIR_PCTS+=("$pct") FLOOR_PCTS+=("$floor_pct") OF_FLOOR_PCTS+=("$of_floor")
-      PAIR_LINES+=("| $i | $order | $(printf '%.0f' "${RPS[postgres/pair$i]:-0}") | ${P99[postgres/pair$i]:-n/a} | ${ERRS[postgres/pair$i]:-n/a} | $(printf '%.0f' "${tps:-0}") | $pct% | $(printf '%.0f' "${RPS[postgres/floor$i]:-0}") | ${ERRS[postgres/floor$i]:-n/a} | $floor_pct% | $of_floor% |")
+      PAIR_LINES+=("| $i | $order | $(printf '%.0f' "${RPS[postgres/pair$i]:-0}") | ${P99[postgres/pair$i]:-n/a} | ${ERRS[postgres/pair$i]:-n/a} | $(printf '%.0f' "${tps:-0}") | $pct% | ${CPU[postgres/pair$i]:-n/a} | $(printf '%.0f' "${RPS[postgres/floor$i]:-0}") | ${ERRS[postgres/floor$i]:-n/a} | $floor_pct% | ${CPU[postgres/floor$i]:-n/a} | $of_floor% |")
       say "$(printf '%-9s %-34s %9.0f tx/s   GET by id = %s%% of it, the floor %s%%' postgres "pgbench -M prepared (pair $i)" "${tps:-0}" "$pct" "$floor_pct")"
     done
     kill "$FLOOR_PID"
@@ -527,7 +527,7 @@ fi
           -v pn="${PGCPU[postgres/getnolog]:-0}" 'BEGIN {
           printf "What 50%% of pgbench -M prepared would take: at half its rate, a request may cost the machine %d µs of CPU (twice pgbench'\''s %d per select). ", 2 * y, y
           printf "GET by id cost %d: the server %d, PostgreSQL %d (the read and its access-log rows), the rest %d (wrk, and kernel work charged to no process). ", b, s, p, b - s - p
-          printf "With PostgreSQL and the rest as measured, the server would have %d µs per request. ", 2 * y - p - (b - s - p)
+          printf "With PostgreSQL and the rest as measured, the server would have %d µs per request (but their shares fall as the rate rises: see the floor below). ", 2 * y - p - (b - s - p)
           if (bn > 0) printf "Without the access log (GET practitioner): the machine %d, the server %d, PostgreSQL %d, the rest %d; the server would have %d µs.", bn, sn, pn, bn - sn - pn, 2 * y - pn - (bn - sn - pn)
           print "" }'
         if [ -n "$MATCHED_PG" ]; then
@@ -543,8 +543,8 @@ fi
       echo
       echo "The floor (\`examples/floor.rs\`) serves the same read over HTTP with the same runtime, HTTP server and database driver, and nothing else: no token, no access log, no middleware, no JSON of the row. It reached **median $FLOOR_MEDIAN%** of pgbench (range $FLOOR_RANGE): what this machine, with the load tool on it, leaves a server built on these crates. Navigator's GET reached median $OF_FLOOR_MEDIAN% of the floor: the rest is its own work per request."
       echo
-      echo "| pair | order | GET req/s | GET p99 ms | GET errors | pgbench tx/s | GET as % | floor req/s | floor errors | floor as % | GET as % of floor |"
-      echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+      echo "| pair | order | GET req/s | GET p99 ms | GET errors | pgbench tx/s | GET as % | GET server µs/req | floor req/s | floor errors | floor as % | floor server µs/req | GET as % of floor |"
+      echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
       printf '%s\n' "${PAIR_LINES[@]}"
     fi
     echo
