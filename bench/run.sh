@@ -540,7 +540,6 @@ fi
       echo
       echo "GET by id against pgbench -M prepared, back to back: the machine's speed drifts within minutes (compare the pgbench rates below), so the target is judged on pairs of runs made one right after the other, in alternating order, $DURATION s each: **median $PAIR_MEDIAN%** of $PAIRS pairs (range $PAIR_RANGE)."
       echo
-      echo
       echo "The floor (\`examples/floor.rs\`) serves the same read over HTTP with the same runtime, HTTP server and database driver, and nothing else: no token, no access log, no middleware, no JSON of the row. It reached **median $FLOOR_MEDIAN%** of pgbench (range $FLOOR_RANGE): what this machine, with the load tool on it, leaves a server built on these crates. Navigator's GET reached median $OF_FLOOR_MEDIAN% of the floor: the rest is its own work per request."
       echo
       echo "| pair | order | GET req/s | GET p99 ms | GET errors | pgbench tx/s | GET as % | GET server µs/req | floor req/s | floor errors | floor as % | floor server µs/req | GET as % of floor |"
