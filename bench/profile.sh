@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+. bench/lib.sh
 
 SCENARIO=get
 DB=postgres
@@ -69,14 +70,8 @@ case "$SCENARIO" in
   *) echo "unknown scenario: $SCENARIO" >&2; usage 2 ;;
 esac
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk"
-  { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null
-fi
-if ! command -v perf >/dev/null; then
-  echo "installing perf"
-  { apt-get update -qq && apt-get install -y -qq linux-perf; } >/dev/null
-fi
+need wrk wrk
+need perf linux-perf
 
 # Release settings (fat LTO, one codegen unit) with symbols and line
 # tables kept: the functions perf names are the ones the release binary runs.
@@ -105,18 +100,12 @@ cleanup() {
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
-for _ in $(seq 1 300); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$WORK/server-$DB.log" >&2; exit 1; }
-  sleep 0.1
-done
+wait_until_answering "http://127.0.0.1:$PORT/health" "$SERVER_PID" "$WORK/server-$DB.log"
 
 # Unsampled warm-up, as in run.sh (GET by id, whatever the scenario: a
 # second load of a PATCH or create scenario would replay the first's
-# versions or emails): the pool opens its connections and prepares its
-# statements.
-env BENCH_TOKEN="$TOKEN" BENCH_IDS="$OUT/patient_ids.txt" wrk -t"$THREADS" -c"$CONNECTIONS" -d2s \
-  -s bench/lua/get_by_id.lua "http://127.0.0.1:$PORT/" >/dev/null 2>&1 || true
+# versions or emails).
+warm_up "$PORT" "$TOKEN" "$OUT/patient_ids.txt"
 
 DATA=$WORK/perf-$DB-$SCENARIO.data
 # Sampling stops a second before the load does, so that no sample falls

@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+. bench/lib.sh
 
 PATIENTS=100000
 DURATION=10
@@ -75,10 +76,7 @@ say() { printf '%s\n' "$*" | tee -a "$WORK/report.txt"; }
 : >"$WORK/report.txt"
 
 # ---- tools -----------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk"
-  { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null
-fi
+need wrk wrk
 PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -1)
 if [[ " $DBS " == *" postgres "* ]]; then
   pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not answering on 127.0.0.1:5432" >&2; exit 1; }
@@ -117,16 +115,6 @@ pass_if() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
   ok = (op == "<") ? (v < l) : (op == "<=") ? (v <= l) : (op == ">=") ? (v >= l) : (v > l)
   print ok ? "PASS" : "MISS" }'; }
 
-wait_for_health() {
-  for _ in $(seq 1 300); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "the server did not become healthy; its log:" >&2
-  tail -20 "$WORK/server-$DB.log" >&2
-  exit 1
-}
 
 # CPU time (user + system, in clock ticks) a process has used.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -139,6 +127,8 @@ pg_ticks() { cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" { t += 
 # not idle, iowait or steal), summed over its CPUs.
 busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 TICK=$(getconf CLK_TCK)
+# percent A B -> A as a percentage of B (0 when B is 0)
+percent() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }'; }
 # median NUMBER... and range NUMBER... (as "lowest–highest%")
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 range() { echo "$(printf '%s\n' "$@" | sort -g | head -1)–$(printf '%s\n' "$@" | sort -g | tail -1)%"; }
@@ -237,7 +227,7 @@ for DB in $DBS; do
   # ---- serve -----------------------------------------------------------------
   "$BIN" serve --addr "127.0.0.1:$PORT" --max-connections "$POOL" >"$WORK/server-$DB.log" 2>&1 &
   SERVER_PID=$!
-  wait_for_health
+  wait_until_answering "http://127.0.0.1:$PORT/health" "$SERVER_PID" "$WORK/server-$DB.log"
   sleep 1
   IDLE[$DB]=$(rss_kb "$SERVER_PID")
   say "idle RSS after start: $(mb "${IDLE[$DB]}") MB"
@@ -251,10 +241,7 @@ for DB in $DBS; do
     done
   ) &
   SAMPLER_PID=$!
-  # Unrecorded: the pool opens its connections and prepares its statements
-  # (pgbench's figures, too, leave out its connection time).
-  env BENCH_TOKEN="$TOKEN" BENCH_IDS="$OUT/patient_ids.txt" wrk -t"$THREADS" -c"$CONNECTIONS" -d2s \
-    -s bench/lua/get_by_id.lua "http://127.0.0.1:$PORT/" >/dev/null 2>&1 || true
+  warm_up "$PORT" "$TOKEN" "$OUT/patient_ids.txt"
 
   # ---- scenarios -------------------------------------------------------------
   scenario get "GET patient by id" get_by_id.lua "/" BENCH_IDS="$OUT/patient_ids.txt"
@@ -356,7 +343,7 @@ EOF
       say "$(printf '%-9s %-34s %9s tx/s   PostgreSQL CPU %s us/select (our GET practitioner: %s)' postgres "pgbench -M prepared -R, $POOL clients" "$MATCHED_RATE" "$MATCHED_PG" "${PGCPU[postgres/getnolog]}")"
     fi
     for mode in prepared simple; do
-      say "GET by id on PostgreSQL = $(awk -v a="${RPS[postgres/get]:-0}" -v b="${PGB_TPS[$mode]}" 'BEGIN { printf "%.1f", 100 * a / b }')% of pgbench -M $mode"
+      say "GET by id on PostgreSQL = $(percent "${RPS[postgres/get]:-0}" "${PGB_TPS[$mode]}")% of pgbench -M $mode"
     done
     # The target's ratio, measured in pairs: this shared machine's speed
     # drifts by a third within minutes (pgbench -M prepared: 27,218 to
@@ -374,13 +361,8 @@ EOF
     "$FLOOR" --database-url "$PG_URL" --addr "127.0.0.1:$FLOOR_PORT" --max-connections "$POOL" \
       >"$WORK/floor.log" 2>&1 &
     FLOOR_PID=$!
-    for _ in $(seq 1 300); do
-      curl -fsS -o /dev/null "http://127.0.0.1:$FLOOR_PORT/v1/patients/$FIRST_ID" 2>/dev/null && break
-      kill -0 "$FLOOR_PID" 2>/dev/null || { cat "$WORK/floor.log" >&2; exit 1; }
-      sleep 0.1
-    done
-    env BENCH_TOKEN= BENCH_IDS="$OUT/patient_ids.txt" wrk -t"$THREADS" -c"$CONNECTIONS" -d2s \
-      -s bench/lua/get_by_id.lua "http://127.0.0.1:$FLOOR_PORT/" >/dev/null 2>&1 || true
+    wait_until_answering "http://127.0.0.1:$FLOOR_PORT/v1/patients/$FIRST_ID" "$FLOOR_PID" "$WORK/floor.log"
+    warm_up "$FLOOR_PORT" "" "$OUT/patient_ids.txt"
     PAIR_LINES=() PAIR_PCTS=() FLOOR_PCTS=() OF_FLOOR_PCTS=()
     pair_get() { scenario "pair$i" "GET patient by id (pair $i)" get_by_id.lua "/" BENCH_IDS="$OUT/patient_ids.txt"; }
     pair_floor() {
@@ -399,11 +381,11 @@ EOF
         pgbench_run -M prepared -c "$CONNECTIONS"
         pair_get
       fi
-      pct=$(awk -v a="${RPS[postgres/pair$i]:-0}" -v b="${tps:-0}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
+      pct=$(percent "${RPS[postgres/pair$i]:-0}" "${tps:-0}")
       [ "${ERRS[postgres/pair$i]:-1}" = 0 ] || pct=0.0
-      floor_pct=$(awk -v a="${RPS[postgres/floor$i]:-0}" -v b="${tps:-0}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
+      floor_pct=$(percent "${RPS[postgres/floor$i]:-0}" "${tps:-0}")
       [ "${ERRS[postgres/floor$i]:-1}" = 0 ] || floor_pct=0.0
-      of_floor=$(awk -v a="${RPS[postgres/pair$i]:-0}" -v b="${RPS[postgres/floor$i]:-0}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
+      of_floor=$(percent "${RPS[postgres/pair$i]:-0}" "${RPS[postgres/floor$i]:-0}")
       PAIR_PCTS+=("$pct") FLOOR_PCTS+=("$floor_pct") OF_FLOOR_PCTS+=("$of_floor")
       PAIR_LINES+=("| $i | $order | $(printf '%.0f' "${RPS[postgres/pair$i]:-0}") | ${P99[postgres/pair$i]:-n/a} | ${ERRS[postgres/pair$i]:-n/a} | $(printf '%.0f' "${tps:-0}") | $pct% | ${CPU[postgres/pair$i]:-n/a} | $(printf '%.0f' "${RPS[postgres/floor$i]:-0}") | ${ERRS[postgres/floor$i]:-n/a} | $floor_pct% | ${CPU[postgres/floor$i]:-n/a} | $of_floor% |")
       say "$(printf '%-9s %-34s %9.0f tx/s   GET by id = %s%% of it, the floor %s%%' postgres "pgbench -M prepared (pair $i)" "${tps:-0}" "$pct" "$floor_pct")"
@@ -507,7 +489,7 @@ fi
     done
     if [ -n "${RPS[$DB/get]:-}" ] && [ -n "${RPS[$DB/getnolog]:-}" ]; then
       echo
-      echo "Access log on the read path: GET patient (logged) vs GET practitioner (not logged): $(awk -v a="${RPS[$DB/get]}" -v b="${RPS[$DB/getnolog]}" 'BEGIN { printf "%.1f%% of the throughput", 100 * a / b }'), ${CPU[$DB/get]} vs ${CPU[$DB/getnolog]} µs of server CPU per request$([ "$DB" = postgres ] && echo ", ${PGCPU[$DB/get]} vs ${PGCPU[$DB/getnolog]} µs of PostgreSQL's")."
+      echo "Access log on the read path: GET patient (logged) vs GET practitioner (not logged): $(percent "${RPS[$DB/get]}" "${RPS[$DB/getnolog]}")% of the throughput, ${CPU[$DB/get]} vs ${CPU[$DB/getnolog]} µs of server CPU per request$([ "$DB" = postgres ] && echo ", ${PGCPU[$DB/get]} vs ${PGCPU[$DB/getnolog]} µs of PostgreSQL's")."
     fi
     echo
     echo "RSS: $(mb "${IDLE[$DB]}") MB idle after start, $(mb "${PEAK[$DB]}") MB peak under load (VmRSS every 100 ms)."
@@ -516,7 +498,7 @@ fi
       echo "| pgbench (same PK read, $CONNECTIONS clients, $THREADS threads) | tx/s | latency avg ms | CPU µs/select: PostgreSQL | machine | the GET scenario's rate as % |"
       echo "| --- | ---: | ---: | ---: | ---: | ---: |"
       for mode in prepared simple; do
-        echo "| -M $mode | $(printf '%.0f' "${PGB_TPS[$mode]}") | ${PGB_LAT[$mode]} | ${PGB_PG[$mode]} | ${PGB_BUSY[$mode]} | $(awk -v a="${RPS[postgres/get]:-0}" -v b="${PGB_TPS[$mode]}" 'BEGIN { printf "%.1f%%", 100 * a / b }') |"
+        echo "| -M $mode | $(printf '%.0f' "${PGB_TPS[$mode]}") | ${PGB_LAT[$mode]} | ${PGB_PG[$mode]} | ${PGB_BUSY[$mode]} | $(percent "${RPS[postgres/get]:-0}" "${PGB_TPS[$mode]}")% |"
       done
       if [ -n "${BUSY[postgres/get]:-}" ]; then
         # Both runs keep the 2 cores busy, so their rates are in inverse

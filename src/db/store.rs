@@ -159,18 +159,12 @@ pub async fn find_for_update<E: Record>(
     conn: &impl ConnectionTrait,
     id: Uuid,
 ) -> Result<E::Model, StoreError> {
-    one_or_not_found(
-        E::find().filter(E::id_column().eq(id)).lock_exclusive(),
-        conn,
-    )
-    .await
-}
-
-async fn one_or_not_found<E: EntityTrait>(
-    select: Select<E>,
-    conn: &impl ConnectionTrait,
-) -> Result<E::Model, StoreError> {
-    select.one(conn).await?.ok_or(StoreError::NotFound)
+    E::find()
+        .filter(E::id_column().eq(id))
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
 /// Inserts a record and records its creation.
