@@ -196,18 +196,86 @@ async fn race_migrations(url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrations_apply_each_step_once_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("navigator-migrate-{}", Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    race_migrations(&format!("sqlite://{}/race.db", dir.display())).await;
-    std::fs::remove_dir_all(dir).ok();
+    on_an_empty_sqlite(async |url| race_migrations(url).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrations_apply_each_step_once_on_postgres() {
+    on_an_empty_postgres(async |url| race_migrations(url).await).await;
+}
+
+/// Migration 5 replaces the links' primary key by an index on the patient
+/// (on SQLite, by rebuilding the table): the reads logged before it are
+/// still there after it, still found by patient, and still append-only.
+async fn reads_logged_before_migration_5_survive_it(url: &str) {
+    use navigator::db::{
+        self, PoolSettings,
+        access_log::reads_of,
+        entities::{access_event, access_event_patient},
+        migrations,
+        store::PageRequest,
+    };
+    use sea_orm::{ConnectionTrait, EntityTrait};
+    let db = db::connect(url, PoolSettings::default()).unwrap();
+    migrations::run_through(&db, 4).await.unwrap();
+    let (patient, event) = (Uuid::now_v7(), Uuid::now_v7());
+    access_event::Entity::insert(access_event::ActiveModel {
+        id: Set(event),
+        at: Set(Utc::now()),
+        actor: Set("before-5".into()),
+        route: Set("GET /v1/patients/{id}".into()),
+    })
+    .exec_without_returning(&db)
+    .await
+    .unwrap();
+    access_event_patient::Entity::insert(access_event_patient::ActiveModel {
+        patient_id: Set(patient),
+        event_id: Set(event),
+    })
+    .exec_without_returning(&db)
+    .await
+    .unwrap();
+
+    assert_eq!(migrations::run(&db).await.unwrap(), [5]);
+    let page = PageRequest {
+        limit: 10,
+        after: None,
+        count: true,
+    };
+    let listed = reads_of(&db, patient, page).await.unwrap();
+    assert_eq!(listed.total, Some(1));
+    assert_eq!(listed.items[0].actor, "before-5");
+    let refused = db
+        .execute_unprepared("DELETE FROM access_event_patients")
+        .await
+        .expect_err("the links stay append-only");
+    assert!(refused.to_string().contains("append-only"), "{refused}");
+    db.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_logged_before_migration_5_survive_it_on_sqlite() {
+    on_an_empty_sqlite(async |url| reads_logged_before_migration_5_survive_it(url).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_logged_before_migration_5_survive_it_on_postgres() {
+    on_an_empty_postgres(async |url| reads_logged_before_migration_5_survive_it(url).await).await;
+}
+
+/// Runs `check` against the URL of a new, empty SQLite file.
+async fn on_an_empty_sqlite(check: impl AsyncFnOnce(&str)) {
+    let dir = std::env::temp_dir().join(format!("navigator-migrate-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    check(&format!("sqlite://{}/empty.db", dir.display())).await;
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Runs `check` against the URL of a new, empty PostgreSQL schema.
+async fn on_an_empty_postgres(check: impl AsyncFnOnce(&str)) {
     use navigator::db::{self, PoolSettings};
     use sea_orm::ConnectionTrait;
-    let admin_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin_url = crate::helpers::postgres_admin_url();
     let schema = format!("m_{}", Uuid::now_v7().simple());
     let admin = db::connect(
         &admin_url,
@@ -222,7 +290,7 @@ async fn concurrent_migrations_apply_each_step_once_on_postgres() {
         .await
         .unwrap();
     let separator = if admin_url.contains('?') { '&' } else { '?' };
-    race_migrations(&format!(
+    check(&format!(
         "{admin_url}{separator}options=-c%20search_path%3D{schema}"
     ))
     .await;

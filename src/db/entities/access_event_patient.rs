@@ -2,7 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
-/// A patient whose data an access event returned.
+/// A patient whose data an access event returned. The pair is the
+/// entity's key for SeaORM only: the table has none since migration 5, just
+/// an index on `patient_id` (see `docs/data-model.md`).
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "access_event_patients")]
 pub struct Model {

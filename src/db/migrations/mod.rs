@@ -12,6 +12,7 @@ mod m0001_initial_schema;
 mod m0002_seed_medical_conditions;
 mod m0003_legacy_ids;
 mod m0004_privacy;
+mod m0005_access_log_index;
 
 use chrono::Utc;
 use sea_orm::{
@@ -51,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "privacy: erasure and the access log",
         statements: m0004_privacy::statements,
     },
+    Migration {
+        version: 5,
+        name: "access log: links found by a deduplicated index on the patient",
+        statements: m0005_access_log_index::statements,
+    },
 ];
 
 /// A transaction holding the migration lock: PostgreSQL's advisory lock
@@ -69,6 +75,12 @@ async fn locked(db: &DatabaseConnection) -> Result<super::WriteTransaction, DbEr
 /// Applies every migration the database has not seen yet and returns the
 /// versions applied, oldest first.
 pub async fn run(db: &DatabaseConnection) -> Result<Vec<i64>, DbErr> {
+    run_through(db, i64::MAX).await
+}
+
+/// Like [`run`], but stops after version `last`: the schema as an older
+/// release left it (to test what a later migration does to its rows).
+pub async fn run_through(db: &DatabaseConnection, last: i64) -> Result<Vec<i64>, DbErr> {
     let tx = locked(db).await?;
     tx.execute(
         Table::create()
@@ -91,7 +103,7 @@ pub async fn run(db: &DatabaseConnection) -> Result<Vec<i64>, DbErr> {
     tx.commit().await?;
     let backend = db.get_database_backend();
     let mut done = Vec::new();
-    for migration in MIGRATIONS {
+    for migration in MIGRATIONS.iter().take_while(|m| m.version <= last) {
         let tx = locked(db).await?;
         if applied_versions(&tx).await?.contains(&migration.version) {
             tx.rollback().await?;
