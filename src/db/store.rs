@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait,
-    Iterable, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
-    Statement, prelude::Uuid,
+    FromQueryResult, Iterable, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select, Statement, prelude::Uuid,
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -140,8 +140,9 @@ pub async fn find<E: Record>(
 ) -> Result<E::Model, StoreError> {
     let backend = conn.get_database_backend();
     let statement = Statement::from_sql_and_values(backend, E::select_by_id(backend), [id.into()]);
-    E::find()
-        .from_raw_sql(statement)
+    // Straight to the model: `E::find().from_raw_sql(..)` first built the
+    // whole `SELECT` (an expression per column) only to discard it.
+    E::Model::find_by_statement(statement)
         .one(conn)
         .await?
         .ok_or(StoreError::NotFound)

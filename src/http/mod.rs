@@ -162,7 +162,12 @@ pub fn app(state: AppState) -> Router {
                 "handler panicked".into(),
             ))
         }))
-        .layer(cors(cors_origins))
+        // With no portal origin configured (the default), no CORS layer:
+        // browsers get no permission either way, and no request pays for
+        // its `Vary` and `Access-Control-Expose-Headers`.
+        .layer(tower::util::option_layer(
+            (!cors_origins.is_empty()).then(|| cors(cors_origins)),
+        ))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             intake_limiter,

@@ -5,7 +5,7 @@
 
 use axum::{
     extract::FromRequestParts,
-    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    http::{HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -88,9 +88,10 @@ pub struct Tagged<T>(pub T);
 
 impl<T: Serialize + Versioned> IntoResponse for Tagged<T> {
     fn into_response(self) -> Response {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ETAG, etag(self.0.version()));
-        (StatusCode::OK, headers, axum::Json(self.0)).into_response()
+        let etag = etag(self.0.version());
+        let mut response = axum::Json(self.0).into_response();
+        response.headers_mut().insert(header::ETAG, etag);
+        response
     }
 }
 

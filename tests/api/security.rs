@@ -246,6 +246,19 @@ on_both_databases! {
         assert_eq!(refused.header("access-control-allow-origin"), None);
     }
 
+    async fn with_no_origin_configured_no_browser_gets_cors_permission(app) {
+        // The default state: no portal origin.
+        let portal = "https://portal.example.org";
+        let token = format!("Bearer {}", app.token(Role::Viewer));
+        let read = app.send(Method::GET, "/v1/patients", None, None, &[("origin", portal), ("authorization", token.as_str())]).await.expect(200);
+        assert_eq!(read.header("access-control-allow-origin"), None);
+        assert_eq!(read.header("access-control-expose-headers"), None);
+        let preflight = app.send(Method::OPTIONS, "/v1/patients", None, None, &[("origin", portal), ("access-control-request-method", "POST")]).await;
+        assert_eq!(preflight.header("access-control-allow-origin"), None);
+        assert_eq!(preflight.header("access-control-allow-methods"), None);
+        assert!(preflight.status.is_client_error(), "{}", preflight.status);
+    }
+
     async fn without_a_jwt_secret_serve_and_token_refuse_postgresql_and_sqlite_uses_a_generated_file(app) {
         if app.backend != crate::helpers::Backend::Postgres {
             // SQLite is the zero-setup local mode: a generated secret file
