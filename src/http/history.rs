@@ -25,6 +25,7 @@ pub struct HistoryEntry {
     /// Who made the change (a token's subject, `anonymous` or `legacy-import`).
     pub actor: String,
     /// When.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub at: DateTime<Utc>,
     /// For each changed field, `{"from": old, "to": new}` (`from` absent
     /// on creation, `to` absent on deletion or when cleared; both absent,

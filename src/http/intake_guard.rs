@@ -40,10 +40,8 @@ use std::{
 
 use axum::{
     body::Body,
-    extract::{ConnectInfo, MatchedPath, Request, State},
+    extract::{ConnectInfo, MatchedPath, Request},
     http::{Method, header},
-    middleware::Next,
-    response::{IntoResponse, Response},
 };
 use governor::{
     Quota, RateLimiter,
@@ -189,19 +187,21 @@ pub fn client_ip(request: &Request) -> Option<IpAddr> {
     })
 }
 
-/// The middleware: passes every other route through untouched.
-pub async fn guard(State(limiter): State<IntakeLimiter>, request: Request, next: Next) -> Response {
+/// The guard, for the middleware that every write passes
+/// (`http::writes`): the intake submission comes back, its body capped, or
+/// its refusal (429, 413); any other request comes back untouched.
+pub fn admit(limiter: &IntakeLimiter, request: Request) -> Result<Request, ApiError> {
     let guarded = request.method() == Method::POST
         && request
             .extensions()
             .get::<MatchedPath>()
             .is_some_and(|path| path.as_str() == INTAKE_PATH);
     if !guarded {
-        return next.run(request).await;
+        return Ok(request);
     }
     if let Err(wait) = limiter.check(client_ip(&request)) {
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        return ApiError::TooManyRequests(seconds.max(1)).into_response();
+        return Err(ApiError::TooManyRequests(seconds.max(1)));
     }
     let declared = request
         .headers()
@@ -209,13 +209,11 @@ pub async fn guard(State(limiter): State<IntakeLimiter>, request: Request, next:
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > INTAKE_MAX_BODY_BYTES as u64) {
-        return ApiError::PayloadTooLarge.into_response();
+        return Err(ApiError::PayloadTooLarge);
     }
     // A body without a (truthful) length is cut off while it is read; the
     // JSON extractor answers 413.
-    let request =
-        request.map(|body| Body::new(http_body_util::Limited::new(body, INTAKE_MAX_BODY_BYTES)));
-    next.run(request).await
+    Ok(request.map(|body| Body::new(http_body_util::Limited::new(body, INTAKE_MAX_BODY_BYTES))))
 }
 
 #[cfg(test)]

@@ -20,13 +20,14 @@ pub mod openapi;
 pub mod pagination;
 pub mod resources;
 pub mod security;
+pub mod timestamp;
 pub mod versioning;
 
 use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, MatchedPath, Request},
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
     http::{HeaderName, HeaderValue, Method},
     response::Response,
 };
@@ -169,11 +170,7 @@ pub fn app(state: AppState) -> Router {
             (!cors_origins.is_empty()).then(|| cors(cors_origins)),
         ))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            intake_limiter,
-            intake_guard::guard,
-        ))
-        .layer(axum::middleware::from_fn(finish_writes))
+        .layer(axum::middleware::from_fn_with_state(intake_limiter, writes))
         .layer(axum::middleware::from_fn_with_state(
             access_log_state,
             access_log::record,
@@ -189,14 +186,28 @@ fn log_response<B>(res: &axum::http::Response<B>, latency: Duration, _: &Span) {
     );
 }
 
-/// Runs every write to completion in its own task. When a client goes away,
-/// hyper drops the request's future; a write handler dropped between BEGIN
-/// and COMMIT could hand its pooled connection back inside the transaction,
-/// where the next request's statements would land. Reads need no such care.
-async fn finish_writes(req: Request, next: axum::middleware::Next) -> Response {
+/// What a write passes through; reads go straight on (one middleware for
+/// both, not one each: every layer made of a function boxes the rest of the
+/// stack and its future again for every request, reads included).
+///
+/// - The public intake's guard ([`intake_guard::admit`]): its rate limit
+///   and body cap.
+/// - Its own task, run to completion. When a client goes away, hyper drops
+///   the request's future; a write handler dropped between BEGIN and COMMIT
+///   could hand its pooled connection back inside the transaction, where
+///   the next request's statements would land. Reads need no such care.
+async fn writes(
+    State(intake_limiter): State<IntakeLimiter>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
+    let req = match intake_guard::admit(&intake_limiter, req) {
+        Ok(req) => req,
+        Err(refused) => return axum::response::IntoResponse::into_response(refused),
+    };
     match tokio::spawn(next.run(req)).await {
         Ok(response) => response,
         Err(_) => axum::response::IntoResponse::into_response(ApiError::Internal(

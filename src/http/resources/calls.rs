@@ -39,7 +39,9 @@ pub struct View {
     pub patient_id: Uuid,
     /// The patient navigator who holds the call.
     pub navigator: Option<String>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub scheduled_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub reminder_at: Option<DateTime<Utc>>,
     pub status: CallStatus,
     /// What was said. Personal data: omitted for the viewer role.
@@ -47,7 +49,9 @@ pub struct View {
     #[schema(value_type = Option<String>)]
     pub notes: Personal<Option<String>>,
     pub version: i32,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

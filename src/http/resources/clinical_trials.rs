@@ -40,7 +40,9 @@ pub struct View {
     pub medical_condition_id: Option<Uuid>,
     pub status: TrialStatus,
     pub version: i32,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -41,10 +41,13 @@ pub struct View {
     pub physician_id: Option<Uuid>,
     /// Imported from the legacy CRM.
     pub imported: bool,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub enrolled_at: Option<DateTime<Utc>>,
     pub status: EnrollmentStatus,
     pub version: i32,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -109,11 +109,13 @@ pub struct View {
     #[serde(skip_serializing_if = "Personal::is_withheld")]
     #[schema(value_type = Option<String>)]
     pub medical_condition: Personal<Option<String>>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub requested_call_at: Option<DateTime<Utc>>,
     /// The body exactly as received. Personal data: omitted for the viewer role.
     #[serde(skip_serializing_if = "Personal::is_withheld")]
     #[schema(value_type = Object)]
     pub payload: Personal<serde_json::Value>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub submitted_at: DateTime<Utc>,
     /// Always 1: submissions never change.
     pub version: i32,
@@ -178,6 +180,7 @@ pub struct Create {
 #[schema(as = IntakeReceipt)]
 pub struct Receipt {
     pub id: Uuid,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub submitted_at: DateTime<Utc>,
     /// Only for navigators and admins: the person it joined or created.
     #[serde(skip_serializing_if = "Option::is_none")]

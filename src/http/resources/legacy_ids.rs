@@ -34,6 +34,7 @@ pub struct View {
     pub collection: String,
     /// The record's id: `GET /v1/{collection}/{record_id}`.
     pub record_id: Uuid,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub imported_at: DateTime<Utc>,
 }
 

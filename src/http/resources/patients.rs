@@ -63,14 +63,20 @@ pub struct View {
     pub phone: Personal<Option<String>>,
     pub medical_condition_id: Option<Uuid>,
     pub physician_id: Option<Uuid>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub first_contact_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub initial_consult_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub converted_at: Option<DateTime<Utc>>,
     /// When the person's personal data was erased; the record then keeps
     /// only ids, statuses and dates, and takes no personal data.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub erased_at: Option<DateTime<Utc>>,
     pub version: i32,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

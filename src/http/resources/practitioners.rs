@@ -46,7 +46,9 @@ pub struct View {
     pub license_number: Option<String>,
     pub hospital_id: Option<Uuid>,
     pub version: i32,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

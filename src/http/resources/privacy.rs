@@ -48,6 +48,7 @@ pub struct Erasure {
     /// The admin who erased.
     pub actor: String,
     pub reason: String,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub erased_at: DateTime<Utc>,
 }
 
@@ -96,6 +97,7 @@ async fn erase_patient(
 pub struct AccessLogEntry {
     /// The read's id (the same read lists several patients under one id).
     pub id: Uuid,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub at: DateTime<Utc>,
     /// Who read: the token's subject.
     pub actor: String,

@@ -34,7 +34,9 @@ pub struct View {
     pub id: Uuid,
     pub name: String,
     pub version: i32,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

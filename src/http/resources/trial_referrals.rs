@@ -42,6 +42,7 @@ pub struct View {
     pub physician_id: Option<Uuid>,
     /// Imported from the legacy CRM.
     pub imported: bool,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub referred_at: Option<DateTime<Utc>>,
     pub eligibility: Eligibility,
     /// Why the patient is ineligible (often medical). Personal data:
@@ -51,7 +52,9 @@ pub struct View {
     pub ineligible_reason: Personal<Option<String>>,
     pub outcome: ReferralOutcome,
     pub version: i32,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 
