@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
     prelude::Uuid,
-    sea_query::{InsertStatement, Query},
+    sea_query::{Expr, InsertStatement, Query},
 };
 use std::sync::Arc;
 
@@ -32,7 +32,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use super::{
     begin_write,
     entities::{access_event, access_event_patient},
-    store::{Listed, PageRequest, end_of_page},
+    store::{Listed, PageRequest, SqlPerBackend, end_of_page},
 };
 
 /// One read to record.
@@ -250,21 +250,27 @@ async fn write(db: &DatabaseConnection, events: &[Stamped]) -> Result<(), DbErr>
     if events.is_empty() {
         return Ok(());
     }
+    let backend = db.get_database_backend();
     let tx = begin_write(db).await?;
     for chunk in chunks(events, EVENT_ROWS) {
-        let mut insert = Query::insert();
-        insert
-            .into_table("access_events")
-            .columns(["id", "at", "actor", "route"]);
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 4);
         for e in chunk {
-            insert.values_panic([
+            values.extend([
                 e.id.into(),
                 e.at.into(),
-                e.event.actor.clone().into(),
-                e.event.route.clone().into(),
+                e.event.actor.as_str().into(),
+                e.event.route.as_str().into(),
             ]);
         }
-        tx.execute(&insert).await?;
+        let sql = insert_sql(&EVENT_SQL, backend, chunk.len(), || {
+            Query::insert()
+                .into_table("access_events")
+                .columns(["id", "at", "actor", "route"])
+                .values_panic(values[..4].iter().cloned().map(Expr::from))
+                .to_owned()
+        });
+        tx.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
     }
     let links: Vec<(Uuid, Uuid)> = events
         .iter()
@@ -276,9 +282,56 @@ async fn write(db: &DatabaseConnection, events: &[Stamped]) -> Result<(), DbErr>
         })
         .collect();
     for chunk in chunks(&links, LINK_ROWS) {
-        tx.execute(&link_insert(chunk)).await?;
+        let values: Vec<Value> = chunk
+            .iter()
+            .flat_map(|&(patient, event)| [patient.into(), event.into()])
+            .collect();
+        let sql = insert_sql(&LINK_SQL, backend, chunk.len(), || {
+            Query::insert()
+                .into_table("access_event_patients")
+                .columns(["patient_id", "event_id"])
+                .values_panic(values[..2].iter().cloned().map(Expr::from))
+                .to_owned()
+        });
+        tx.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
     }
     tx.commit().await
+}
+
+/// The INSERT of each chunk size (`EVENT_ROWS`), per table and backend,
+/// rendered once: sea-query built every batch's statements anew, values
+/// and all.
+static EVENT_SQL: [SqlPerBackend; EVENT_ROWS.len()] =
+    [const { SqlPerBackend::new() }; EVENT_ROWS.len()];
+static LINK_SQL: [SqlPerBackend; LINK_ROWS.len()] =
+    [const { SqlPerBackend::new() }; LINK_ROWS.len()];
+
+/// The SQL of an INSERT of `rows` rows (a size of [`EVENT_ROWS`]): the
+/// first time, `one_row`'s statement (its table, columns and one row of
+/// values) grown to as many rows.
+fn insert_sql(
+    cache: &'static [SqlPerBackend],
+    backend: DbBackend,
+    rows: usize,
+    one_row: impl FnOnce() -> InsertStatement,
+) -> &'static str {
+    let size = EVENT_ROWS
+        .iter()
+        .position(|&size| size == rows)
+        .expect("chunks() cuts only the sizes of EVENT_ROWS");
+    cache[size].get_or_build(backend, || {
+        let mut insert = one_row();
+        let row = backend
+            .build(&insert)
+            .values
+            .map(|v| v.0)
+            .unwrap_or_default();
+        for _ in 1..rows {
+            insert.values_panic(row.iter().cloned().map(Expr::from));
+        }
+        backend.build(&insert).sql
+    })
 }
 
 /// `rows` cut into chunks of the given sizes (largest that fits first).
@@ -289,17 +342,6 @@ fn chunks<'a, T>(mut rows: &'a [T], sizes: &'static [usize]) -> impl Iterator<It
         rows = rest;
         Some(chunk)
     })
-}
-
-fn link_insert(links: &[(Uuid, Uuid)]) -> InsertStatement {
-    let mut insert = Query::insert();
-    insert
-        .into_table("access_event_patients")
-        .columns(["patient_id", "event_id"]);
-    for (patient, event) in links {
-        insert.values_panic([(*patient).into(), (*event).into()]);
-    }
-    insert
 }
 
 /// The reads of one patient's data, oldest first, a page at a time.

@@ -28,10 +28,11 @@ pub trait Record: EntityTrait {
     fn select_by_id(backend: DbBackend) -> &'static str;
 }
 
-/// A statement's SQL for each backend, built on first use: reads by id are
-/// the commonest request, and building their `SELECT` each time (sea-query's
-/// statement tree, then its SQL) cost more of a GET's CPU than decoding
-/// the row. Only the SQL is kept; the id is bound per call.
+/// A statement's SQL for each backend, built by sea-query on first use, for
+/// the statements run most: reads by id, the commonest request, where
+/// building the `SELECT` each time (sea-query's statement tree, then its
+/// SQL) cost more of a GET's CPU than decoding the row; and the access
+/// log's INSERTs. Only the SQL is kept; the values are bound per call.
 pub struct SqlPerBackend([OnceLock<String>; 3]);
 
 impl SqlPerBackend {
@@ -41,14 +42,19 @@ impl SqlPerBackend {
         Self([const { OnceLock::new() }; 3])
     }
 
-    /// `E`'s read by id on `backend`, built by sea-query the first time.
-    pub fn select_by_id<E: Record>(&self, backend: DbBackend) -> &str {
+    /// The SQL on `backend`: `build`'s the first time.
+    pub fn get_or_build(&self, backend: DbBackend, build: impl FnOnce() -> String) -> &str {
         let slot = match backend {
             DbBackend::Postgres => 0,
             DbBackend::Sqlite => 1,
             _ => 2,
         };
-        self.0[slot].get_or_init(|| {
+        self.0[slot].get_or_init(build)
+    }
+
+    /// `E`'s read by id on `backend`.
+    pub fn select_by_id<E: Record>(&self, backend: DbBackend) -> &str {
+        self.get_or_build(backend, || {
             // A placeholder id: the statement's one value, bound per call.
             E::find()
                 .filter(E::id_column().eq(Uuid::nil()))
