@@ -56,14 +56,7 @@ unset NAVIGATOR_ADDR NAVIGATOR_DB_MAX_CONNECTIONS
 cargo build --profile profiling --bin navigator --example seed --example floor
 BIN=$ROOT/target/profiling/navigator
 
-if [ "$DB" = sqlite ]; then
-  rm -f "$WORK/navigator_instructions.db" "$WORK/navigator_instructions.db-wal" "$WORK/navigator_instructions.db-shm"
-  URL="sqlite://$WORK/navigator_instructions.db"
-else
-  PGOPTIONS="-c client_min_messages=warning" psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS navigator_instructions" -c "CREATE DATABASE navigator_instructions"
-  URL=$PG_URL
-fi
-export DATABASE_URL=$URL
+fresh_database "$DB" navigator_instructions
 "$ROOT/target/profiling/examples/seed" --patients "$PATIENTS" --out "$OUT" | tail -1
 TOKEN=$("$BIN" token --role admin --sub bench)
 

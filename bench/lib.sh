@@ -1,5 +1,6 @@
-# Shared by bench/run.sh and bench/profile.sh (sourced): installing the
-# tools, waiting for a server, and the unrecorded warm-up before a load.
+# Shared by bench/run.sh, bench/profile.sh and bench/instructions.sh (sourced): installing the
+# tools, waiting for a server, the unrecorded warm-up before a load, and a
+# fresh database.
 
 # need COMMAND DEBIAN-PACKAGE: installs the package if the command is missing.
 need() {
@@ -27,4 +28,19 @@ wait_until_answering() {
 warm_up() {
   env BENCH_TOKEN="$2" BENCH_IDS="$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d2s \
     -s bench/lua/get_by_id.lua "http://127.0.0.1:$1/" >/dev/null 2>&1 || true
+}
+
+# fresh_database DB NAME: an empty database for DB (sqlite or postgres),
+# exported as DATABASE_URL: the file $WORK/NAME.db, or the PostgreSQL
+# database NAME, dropped and created through PG_ADMIN_URL and reached at
+# PG_URL. Uses WORK, PG_ADMIN_URL, PG_URL.
+fresh_database() {
+  if [ "$1" = sqlite ]; then
+    rm -f "$WORK/$2.db" "$WORK/$2.db-wal" "$WORK/$2.db-shm"
+    DATABASE_URL="sqlite://$WORK/$2.db"
+  else
+    PGOPTIONS="-c client_min_messages=warning" psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $2" -c "CREATE DATABASE $2"
+    DATABASE_URL=$PG_URL
+  fi
+  export DATABASE_URL
 }

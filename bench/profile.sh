@@ -78,14 +78,7 @@ need perf linux-perf
 cargo build --profile profiling --bin navigator --example seed
 BIN=$ROOT/target/profiling/navigator
 
-if [ "$DB" = sqlite ]; then
-  rm -f "$WORK/navigator_profile.db" "$WORK/navigator_profile.db-wal" "$WORK/navigator_profile.db-shm"
-  URL="sqlite://$WORK/navigator_profile.db"
-else
-  PGOPTIONS="-c client_min_messages=warning" psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS navigator_profile" -c "CREATE DATABASE navigator_profile"
-  URL=$PG_URL
-fi
-export DATABASE_URL=$URL
+fresh_database "$DB" navigator_profile
 "$ROOT/target/profiling/examples/seed" --patients "$PATIENTS" --out "$OUT" | tail -1
 sync
 LOAD=("${LOAD[@]/@DEEP@/$(cat "$OUT/deep_cursor.txt")}")

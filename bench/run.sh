@@ -205,14 +205,7 @@ for DB in $DBS; do
   say ""
   say "== $DB =="
   # ---- fresh database and seed ---------------------------------------------
-  if [ "$DB" = sqlite ]; then
-    rm -f "$WORK/navigator_bench.db" "$WORK/navigator_bench.db-wal" "$WORK/navigator_bench.db-shm"
-    URL="sqlite://$WORK/navigator_bench.db"
-  else
-    PGOPTIONS="-c client_min_messages=warning" psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS navigator_bench" -c "CREATE DATABASE navigator_bench"
-    URL=$PG_URL
-  fi
-  export DATABASE_URL=$URL
+  fresh_database "$DB" navigator_bench
   OUT=$WORK/$DB
   "$SEED" --patients "$PATIENTS" --out "$OUT" | tee "$WORK/seed-$DB.txt"
   SEEDLINE[$DB]=$(tail -1 "$OUT/seed.txt")

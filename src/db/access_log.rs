@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, Value,
     prelude::Uuid,
-    sea_query::{Expr, InsertStatement, Query},
+    sea_query::{Expr, Query},
 };
 use std::sync::Arc;
 
@@ -250,28 +250,24 @@ async fn write(db: &DatabaseConnection, events: &[Stamped]) -> Result<(), DbErr>
     if events.is_empty() {
         return Ok(());
     }
-    let backend = db.get_database_backend();
     let tx = begin_write(db).await?;
-    for chunk in chunks(events, EVENT_ROWS) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 4);
-        for e in chunk {
-            values.extend([
+    insert_chunks(
+        &tx,
+        "access_events",
+        ["id", "at", "actor", "route"],
+        EVENT_ROWS,
+        &EVENT_SQL,
+        events,
+        |e| {
+            [
                 e.id.into(),
                 e.at.into(),
                 e.event.actor.as_str().into(),
                 e.event.route.as_str().into(),
-            ]);
-        }
-        let sql = insert_sql(&EVENT_SQL, backend, chunk.len(), || {
-            Query::insert()
-                .into_table("access_events")
-                .columns(["id", "at", "actor", "route"])
-                .values_panic(values[..4].iter().cloned().map(Expr::from))
-                .to_owned()
-        });
-        tx.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
-    }
+            ]
+        },
+    )
+    .await?;
     let links: Vec<(Uuid, Uuid)> = events
         .iter()
         .flat_map(|e| {
@@ -281,57 +277,57 @@ async fn write(db: &DatabaseConnection, events: &[Stamped]) -> Result<(), DbErr>
             patients.into_iter().map(move |p| (p, e.id))
         })
         .collect();
-    for chunk in chunks(&links, LINK_ROWS) {
-        let values: Vec<Value> = chunk
-            .iter()
-            .flat_map(|&(patient, event)| [patient.into(), event.into()])
-            .collect();
-        let sql = insert_sql(&LINK_SQL, backend, chunk.len(), || {
-            Query::insert()
-                .into_table("access_event_patients")
-                .columns(["patient_id", "event_id"])
-                .values_panic(values[..2].iter().cloned().map(Expr::from))
-                .to_owned()
-        });
-        tx.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
-    }
+    insert_chunks(
+        &tx,
+        "access_event_patients",
+        ["patient_id", "event_id"],
+        LINK_ROWS,
+        &LINK_SQL,
+        &links,
+        |&(patient, event)| [patient.into(), event.into()],
+    )
+    .await?;
     tx.commit().await
 }
 
-/// The INSERT of each chunk size (`EVENT_ROWS`), per table and backend,
-/// rendered once: sea-query built every batch's statements anew, values
-/// and all.
+/// The INSERT of each chunk size, per table and backend, rendered once:
+/// sea-query built every batch's statements anew, values and all.
 static EVENT_SQL: [SqlPerBackend; EVENT_ROWS.len()] =
     [const { SqlPerBackend::new() }; EVENT_ROWS.len()];
 static LINK_SQL: [SqlPerBackend; LINK_ROWS.len()] =
     [const { SqlPerBackend::new() }; LINK_ROWS.len()];
 
-/// The SQL of an INSERT of `rows` rows (a size of [`EVENT_ROWS`]): the
-/// first time, `one_row`'s statement (its table, columns and one row of
-/// values) grown to as many rows.
-fn insert_sql(
+/// Inserts `rows` into `table`, one statement per chunk of `sizes` rows;
+/// each chunk size's SQL comes from `cache` (one per size), rendered by
+/// sea-query the first time, and only the chunk's `values` are bound.
+async fn insert_chunks<T, const N: usize>(
+    tx: &impl ConnectionTrait,
+    table: &'static str,
+    columns: [&'static str; N],
+    sizes: &'static [usize],
     cache: &'static [SqlPerBackend],
-    backend: DbBackend,
-    rows: usize,
-    one_row: impl FnOnce() -> InsertStatement,
-) -> &'static str {
-    let size = EVENT_ROWS
-        .iter()
-        .position(|&size| size == rows)
-        .expect("chunks() cuts only the sizes of EVENT_ROWS");
-    cache[size].get_or_build(backend, || {
-        let mut insert = one_row();
-        let row = backend
-            .build(&insert)
-            .values
-            .map(|v| v.0)
-            .unwrap_or_default();
-        for _ in 1..rows {
-            insert.values_panic(row.iter().cloned().map(Expr::from));
-        }
-        backend.build(&insert).sql
-    })
+    rows: &[T],
+    values: impl Fn(&T) -> [Value; N],
+) -> Result<(), DbErr> {
+    let backend = tx.get_database_backend();
+    for chunk in chunks(rows, sizes) {
+        let bound: Vec<Value> = chunk.iter().flat_map(&values).collect();
+        let size = sizes
+            .iter()
+            .position(|&size| size == chunk.len())
+            .expect("chunks() cuts only the given sizes");
+        let sql = cache[size].get_or_build(backend, || {
+            let mut insert = Query::insert();
+            insert.into_table(table).columns(columns);
+            for row in bound.chunks(N) {
+                insert.values_panic(row.iter().cloned().map(Expr::from));
+            }
+            backend.build(&insert).sql
+        });
+        tx.execute_raw(Statement::from_sql_and_values(backend, sql, bound))
+            .await?;
+    }
+    Ok(())
 }
 
 /// `rows` cut into chunks of the given sizes (largest that fits first).

@@ -256,7 +256,6 @@ const VERIFIED_TOKENS: usize = 1024;
 const LEEWAY: u64 = 30;
 
 /// What a verified token says.
-#[derive(Clone)]
 struct Verified {
     principal: Principal,
     exp: u64,
