@@ -22,14 +22,14 @@ pub mod resources;
 pub mod security;
 pub mod timestamp;
 pub mod versioning;
+pub mod writes;
 
 use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, MatchedPath, Request, State},
+    extract::{DefaultBodyLimit, MatchedPath, Request},
     http::{HeaderName, HeaderValue, Method},
-    response::Response,
 };
 use sea_orm::DatabaseConnection;
 use tower::ServiceBuilder;
@@ -119,7 +119,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn app(state: AppState) -> Router {
     let cors_origins = state.cors_origins.clone();
     let intake_limiter = state.intake_limiter.clone();
-    let access_log_state = state.clone();
+    let access_log = state.access_log.clone();
     let (router, api) = openapi::router().with_state(state).split_for_parts();
     let router = router
         .merge(openapi::docs(api))
@@ -170,11 +170,8 @@ pub fn app(state: AppState) -> Router {
             (!cors_origins.is_empty()).then(|| cors(cors_origins)),
         ))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(intake_limiter, writes))
-        .layer(axum::middleware::from_fn_with_state(
-            access_log_state,
-            access_log::record,
-        ));
+        .layer(writes::WritesLayer::new(intake_limiter))
+        .layer(access_log::RecordLayer::new(access_log));
     security::headers(router.layer(middleware))
 }
 
@@ -184,36 +181,6 @@ fn log_response<B>(res: &axum::http::Response<B>, latency: Duration, _: &Span) {
         latency_us = latency.as_micros() as u64,
         "response"
     );
-}
-
-/// What a write passes through; reads go straight on (one middleware for
-/// both, not one each: every layer made of a function boxes the rest of the
-/// stack and its future again for every request, reads included).
-///
-/// - The public intake's guard ([`intake_guard::admit`]): its rate limit
-///   and body cap.
-/// - Its own task, run to completion. When a client goes away, hyper drops
-///   the request's future; a write handler dropped between BEGIN and COMMIT
-///   could hand its pooled connection back inside the transaction, where
-///   the next request's statements would land. Reads need no such care.
-async fn writes(
-    State(intake_limiter): State<IntakeLimiter>,
-    req: Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(req).await;
-    }
-    let req = match intake_guard::admit(&intake_limiter, req) {
-        Ok(req) => req,
-        Err(refused) => return axum::response::IntoResponse::into_response(refused),
-    };
-    match tokio::spawn(next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => axum::response::IntoResponse::into_response(ApiError::Internal(
-            "write task failed".into(),
-        )),
-    }
 }
 
 /// Exactly the listed origins (never `*`), and never credentials: the API
