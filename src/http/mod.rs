@@ -28,18 +28,21 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
+    body::Body,
     extract::{DefaultBodyLimit, MatchedPath, Request},
     http::{HeaderName, HeaderValue, Method},
+    response::Response,
 };
 use sea_orm::DatabaseConnection;
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
-use tracing::Span;
+use tracing::{Level, Span};
+use uuid::Uuid;
 
 pub use crate::db::access_log::AccessLog;
 pub use auth::{Authenticator, JwtKeys, Principal};
@@ -128,14 +131,13 @@ pub fn app(state: AppState) -> Router {
     // One stack, outermost first, added with a single `layer` call: each
     // `Router::layer` call boxes every route once more, and axum clones the
     // whole chain of boxes for each request.
-    let middleware = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(
-            // Method, route template, status and latency only: never the
-            // URI, whose query may hold an email address. At DEBUG: a line
-            // per request costs more than the request at load (API
-            // Gateway's access logs record every request on AWS).
+    // Method, route template, status and latency only: never the URI,
+    // whose query may hold an email address. At DEBUG: a line per request
+    // costs more than the request at load (API Gateway's access logs record
+    // every request on AWS). Only where DEBUG is on: otherwise the layer
+    // logged nothing yet timed and wrapped every response.
+    let trace = tracing::enabled!(Level::DEBUG).then(|| {
+        ServiceBuilder::new().map_response(boxed_body).layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
                     let route = req
@@ -154,15 +156,28 @@ pub fn app(state: AppState) -> Router {
                 .on_response(log_response)
                 .on_failure(()),
         )
-        // Where panics unwind (debug builds, the tests) a panicking handler
-        // answers 500 problem+json. The release build aborts on panic (see
-        // Cargo.toml: the 15 MB binary target), so there a panic ends the
-        // process and its in-flight requests.
-        .layer(CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::Internal(
-                "handler panicked".into(),
-            ))
-        }))
+    });
+    // Where panics unwind (debug builds, the tests) a panicking handler
+    // answers 500 problem+json. The release build aborts on panic (see
+    // Cargo.toml: the 15 MB binary target): there a panic ends the process
+    // and its in-flight requests, and the layer could catch nothing.
+    let catch_panic = cfg!(panic = "unwind").then(|| {
+        ServiceBuilder::new()
+            .map_response(boxed_body)
+            .layer(CatchPanicLayer::custom(|_| {
+                axum::response::IntoResponse::into_response(ApiError::Internal(
+                    "handler panicked".into(),
+                ))
+            }))
+    });
+    // One stack, outermost first, added with a single `layer` call: each
+    // `Router::layer` call boxes every route once more, and axum clones the
+    // whole chain of boxes for each request.
+    let middleware = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(tower::util::option_layer(trace))
+        .layer(tower::util::option_layer(catch_panic))
         // With no portal origin configured (the default), no CORS layer:
         // browsers get no permission either way, and no request pays for
         // its `Vary` and `Access-Control-Expose-Headers`.
@@ -173,6 +188,31 @@ pub fn app(state: AppState) -> Router {
         .layer(writes::WritesLayer::new(intake_limiter))
         .layer(access_log::RecordLayer::new(access_log));
     security::headers(router.layer(middleware))
+}
+
+/// The response with its body as axum's own: an optional layer's
+/// response must have the type of the stack without it.
+fn boxed_body<B>(response: axum::http::Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    response.map(Body::new)
+}
+
+/// A random (v4) UUID for each request's `x-request-id`, written without
+/// `core::fmt` (tower-http's `MakeRequestUuid` formats and re-parses it).
+#[derive(Clone, Copy)]
+struct RequestUuid;
+
+impl MakeRequestId for RequestUuid {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let mut text = Uuid::encode_buffer();
+        let id = Uuid::new_v4().hyphenated().encode_lower(&mut text);
+        Some(RequestId::new(
+            HeaderValue::from_str(id).expect("a UUID is a valid header value"),
+        ))
+    }
 }
 
 fn log_response<B>(res: &axum::http::Response<B>, latency: Duration, _: &Span) {

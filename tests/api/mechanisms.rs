@@ -41,12 +41,13 @@ on_both_databases! {
         app.get("/v1/hospitals?limit=200", Role::Viewer).await.expect(200);
     }
 
-    async fn every_record_carries_its_version_as_an_etag(app) {
+    async fn every_record_is_json_carrying_its_version_as_an_etag(app) {
         let created = app.post("/v1/hospitals", Role::Admin, json!({"name": "AMC", "city": "Amsterdam"})).await.expect(201);
         assert_eq!(created.header("etag"), Some("\"1\""));
         assert_eq!(created.header("location"), Some(format!("/v1/hospitals/{}", created.id()).as_str()));
         let read = app.get(&format!("/v1/hospitals/{}", created.id()), Role::Viewer).await.expect(200);
         assert_eq!(read.header("etag"), Some("\"1\""));
+        assert_eq!(read.header("content-type"), Some("application/json"));
         assert_eq!(read.body["version"], 1);
     }
 
