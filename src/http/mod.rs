@@ -128,14 +128,12 @@ pub fn app(state: AppState) -> Router {
         .merge(openapi::docs(api))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
-    // One stack, outermost first, added with a single `layer` call: each
-    // `Router::layer` call boxes every route once more, and axum clones the
-    // whole chain of boxes for each request.
     // Method, route template, status and latency only: never the URI,
     // whose query may hold an email address. At DEBUG: a line per request
     // costs more than the request at load (API Gateway's access logs record
-    // every request on AWS). Only where DEBUG is on: otherwise the layer
-    // logged nothing yet timed and wrapped every response.
+    // every request on AWS). Only where DEBUG is on for this module when
+    // the router is built (`RUST_LOG` is read at start): otherwise the
+    // layer logged nothing yet timed and wrapped every response.
     let trace = tracing::enabled!(Level::DEBUG).then(|| {
         ServiceBuilder::new().map_response(boxed_body).layer(
             TraceLayer::new_for_http()
