@@ -122,7 +122,10 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # used: the live ones' own time, plus the time of backends that have exited
 # (pgbench's, at the end of its run), which the kernel adds to their parent,
 # the postmaster, when it reaps them (cutime, cstime).
-pg_ticks() { cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" { t += $14 + $15 + $16 + $17 } END { print t + 0 }'; }
+# (A process that ends between the glob and its read makes cat fail; with
+# pipefail and set -e that ended the whole run, as it did once when the
+# server's connections closed.)
+pg_ticks() { { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk '$2 == "(postgres)" { t += $14 + $15 + $16 + $17 } END { print t + 0 }'; }
 # ... the whole machine has been busy (user, nice, system, irq, softirq;
 # not idle, iowait or steal), summed over its CPUs.
 busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
