@@ -191,6 +191,12 @@ MEM=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 PGVERSION=$(psql "$PG_ADMIN_URL" -Atc 'show server_version' 2>/dev/null || echo "n/a")
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
+# With --no-build the binaries are whatever target/release holds, which
+# need not be this commit's: say when the server was built.
+if [ "$BUILD" = 0 ]; then
+  BUILT=$(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo "n/a")
+  COMMIT="$COMMIT (--no-build: the server binary was built at $BUILT, not by this run)"
+fi
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 if pgrep -x rustc >/dev/null || pgrep -x cc1 >/dev/null; then
