@@ -397,6 +397,56 @@ on_both_databases! {
     }
 }
 
+/// One batch carries many reads, whose links the writer sorts together:
+/// each read is still linked once to each patient it named, and to no other.
+async fn a_batch_links_each_read_once_to_each_patient_it_named(backend: Backend) {
+    use navigator::db::access_log::{AccessEvent, reads_of};
+    use navigator::http::AccessLog;
+    let app = TestApp::new(backend).await;
+    let log = AccessLog::on_own_thread(&app.url).unwrap();
+    let (ann, bob) = (
+        sea_orm::prelude::Uuid::now_v7(),
+        sea_orm::prelude::Uuid::now_v7(),
+    );
+    for n in 0..200 {
+        log.record(AccessEvent {
+            actor: format!("reader-{n}"),
+            route: "GET /v1/patients".into(),
+            // A page may name a patient twice (a list and its includes).
+            patients: if n % 2 == 0 {
+                vec![ann, bob, ann]
+            } else {
+                vec![bob]
+            },
+        })
+        .await
+        .unwrap();
+    }
+    log.flush().await.unwrap();
+    let all = navigator::db::store::PageRequest {
+        limit: 500,
+        after: None,
+        count: true,
+    };
+    let of_ann = reads_of(&app.db, ann, all).await.unwrap();
+    assert_eq!(of_ann.total, Some(100));
+    let actors: Vec<String> = of_ann.items.iter().map(|e| e.actor.clone()).collect();
+    let expected: Vec<String> = (0..200).step_by(2).map(|n| format!("reader-{n}")).collect();
+    assert_eq!(actors, expected, "ann's reads, in order, and only hers");
+    assert_eq!(reads_of(&app.db, bob, all).await.unwrap().total, Some(200));
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_links_each_read_once_to_each_patient_it_named_on_sqlite() {
+    a_batch_links_each_read_once_to_each_patient_it_named(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_links_each_read_once_to_each_patient_it_named_on_postgres() {
+    a_batch_links_each_read_once_to_each_patient_it_named(Backend::Postgres).await;
+}
+
 /// The writer thread lets a batch gather before writing it, so reads it
 /// was handed may not be written yet when their responses go out; a flush,
 /// as the server does after a graceful shutdown, writes everything first.
