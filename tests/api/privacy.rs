@@ -2,14 +2,18 @@
 //! the log of every read of it.
 
 use axum::http::Method;
-use navigator::domain::Role;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use navigator::{
+    db::{
+        access_log::{self, AccessEvent},
+        store::PageRequest,
+    },
+    domain::Role,
+    http::AccessLog,
+};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, prelude::Uuid};
 use serde_json::{Value, json};
 
-use crate::{
-    helpers::{Backend, TestApp},
-    on_both_databases,
-};
+use crate::{helpers::TestApp, on_both_databases};
 
 /// Values no other test data contains, so finding one anywhere is a leak.
 const FIRST: &str = "zebulonia";
@@ -397,93 +401,51 @@ on_both_databases! {
     }
 }
 
-/// One batch carries many reads, whose links the writer sorts together:
-/// each read is still linked once to each patient it named, and to no other.
-async fn a_batch_links_each_read_once_to_each_patient_it_named(backend: Backend) {
-    use navigator::db::access_log::{AccessEvent, reads_of};
-    use navigator::http::AccessLog;
-    let app = TestApp::new(backend).await;
-    let log = AccessLog::on_own_thread(&app.url).unwrap();
-    let (ann, bob) = (
-        sea_orm::prelude::Uuid::now_v7(),
-        sea_orm::prelude::Uuid::now_v7(),
-    );
-    for n in 0..200 {
-        log.record(AccessEvent {
-            actor: format!("reader-{n}"),
-            route: "GET /v1/patients".into(),
-            // A page may name a patient twice (a list and its includes).
-            patients: if n % 2 == 0 {
-                vec![ann, bob, ann]
-            } else {
-                vec![bob]
-            },
-        })
-        .await
-        .unwrap();
+// The log's writer thread, as `serve` runs it, on its own connection.
+on_both_databases! {
+    // The writer thread lets a batch gather before writing it, so reads it
+    // was handed may not be written yet when their responses go out; a flush,
+    // as the server does after a graceful shutdown, writes everything first.
+    async fn a_flush_writes_every_read_recorded_before_it(app) {
+        let log = AccessLog::on_own_thread(&app.url).unwrap();
+        let patient = Uuid::now_v7();
+        for n in 0..300 {
+            log.record(AccessEvent {
+                actor: format!("reader-{n}"),
+                route: "GET /v1/patients/{id}".into(),
+                patients: vec![patient],
+            })
+            .await
+            .unwrap();
+        }
+        log.flush().await.unwrap();
+        let page = PageRequest { limit: 1, after: None, count: true };
+        let listed = access_log::reads_of(&app.db, patient, page).await.unwrap();
+        assert_eq!(listed.total, Some(300));
     }
-    log.flush().await.unwrap();
-    let all = navigator::db::store::PageRequest {
-        limit: 500,
-        after: None,
-        count: true,
-    };
-    let of_ann = reads_of(&app.db, ann, all).await.unwrap();
-    assert_eq!(of_ann.total, Some(100));
-    let actors: Vec<String> = of_ann.items.iter().map(|e| e.actor.clone()).collect();
-    let expected: Vec<String> = (0..200).step_by(2).map(|n| format!("reader-{n}")).collect();
-    assert_eq!(actors, expected, "ann's reads, in order, and only hers");
-    assert_eq!(reads_of(&app.db, bob, all).await.unwrap().total, Some(200));
-    app.finish().await;
-}
 
-#[tokio::test(flavor = "current_thread")]
-async fn a_batch_links_each_read_once_to_each_patient_it_named_on_sqlite() {
-    a_batch_links_each_read_once_to_each_patient_it_named(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn a_batch_links_each_read_once_to_each_patient_it_named_on_postgres() {
-    a_batch_links_each_read_once_to_each_patient_it_named(Backend::Postgres).await;
-}
-
-/// The writer thread lets a batch gather before writing it, so reads it
-/// was handed may not be written yet when their responses go out; a flush,
-/// as the server does after a graceful shutdown, writes everything first.
-async fn a_flush_writes_every_read_recorded_before_it(backend: Backend) {
-    use navigator::http::AccessLog;
-    let app = TestApp::new(backend).await;
-    // As `serve` runs it.
-    let log = AccessLog::on_own_thread(&app.url).unwrap();
-    let patient = sea_orm::prelude::Uuid::now_v7();
-    for n in 0..300 {
-        log.record(navigator::db::access_log::AccessEvent {
-            actor: format!("reader-{n}"),
-            route: "GET /v1/patients/{id}".into(),
-            patients: vec![patient],
-        })
-        .await
-        .unwrap();
+    // One batch carries many reads, whose links the writer sorts together:
+    // each read is still linked once to each patient it named, and to no other.
+    async fn a_batch_links_each_read_once_to_each_patient_it_named(app) {
+        let log = AccessLog::on_own_thread(&app.url).unwrap();
+        let (ann, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        for n in 0..200 {
+            log.record(AccessEvent {
+                actor: format!("reader-{n}"),
+                route: "GET /v1/patients".into(),
+                // A page may name a patient twice (a list and its includes).
+                patients: if n % 2 == 0 { vec![ann, bob, ann] } else { vec![bob] },
+            })
+            .await
+            .unwrap();
+        }
+        log.flush().await.unwrap();
+        let all = PageRequest { limit: 500, after: None, count: true };
+        let of_ann = access_log::reads_of(&app.db, ann, all).await.unwrap();
+        assert_eq!(of_ann.total, Some(100));
+        let actors: Vec<String> = of_ann.items.iter().map(|e| e.actor.clone()).collect();
+        let expected: Vec<String> = (0..200).step_by(2).map(|n| format!("reader-{n}")).collect();
+        assert_eq!(actors, expected, "ann's reads, in order, and only hers");
+        assert_eq!(access_log::reads_of(&app.db, bob, all).await.unwrap().total, Some(200));
     }
-    log.flush().await.unwrap();
-    let page = navigator::db::store::PageRequest {
-        limit: 1,
-        after: None,
-        count: true,
-    };
-    let listed = navigator::db::access_log::reads_of(&app.db, patient, page)
-        .await
-        .unwrap();
-    assert_eq!(listed.total, Some(300));
-    app.finish().await;
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn a_flush_writes_every_read_recorded_before_it_on_sqlite() {
-    a_flush_writes_every_read_recorded_before_it(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn a_flush_writes_every_read_recorded_before_it_on_postgres() {
-    a_flush_writes_every_read_recorded_before_it(Backend::Postgres).await;
 }
