@@ -48,7 +48,7 @@ impl<T> Disclosed<T> {
 impl<T: IntoResponse> IntoResponse for Disclosed<T> {
     fn into_response(self) -> Response {
         let mut response = self.body.into_response();
-        if response.status().is_success() {
+        if response.status().is_success() && !self.patients.is_empty() {
             response.extensions_mut().insert(Disclosure {
                 actor: self.actor,
                 patients: self.patients,

@@ -6,9 +6,9 @@
 //! in the request context ([`Authenticator::ApiGateway`]).
 //!
 //! Each operation states the least role it needs with the [`Caller`]
-//! extractor; properties holding patients' personal data are [`Personal`],
-//! withheld from roles below [`PERSONAL_DATA`] by [`Redact`]. The rules, and
-//! the role of every operation, are in `docs/authorization.md`.
+//! extractor; which fields each role receives follows from the fields'
+//! classes (`http::resources::declare`). The rules, and the role of every
+//! operation, are in `docs/authorization.md`.
 
 use std::{
     collections::HashMap,
@@ -19,9 +19,9 @@ use std::{
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use super::{AppState, error::ApiError, pagination::Page};
+use super::{AppState, error::ApiError};
 use crate::domain::Role;
 
 /// The signed-in caller.
@@ -89,13 +89,6 @@ pub struct Caller<R> {
     role: PhantomData<fn() -> R>,
 }
 
-impl<R> Caller<R> {
-    /// The caller, whatever the operation needed.
-    pub fn into_principal(self) -> Principal {
-        self.principal
-    }
-}
-
 impl<R> Deref for Caller<R> {
     type Target = Principal;
 
@@ -114,93 +107,6 @@ impl<R: MinRole> FromRequestParts<AppState> for Caller<R> {
             principal,
             role: PhantomData,
         })
-    }
-}
-
-/// The least role that receives patients' personal data; below it (the
-/// viewer), every [`Personal`] property is omitted from responses.
-pub const PERSONAL_DATA: Role = Role::Navigator;
-
-/// A property holding a patient's personal data (name, contact details,
-/// what they wrote, what was said on a call). Shown to [`PERSONAL_DATA`]
-/// and above; withheld from the others, for whom it is omitted from the
-/// JSON. A view marks each such field
-/// `#[serde(skip_serializing_if = "Personal::is_withheld")]` (which also
-/// makes it optional in the OpenAPI schema) and documents it as "omitted
-/// for the viewer role".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Personal<T> {
-    /// The value, for a role that may see it.
-    Shown(T),
-    /// Withheld from this caller.
-    Withheld,
-}
-
-impl<T> Personal<T> {
-    /// Whether the value is withheld (and so omitted).
-    pub fn is_withheld(&self) -> bool {
-        matches!(self, Personal::Withheld)
-    }
-
-    /// The value, unless withheld.
-    pub fn shown(&self) -> Option<&T> {
-        match self {
-            Personal::Shown(value) => Some(value),
-            Personal::Withheld => None,
-        }
-    }
-}
-
-impl<T> From<T> for Personal<T> {
-    fn from(value: T) -> Self {
-        Personal::Shown(value)
-    }
-}
-
-impl<T: Serialize> Serialize for Personal<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Personal::Shown(value) => value.serialize(serializer),
-            // Only reached if a field lacks `skip_serializing_if`: still
-            // nothing of the value.
-            Personal::Withheld => serializer.serialize_none(),
-        }
-    }
-}
-
-/// A response as a role may see it: every view implements it, and the
-/// shared read flows apply it. A view with [`Personal`] properties
-/// withholds them; one without says so with an empty `impl`.
-pub trait Redact: Sized {
-    /// Withholds every [`Personal`] property, embedded records' included.
-    fn withhold_personal_data(&mut self) {}
-
-    /// This response as `role` may see it.
-    fn for_role(mut self, role: Role) -> Self {
-        if !role.allows(PERSONAL_DATA) {
-            self.withhold_personal_data();
-        }
-        self
-    }
-}
-
-impl<T: Redact> Redact for Vec<T> {
-    fn withhold_personal_data(&mut self) {
-        self.iter_mut().for_each(Redact::withhold_personal_data);
-    }
-}
-
-impl<T: Redact> Redact for Option<T> {
-    fn withhold_personal_data(&mut self) {
-        if let Some(inner) = self {
-            inner.withhold_personal_data();
-        }
-    }
-}
-
-impl<T: Redact> Redact for Page<T> {
-    fn withhold_personal_data(&mut self) {
-        self.items.withhold_personal_data();
     }
 }
 

@@ -7,14 +7,15 @@ use axum::Router;
 use utoipa::{
     Modify, OpenApi,
     openapi::{
-        self, Content, HttpMethod, OpenApi as Document, Ref, RefOr, ResponseBuilder,
+        self, Content, HttpMethod, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema,
         path::{Operation, ParameterIn},
+        schema::{ArrayItems, Object},
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
 use utoipa_axum::router::OpenApiRouter;
 
-use super::{AppState, error::Problem, health, resources};
+use super::{AppState, error::Problem, health, resources, resources::declare::Declaration};
 use crate::domain::Role;
 
 #[derive(OpenApi)]
@@ -91,8 +92,10 @@ pub fn docs(doc: Document) -> Router {
     super::docs::router(finish(doc))
 }
 
-/// Adds to each operation the problem responses it can produce.
+/// Adds to each operation the problem responses it can produce, and to
+/// each view's schema which of its properties a viewer does not receive.
 fn finish(mut doc: Document) -> Document {
+    note_withheld_properties(&mut doc);
     for (path, item) in doc.paths.paths.iter_mut() {
         let methods = [
             (HttpMethod::Get, item.get.as_mut()),
@@ -107,6 +110,86 @@ fn finish(mut doc: Document) -> Document {
         }
     }
     doc
+}
+
+/// From each view's declaration: a property withheld from the viewer role
+/// is optional in the schema (it is omitted, not null) and says so, in the
+/// view's schema and in its pages' (which utoipa writes inline).
+fn note_withheld_properties(doc: &mut Document) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for declaration in resources::declarations() {
+        if let Some(RefOr::T(Schema::Object(view))) = components.schemas.get_mut(declaration.schema)
+        {
+            note_withheld(declaration, view);
+        }
+        let page = format!("Page_{}", declaration.schema);
+        if let Some(RefOr::T(Schema::Object(page))) = components.schemas.get_mut(&page)
+            && let Some(RefOr::T(Schema::Array(items))) = page.properties.get_mut("items")
+            && let ArrayItems::RefOrSchema(item) = &mut items.items
+            && let RefOr::T(Schema::Object(view)) = item.as_mut()
+        {
+            note_withheld(declaration, view);
+        }
+    }
+}
+
+fn note_withheld(declaration: &Declaration, view: &mut Object) {
+    for field in declaration.withheld_from_viewers() {
+        view.required.retain(|name| name != field.name);
+        if let Some(RefOr::T(Schema::Object(property))) = view.properties.get_mut(field.name) {
+            let note = format!(
+                "{}: omitted for the viewer role.",
+                capitalised(field.class.name())
+            );
+            property.description = Some(match property.description.take() {
+                Some(text) => format!("{text} {note}"),
+                None => note,
+            });
+        }
+    }
+}
+
+/// Whether a list operation takes a filter on a field that a viewer does
+/// not receive (a match would tell it the value): such a filter is refused
+/// to a viewer with 403.
+fn filters_withheld_field(operation: &Operation) -> bool {
+    let Some(RefOr::T(ok)) = operation.responses.responses.get("200") else {
+        return false;
+    };
+    let Some(page) = ok
+        .content
+        .values()
+        .find_map(|content| match &content.schema {
+            Some(RefOr::Ref(reference)) => reference
+                .ref_location
+                .strip_prefix("#/components/schemas/Page_"),
+            _ => None,
+        })
+    else {
+        return false;
+    };
+    let Some(declaration) = resources::declarations()
+        .into_iter()
+        .find(|d| d.schema == page)
+    else {
+        return false;
+    };
+    let params = operation.parameters.as_deref().unwrap_or_default();
+    declaration.withheld_from_viewers().any(|field| {
+        params
+            .iter()
+            .any(|p| matches!(p.parameter_in, ParameterIn::Query) && p.name == field.name)
+    })
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
@@ -147,6 +230,11 @@ fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
         statuses.push((401, "Missing, invalid or expired bearer token"));
         if above_viewer && !optional {
             statuses.push((403, "The caller's role does not allow this operation"));
+        } else if filters_withheld_field(operation) {
+            statuses.push((
+                403,
+                "A viewer filtered by a field it does not receive (email, name)",
+            ));
         }
     }
     if has_path_id {

@@ -149,6 +149,8 @@ on_both_databases! {
         assert_eq!(call_history.body["items"][1]["changes"]["status"], json!({"from": "scheduled", "to": "completed"}));
         let referral_history = app.get(&format!("/v1/trial-referrals/{}/history", referral.id()), Role::Viewer).await.expect(200);
         assert_eq!(referral_history.body["items"].as_array().unwrap().len(), 2);
+        assert!(!referral_history.body.to_string().contains("bevacizumab"), "a viewer does not see why in the history either");
+        assert_eq!(referral_history.body["items"][1]["changes"]["eligibility"], json!({"from": "pending", "to": "ineligible"}));
     }
 
     async fn an_anonymous_receipt_is_the_same_for_known_and_unknown_emails(app) {

@@ -401,6 +401,84 @@ on_both_databases! {
     }
 }
 
+/// The ids of `collection`'s records of patient `id`.
+async fn records_of(app: &TestApp, collection: &str, id: &str) -> Vec<String> {
+    app.get(&format!("/v1/{collection}?patient_id={id}"), Role::Admin)
+        .await
+        .expect(200)
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+on_both_databases! {
+    async fn a_history_shows_a_role_only_the_fields_it_may_read_in_the_record(app) {
+        let id = patient_with_data_everywhere(app).await;
+        let referral = &records_of(app, "trial-referrals", &id).await[0];
+        let uri = format!("/v1/trial-referrals/{referral}/history");
+        let as_viewer = app.get(&uri, Role::Viewer).await.expect(200);
+        assert_eq!(leaks(&as_viewer.body.to_string()), Vec::<&str>::new());
+        assert_eq!(as_viewer.body["items"][0]["changes"]["eligibility"], json!({"to": "ineligible"}));
+        let as_navigator = app.get(&uri, Role::Navigator).await.expect(200);
+        assert_eq!(as_navigator.body["items"][0]["changes"]["ineligible_reason"], json!({"to": REASON}));
+        // Columns the API never shows are not in its history either.
+        assert!(as_navigator.body["items"][0]["changes"].get("patient_status").is_none());
+    }
+
+    async fn every_response_with_a_patients_data_is_logged_whatever_the_route(app) {
+        let id = patient_with_data_everywhere(app).await;
+        let referral = &records_of(app, "trial-referrals", &id).await[0];
+        let call = &records_of(app, "calls", &id).await[0];
+        let before = reads_of(app, &id).await.len();
+        app.post("/v1/calls", Role::Navigator, json!({"patient_id": id, "scheduled_at": "2026-02-01T09:00:00Z", "notes": NOTES}))
+            .await.expect(201);
+        app.patch(&format!("/v1/calls/{call}"), Role::Navigator, json!({"notes": NOTES})).await.expect(200);
+        app.get(&format!("/v1/trial-referrals/{referral}"), Role::Viewer).await.expect(200);
+        app.get(&format!("/v1/trial-referrals?patient_id={id}"), Role::Navigator).await.expect(200);
+        app.get(&format!("/v1/trial-referrals/{referral}/history"), Role::Navigator).await.expect(200);
+        app.patch(&format!("/v1/trial-referrals/{referral}"), Role::Navigator, json!({"outcome": "not_enrolled"}))
+            .await.expect(200);
+        app.send(Method::POST, "/v1/intake-submissions", Some(Role::Navigator), Some(json!({"email": EMAIL})), &[])
+            .await.expect(201);
+        app.get(&format!("/v1/patients/{id}?include=calls,referrals,calls"), Role::Navigator).await.expect(200);
+        let routes: Vec<String> = reads_of(app, &id).await[before..]
+            .iter()
+            .map(|r| r["route"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(routes, [
+            "POST /v1/calls", "PATCH /v1/calls/{id}",
+            "GET /v1/trial-referrals/{id}", "GET /v1/trial-referrals", "GET /v1/trial-referrals/{id}/history",
+            "PATCH /v1/trial-referrals/{id}", "POST /v1/intake-submissions", "GET /v1/patients/{id}",
+        ]);
+    }
+
+    async fn a_replayed_creation_is_logged_like_the_first(app) {
+        let id = patient_with_data_everywhere(app).await;
+        let body = json!({"patient_id": id, "scheduled_at": "2026-03-01T09:00:00Z", "notes": NOTES});
+        let before = reads_of(app, &id).await.len();
+        for _ in 0..2 {
+            app.send(Method::POST, "/v1/calls", Some(Role::Navigator), Some(body.clone()), &[("idempotency-key", "replayed-call")])
+                .await.expect(201);
+        }
+        let routes: Vec<Value> = reads_of(app, &id).await[before..].iter().map(|r| r["route"].clone()).collect();
+        assert_eq!(routes, [json!("POST /v1/calls"), json!("POST /v1/calls")]);
+    }
+
+    async fn include_names_each_related_collection_once_however_often_asked(app) {
+        let id = patient_with_data_everywhere(app).await;
+        let many = vec!["calls"; 2_000].join(",");
+        let page = app.get(&format!("/v1/patients/{id}?include={many},referrals"), Role::Navigator).await.expect(200);
+        assert_eq!(page.body["calls"].as_array().unwrap().len(), 1);
+        assert_eq!(page.body["referrals"][0]["ineligible_reason"], REASON);
+        let as_viewer = app.get(&format!("/v1/patients/{id}?include=calls,referrals,submissions,physician"), Role::Viewer)
+            .await.expect(200);
+        assert_eq!(leaks(&as_viewer.body.to_string()), Vec::<&str>::new());
+    }
+}
+
 // The log's writer thread, as `serve` runs it, on its own connection.
 on_both_databases! {
     // The writer thread lets a batch gather before writing it, so reads it

@@ -2,14 +2,12 @@
 //! A call that happened (completed) or was missed (no-show) cannot go back
 //! to scheduled; navigators cancel, only admins delete.
 
-use axum::{Json, extract::State, http::StatusCode, response::Response};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, prelude::Uuid};
-use serde::{Deserialize, Serialize};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::common::{self, no_references, nullable, present};
+use super::common::{self, Change, Filter, NewRecord, References, nullable, present};
 use crate::{
     db::entities::{
         call::{self as table, Entity},
@@ -18,41 +16,33 @@ use crate::{
     domain::{CallStatus, Name, Text},
     http::{
         ApiError, ApiResult, AppState,
-        access_log::Disclosed,
-        auth::{Admin, Caller, Navigator, Personal, Redact, Viewer},
-        extract::{ApiJson, ApiPath, ApiQuery},
-        history::{self, HistoryEntry},
-        idempotency::{Idempotency, IdempotencyKeyHeader},
-        pagination::{NoOtherParams, Page, PageParams, parsed},
-        versioning::{IfMatch, IfMatchHeader, Tagged, Versioned},
+        pagination::{NoOtherParams, PageParams, parsed},
     },
     patch,
 };
 
 const TAG: &str = "calls";
 
-/// A call with a lead or patient.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Call)]
-pub struct View {
-    pub id: Uuid,
-    pub patient_id: Uuid,
-    /// The patient navigator who holds the call.
-    pub navigator: Option<String>,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub scheduled_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub reminder_at: Option<DateTime<Utc>>,
-    pub status: CallStatus,
-    /// What was said. Personal data: omitted for the viewer role.
-    #[serde(skip_serializing_if = "Personal::is_withheld")]
-    #[schema(value_type = Option<String>)]
-    pub notes: Personal<Option<String>>,
-    pub version: i32,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub updated_at: DateTime<Utc>,
+crate::view! {
+    /// A call with a lead or patient.
+    pub struct View as Call: versioned, about patient_id {
+        operational id: Uuid,
+        operational patient_id: Uuid,
+        /// The patient navigator who holds the call.
+        operational navigator: Option<String>,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational scheduled_at: DateTime<Utc>,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational reminder_at: Option<DateTime<Utc>>,
+        operational status: CallStatus,
+        /// What was said.
+        health notes: Option<String>,
+        operational version: i32,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational created_at: DateTime<Utc>,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational updated_at: DateTime<Utc>,
+    }
 }
 
 impl From<table::Model> for View {
@@ -64,7 +54,7 @@ impl From<table::Model> for View {
             scheduled_at: m.scheduled_at,
             reminder_at: m.reminder_at,
             status: CallStatus::from_text(&m.status).unwrap_or(CallStatus::Scheduled),
-            notes: m.notes.into(),
+            notes: m.notes,
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -72,16 +62,20 @@ impl From<table::Model> for View {
     }
 }
 
-impl Redact for View {
-    fn withhold_personal_data(&mut self) {
-        self.notes = Personal::Withheld;
-    }
-}
-
-impl Versioned for View {
-    fn version(&self) -> i32 {
-        self.version
-    }
+crate::resource_routes! {
+    entity: Entity, view: View, tag: TAG, collection: "calls";
+    /// List calls.
+    list_calls: list(Filters) for "viewer";
+    /// Book or log a call (navigator).
+    create_call: create(Create) for "navigator";
+    /// Read a call.
+    get_call: read for "viewer";
+    /// Change a call (navigator): reschedule, record its outcome, cancel.
+    update_call: update(Patch) for "navigator";
+    /// Delete a call (admin; navigators cancel instead).
+    delete_call: delete for "admin";
+    /// A call's history.
+    get_call_history: history for "navigator";
 }
 
 /// A new call (default status `scheduled`; a past call may be logged as
@@ -96,6 +90,34 @@ pub struct Create {
     pub reminder_at: Option<DateTime<Utc>>,
     pub status: Option<CallStatus>,
     pub notes: Option<Text>,
+}
+
+impl NewRecord<Entity> for Create {
+    async fn into_row(self, state: &AppState) -> ApiResult<(table::ActiveModel, References<'_>)> {
+        let refs = Box::pin(common::exists::<patient::Entity>(
+            state,
+            "/patient_id",
+            Some(self.patient_id),
+        ));
+        let (id, now) = common::new_record();
+        let row = table::ActiveModel {
+            id: Set(id),
+            patient_id: Set(self.patient_id),
+            navigator: Set(self.navigator.map(Into::into)),
+            scheduled_at: Set(self.scheduled_at),
+            reminder_at: Set(self.reminder_at),
+            status: Set(self
+                .status
+                .unwrap_or(CallStatus::Scheduled)
+                .as_str()
+                .to_owned()),
+            notes: Set(self.notes.map(Into::into)),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        Ok((row, refs))
+    }
 }
 
 /// Changes to a call; the person it is with cannot change.
@@ -115,6 +137,25 @@ pub struct Patch {
     pub status: Option<CallStatus>,
     #[serde(default, deserialize_with = "nullable")]
     pub notes: Option<Option<Text>>,
+}
+
+impl Change<Entity> for Patch {
+    fn apply(self, current: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
+        if let Some(next) = self.status {
+            let now = CallStatus::from_text(&current.status).unwrap_or(CallStatus::Scheduled);
+            if !now.can_become(next) {
+                return Err(ApiError::Conflict(format!(
+                    "A {now} call cannot become {next}."
+                )));
+            }
+        }
+        patch!(m.navigator? = self.navigator);
+        patch!(m.scheduled_at = self.scheduled_at);
+        patch!(m.reminder_at? = self.reminder_at);
+        patch!(m.status = self.status.map(|s| s.as_str()));
+        patch!(m.notes? = self.notes);
+        Ok(())
+    }
 }
 
 /// Filters of the list.
@@ -141,140 +182,27 @@ pub struct Filters {
     pub rest: NoOtherParams,
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_calls, create_call))
-        .routes(routes!(get_call, update_call, delete_call))
-        .routes(routes!(get_call_history))
-}
-
-/// List calls.
-#[utoipa::path(get, path = "/v1/calls", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
-async fn list_calls(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Disclosed<Json<Page<View>>>> {
-    let mut select = Entity::find();
-    if let Some(id) = f.patient_id {
-        select = select.filter(table::Column::PatientId.eq(id));
+impl Filter<Entity> for Filters {
+    fn page(&self) -> &PageParams {
+        &self.page
     }
-    if let Some(status) = f.status {
-        select = select.filter(table::Column::Status.eq(status.as_str()));
+
+    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
+        if let Some(id) = self.patient_id {
+            select = select.filter(table::Column::PatientId.eq(id));
+        }
+        if let Some(status) = self.status {
+            select = select.filter(table::Column::Status.eq(status.as_str()));
+        }
+        if let Some(navigator) = self.navigator {
+            select = select.filter(table::Column::Navigator.eq(navigator.trim()));
+        }
+        if let Some(from) = self.scheduled_from {
+            select = select.filter(table::Column::ScheduledAt.gte(from));
+        }
+        if let Some(to) = self.scheduled_to {
+            select = select.filter(table::Column::ScheduledAt.lt(to));
+        }
+        Ok(select)
     }
-    if let Some(navigator) = f.navigator {
-        select = select.filter(table::Column::Navigator.eq(navigator.trim()));
-    }
-    if let Some(from) = f.scheduled_from {
-        select = select.filter(table::Column::ScheduledAt.gte(from));
-    }
-    if let Some(to) = f.scheduled_to {
-        select = select.filter(table::Column::ScheduledAt.lt(to));
-    }
-    let page = common::list::<Entity, View>(&state, &who, select, &f.page).await?;
-    let patients: Vec<Uuid> = page.0.items.iter().map(|v| v.patient_id).collect();
-    Ok(Disclosed::new(&who, patients, page))
-}
-
-/// Book or log a call (navigator).
-#[utoipa::path(post, path = "/v1/calls", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["navigator"])))]
-async fn create_call(
-    State(state): State<AppState>,
-    who: Caller<Navigator>,
-    idempotency: Idempotency,
-    ApiJson(body, digest): ApiJson<Create>,
-) -> ApiResult<Response> {
-    let refs = common::exists::<patient::Entity>(&state, "/patient_id", Some(body.patient_id));
-    let (id, now) = common::new_record();
-    let model = table::ActiveModel {
-        id: Set(id),
-        patient_id: Set(body.patient_id),
-        navigator: Set(body.navigator.map(Into::into)),
-        scheduled_at: Set(body.scheduled_at),
-        reminder_at: Set(body.reminder_at),
-        status: Set(body
-            .status
-            .unwrap_or(CallStatus::Scheduled)
-            .as_str()
-            .to_owned()),
-        notes: Set(body.notes.map(Into::into)),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model, refs).await
-}
-
-/// Read a call.
-#[utoipa::path(get, path = "/v1/calls/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
-async fn get_call(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiPath(id): ApiPath<Uuid>,
-) -> ApiResult<Disclosed<Tagged<View>>> {
-    let view = common::get::<Entity, View>(&state, &who, id).await?;
-    Ok(Disclosed::new(&who, [view.0.patient_id], view))
-}
-
-/// Change a call (navigator): reschedule, record its outcome, cancel.
-#[utoipa::path(patch, path = "/v1/calls/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["navigator"])))]
-async fn update_call(
-    State(state): State<AppState>,
-    who: Caller<Navigator>,
-    ApiPath(id): ApiPath<Uuid>,
-    if_match: IfMatch,
-    ApiJson(body, _): ApiJson<Patch>,
-) -> ApiResult<Tagged<View>> {
-    common::update::<Entity, View>(
-        &state,
-        &who,
-        id,
-        &if_match,
-        no_references(),
-        |current, m| {
-            if let Some(next) = body.status {
-                let now = CallStatus::from_text(&current.status).unwrap_or(CallStatus::Scheduled);
-                if !now.can_become(next) {
-                    return Err(ApiError::Conflict(format!(
-                        "A {now} call cannot become {next}."
-                    )));
-                }
-            }
-            patch!(m.navigator? = body.navigator);
-            patch!(m.scheduled_at = body.scheduled_at);
-            patch!(m.reminder_at? = body.reminder_at);
-            patch!(m.status = body.status.map(|s| s.as_str()));
-            patch!(m.notes? = body.notes);
-            Ok(())
-        },
-    )
-    .await
-}
-
-/// Delete a call (admin; navigators cancel instead).
-#[utoipa::path(delete, path = "/v1/calls/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
-async fn delete_call(
-    State(state): State<AppState>,
-    who: Caller<Admin>,
-    ApiPath(id): ApiPath<Uuid>,
-    if_match: IfMatch,
-) -> ApiResult<StatusCode> {
-    common::delete::<Entity>(&state, &who, id, &if_match).await
-}
-
-/// A call's history.
-#[utoipa::path(get, path = "/v1/calls/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["navigator"])))]
-async fn get_call_history(
-    State(state): State<AppState>,
-    _: Caller<Navigator>,
-    ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(page): ApiQuery<PageParams>,
-) -> ApiResult<Json<Page<HistoryEntry>>> {
-    history::list(&state, "calls", id, &page).await.map(Json)
 }

@@ -1,49 +1,38 @@
 //! `/v1/clinical-trials`: the trials patients are referred to (reference
-//! data, admin writes). The registry id (e.g. an NCT number) is trimmed,
-//! upper-cased and unique.
+//! data, admin writes). The registry id (e.g. an NCT number) is unique.
 
-use axum::{Json, extract::State, http::StatusCode, response::Response};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, prelude::Uuid};
-use serde::{Deserialize, Serialize};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::common::{self, nullable, present};
+use super::common::{self, Change, Filter, NewRecord, References, nullable, present};
 use crate::{
-    db::entities::{
-        clinical_trial::{self as table, Entity},
-        medical_condition,
-    },
+    db::entities::clinical_trial::{self as table, Entity},
     domain::{Name, RegistryId, TrialStatus},
     http::{
         ApiResult, AppState,
-        auth::{Admin, Caller, Redact, Viewer},
-        extract::{ApiJson, ApiPath, ApiQuery},
-        history::{self, HistoryEntry},
-        idempotency::{Idempotency, IdempotencyKeyHeader},
-        pagination::{NoOtherParams, Page, PageParams},
-        versioning::{IfMatch, IfMatchHeader, Tagged, Versioned},
+        pagination::{NoOtherParams, PageParams},
     },
     patch,
 };
 
 const TAG: &str = "clinical-trials";
 
-/// A clinical trial.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ClinicalTrial)]
-pub struct View {
-    pub id: Uuid,
-    pub registry_id: String,
-    pub title: Option<String>,
-    pub medical_condition_id: Option<Uuid>,
-    pub status: TrialStatus,
-    pub version: i32,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub updated_at: DateTime<Utc>,
+crate::view! {
+    /// A clinical trial.
+    pub struct View as ClinicalTrial: versioned {
+        operational id: Uuid,
+        reference registry_id: String,
+        reference title: Option<String>,
+        reference medical_condition_id: Option<Uuid>,
+        reference status: TrialStatus,
+        operational version: i32,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational created_at: DateTime<Utc>,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational updated_at: DateTime<Utc>,
+    }
 }
 
 impl From<table::Model> for View {
@@ -61,13 +50,20 @@ impl From<table::Model> for View {
     }
 }
 
-/// No personal data of patients.
-impl Redact for View {}
-
-impl Versioned for View {
-    fn version(&self) -> i32 {
-        self.version
-    }
+crate::resource_routes! {
+    entity: Entity, view: View, tag: TAG, collection: "clinical-trials";
+    /// List trials.
+    list_clinical_trials: list(Filters) for "viewer";
+    /// Create a trial (admin).
+    create_clinical_trial: create(Create) for "admin";
+    /// Read a trial.
+    get_clinical_trial: read for "viewer";
+    /// Change a trial (admin).
+    update_clinical_trial: update(Patch) for "admin";
+    /// Delete a trial (admin); 409 while referrals refer to it.
+    delete_clinical_trial: delete for "admin";
+    /// A trial's history.
+    get_clinical_trial_history: history for "viewer";
 }
 
 /// A new trial (default status `recruiting`).
@@ -79,6 +75,28 @@ pub struct Create {
     pub title: Option<Name>,
     pub medical_condition_id: Option<Uuid>,
     pub status: Option<TrialStatus>,
+}
+
+impl NewRecord<Entity> for Create {
+    async fn into_row(self, state: &AppState) -> ApiResult<(table::ActiveModel, References<'_>)> {
+        let refs = common::condition(state, self.medical_condition_id);
+        let (id, now) = common::new_record();
+        let row = table::ActiveModel {
+            id: Set(id),
+            registry_id: Set(self.registry_id.into()),
+            title: Set(self.title.map(Into::into)),
+            medical_condition_id: Set(self.medical_condition_id),
+            status: Set(self
+                .status
+                .unwrap_or(TrialStatus::Recruiting)
+                .as_str()
+                .to_owned()),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        Ok((row, refs))
+    }
 }
 
 /// Changes to a trial.
@@ -96,6 +114,20 @@ pub struct Patch {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub status: Option<TrialStatus>,
+}
+
+impl Change<Entity> for Patch {
+    fn references<'a>(&self, state: &'a AppState) -> References<'a> {
+        common::condition(state, self.medical_condition_id.flatten())
+    }
+
+    fn apply(self, _: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
+        patch!(m.registry_id = self.registry_id);
+        patch!(m.title? = self.title);
+        patch!(m.medical_condition_id? = self.medical_condition_id);
+        patch!(m.status = self.status.map(|s| s.as_str()));
+        Ok(())
+    }
 }
 
 /// Filters of the list.
@@ -116,128 +148,21 @@ pub struct Filters {
     pub rest: NoOtherParams,
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_clinical_trials, create_clinical_trial))
-        .routes(routes!(
-            get_clinical_trial,
-            update_clinical_trial,
-            delete_clinical_trial
-        ))
-        .routes(routes!(get_clinical_trial_history))
-}
-
-/// List trials.
-#[utoipa::path(get, path = "/v1/clinical-trials", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
-async fn list_clinical_trials(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Json<Page<View>>> {
-    let mut select = Entity::find();
-    if let Some(registry_id) = f.registry_id {
-        select = select.filter(table::Column::RegistryId.eq(registry_id.trim().to_uppercase()));
+impl Filter<Entity> for Filters {
+    fn page(&self) -> &PageParams {
+        &self.page
     }
-    if let Some(id) = f.medical_condition_id {
-        select = select.filter(table::Column::MedicalConditionId.eq(id));
+
+    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
+        if let Some(registry_id) = self.registry_id {
+            select = select.filter(table::Column::RegistryId.eq(registry_id.trim().to_uppercase()));
+        }
+        if let Some(id) = self.medical_condition_id {
+            select = select.filter(table::Column::MedicalConditionId.eq(id));
+        }
+        if let Some(status) = self.status {
+            select = select.filter(table::Column::Status.eq(status.as_str()));
+        }
+        Ok(select)
     }
-    if let Some(status) = f.status {
-        select = select.filter(table::Column::Status.eq(status.as_str()));
-    }
-    common::list::<Entity, View>(&state, &who, select, &f.page).await
-}
-
-/// Create a trial (admin).
-#[utoipa::path(post, path = "/v1/clinical-trials", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["admin"])))]
-async fn create_clinical_trial(
-    State(state): State<AppState>,
-    who: Caller<Admin>,
-    idempotency: Idempotency,
-    ApiJson(body, digest): ApiJson<Create>,
-) -> ApiResult<Response> {
-    let refs = common::exists::<medical_condition::Entity>(
-        &state,
-        "/medical_condition_id",
-        body.medical_condition_id,
-    );
-    let (id, now) = common::new_record();
-    let model = table::ActiveModel {
-        id: Set(id),
-        registry_id: Set(body.registry_id.into()),
-        title: Set(body.title.map(Into::into)),
-        medical_condition_id: Set(body.medical_condition_id),
-        status: Set(body
-            .status
-            .unwrap_or(TrialStatus::Recruiting)
-            .as_str()
-            .to_owned()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model, refs).await
-}
-
-/// Read a trial.
-#[utoipa::path(get, path = "/v1/clinical-trials/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
-async fn get_clinical_trial(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiPath(id): ApiPath<Uuid>,
-) -> ApiResult<Tagged<View>> {
-    common::get::<Entity, View>(&state, &who, id).await
-}
-
-/// Change a trial (admin).
-#[utoipa::path(patch, path = "/v1/clinical-trials/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["admin"])))]
-async fn update_clinical_trial(
-    State(state): State<AppState>,
-    who: Caller<Admin>,
-    ApiPath(id): ApiPath<Uuid>,
-    if_match: IfMatch,
-    ApiJson(body, _): ApiJson<Patch>,
-) -> ApiResult<Tagged<View>> {
-    let refs = common::exists::<medical_condition::Entity>(
-        &state,
-        "/medical_condition_id",
-        body.medical_condition_id.flatten(),
-    );
-    common::update::<Entity, View>(&state, &who, id, &if_match, refs, |_, m| {
-        patch!(m.registry_id = body.registry_id);
-        patch!(m.title? = body.title);
-        patch!(m.medical_condition_id? = body.medical_condition_id);
-        patch!(m.status = body.status.map(|s| s.as_str()));
-        Ok(())
-    })
-    .await
-}
-
-/// Delete a trial (admin); 409 while referrals refer to it.
-#[utoipa::path(delete, path = "/v1/clinical-trials/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
-async fn delete_clinical_trial(
-    State(state): State<AppState>,
-    who: Caller<Admin>,
-    ApiPath(id): ApiPath<Uuid>,
-    if_match: IfMatch,
-) -> ApiResult<StatusCode> {
-    common::delete::<Entity>(&state, &who, id, &if_match).await
-}
-
-/// A trial's history.
-#[utoipa::path(get, path = "/v1/clinical-trials/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["viewer"])))]
-async fn get_clinical_trial_history(
-    State(state): State<AppState>,
-    _: Caller<Viewer>,
-    ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(page): ApiQuery<PageParams>,
-) -> ApiResult<Json<Page<HistoryEntry>>> {
-    history::list(&state, "clinical-trials", id, &page)
-        .await
-        .map(Json)
 }

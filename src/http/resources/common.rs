@@ -1,24 +1,30 @@
-//! The request flows every collection shares, generic over the entity:
-//! read, list, create, update and delete, with `If-Match`,
-//! `Idempotency-Key`, history, and responses redacted for the caller's role
-//! (the role an operation needs is checked earlier, by its handler's
-//! [`Caller`] extractor). A resource supplies only what
-//! is its own: the view, how a body becomes columns, and its rules.
+//! The request flows every collection shares, generic over the entity and
+//! its declared view: read, list, create, update, delete and history, with
+//! `If-Match` and `Idempotency-Key`. Every record they answer with is
+//! [`Shown`] as the caller's role may see it, and every answer that
+//! discloses a patient is marked for the access log, here and nowhere
+//! else. (The role an operation needs is checked earlier, by its handler's
+//! `Caller` extractor, which `resource_routes!` writes.) A collection
+//! supplies only what is its own: its view, its filters, how a body
+//! becomes columns, and its rules.
 
 use axum::{Json, http::StatusCode, response::Response};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, IntoActiveModel, Select, prelude::Uuid};
-use serde::{Deserialize, Deserializer, Serialize};
+use futures::future::BoxFuture;
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Select, prelude::Uuid};
+use serde::{Deserialize, Deserializer, Serialize, de::DeserializeOwned};
 
+use super::declare::{Declared, Shown};
 use crate::{
     db::{self, store},
     http::{
         ApiError, ApiResult, AppState, Principal,
-        auth::{Admin, Caller, Redact},
+        access_log::Disclosed,
         extract::BodyDigest,
+        history::HistoryEntry,
         idempotency::{Created, Idempotency},
         pagination::{self, Page, PageParams},
-        versioning::{IfMatch, Tagged},
+        versioning::{IfMatch, Tagged, Versioned},
     },
 };
 
@@ -38,99 +44,256 @@ pub fn new_record() -> (Uuid, DateTime<Utc>) {
     (Uuid::now_v7(), Utc::now())
 }
 
-/// `GET /v1/{collection}/{id}`, as the caller's role may see it.
-pub async fn get<E, V>(state: &AppState, who: &Principal, id: Uuid) -> ApiResult<Tagged<V>>
-where
-    E: store::Record,
-    V: From<E::Model> + Redact,
-{
-    let view = V::from(store::find::<E>(&state.db, id).await?);
-    Ok(Tagged(view.for_role(who.role)))
+/// A list's query: its filters and its page. Each collection's `Filters`.
+pub trait Filter<E: EntityTrait>: DeserializeOwned + Send {
+    /// The fields of the view this query matches on: a role that may not
+    /// read one may not filter by it either (a match would tell it the
+    /// value).
+    fn reads(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+    /// The page asked for.
+    fn page(&self) -> &PageParams;
+    /// `select` narrowed by the filters.
+    fn select(self, select: Select<E>) -> ApiResult<Select<E>>;
 }
 
-/// `GET /v1/{collection}` with the resource's filters applied to `select`,
-/// as the caller's role may see it.
-pub async fn list<E, V>(
+/// What a write names besides its own record, checked only when the
+/// database refuses the write ([`refused`]).
+pub type References<'a> = BoxFuture<'a, ApiResult<()>>;
+
+/// A create body: the row it becomes, by the collection's rules.
+pub trait NewRecord<E: EntityTrait>: DeserializeOwned + Send {
+    /// The row to insert (with a fresh id and times from [`new_record`])
+    /// and the courtesy checks of the records it names.
+    fn into_row<'a>(
+        self,
+        state: &'a AppState,
+    ) -> impl Future<Output = ApiResult<(E::ActiveModel, References<'a>)>> + Send + 'a;
+}
+
+/// A PATCH body: the changes it makes, by the collection's rules.
+pub trait Change<E: EntityTrait>: DeserializeOwned + Send {
+    /// The courtesy checks of the records the body names.
+    fn references<'a>(&self, _state: &'a AppState) -> References<'a> {
+        Box::pin(no_references())
+    }
+    /// Sets the changed columns on `row`, checking the collection's rules
+    /// against the `current` record.
+    fn apply(self, current: &E::Model, row: &mut E::ActiveModel) -> ApiResult<()>;
+}
+
+/// A record's view as the caller may see it, with its ETag, recorded in
+/// the access log where it discloses a patient.
+pub fn shown<V: Declared + Versioned>(who: &Principal, view: V) -> Disclosed<Tagged<Shown<V>>> {
+    let shown = Shown::new(view, who.role);
+    Disclosed::new(who, shown.disclosed_patient(), Tagged(shown))
+}
+
+/// `GET /v1/{collection}/{id}`.
+pub async fn get<E, V>(
     state: &AppState,
     who: &Principal,
-    select: Select<E>,
-    params: &PageParams,
-) -> ApiResult<Json<Page<V>>>
+    id: Uuid,
+) -> ApiResult<Disclosed<Tagged<Shown<V>>>>
+where
+    E: store::Record,
+    V: From<E::Model> + Declared + Versioned,
+{
+    Ok(shown(who, V::from(store::find::<E>(&state.db, id).await?)))
+}
+
+/// Records as the caller may see them, and the patients they disclose.
+pub fn shown_all<M, V: From<M> + Declared>(
+    who: &Principal,
+    records: impl IntoIterator<Item = M>,
+) -> (Vec<Shown<V>>, Vec<Uuid>) {
+    let shown: Vec<Shown<V>> = records
+        .into_iter()
+        .map(|m| Shown::new(V::from(m), who.role))
+        .collect();
+    let patients = shown.iter().filter_map(Shown::disclosed_patient).collect();
+    (shown, patients)
+}
+
+/// `GET /v1/{collection}`, filtered by `F`.
+pub async fn list<E, V, F>(
+    state: &AppState,
+    who: &Principal,
+    filters: F,
+) -> ApiResult<Disclosed<Json<Page<Shown<V>>>>>
 where
     E: store::Record,
     E::Model: Sync,
-    V: From<E::Model> + Redact,
+    V: From<E::Model> + Declared,
+    F: Filter<E>,
 {
-    let listed = store::list(&state.db, select, params.parse()?).await?;
-    Ok(Json(pagination::page(listed, |m| {
-        V::from(m).for_role(who.role)
-    })))
+    if filters
+        .reads()
+        .iter()
+        .any(|field| !V::DECLARATION.readable(who.role, field))
+    {
+        return Err(ApiError::Forbidden);
+    }
+    let page = filters.page().parse()?;
+    let listed = store::list(&state.db, filters.select(E::find())?, page).await?;
+    let (items, patients) = shown_all(who, listed.items);
+    let page = Page {
+        items,
+        next_cursor: listed.next_after.map(pagination::encode_cursor),
+        total: listed.total,
+    };
+    Ok(Disclosed::new(who, patients, Json(page)))
 }
 
-/// `POST /v1/{collection}`: inserts `model` as `actor` (replaying the
-/// first response for a repeated `Idempotency-Key`). `references` are the
-/// courtesy checks of the records the body names, run only if the database
-/// refuses the insert on a foreign key ([`refused`]).
-pub async fn create<E, V>(
+/// `POST /v1/{collection}`: inserts the body's row as the caller
+/// (replaying the first response for a repeated `Idempotency-Key`).
+pub async fn create<E, V, B>(
     state: &AppState,
-    actor: &str,
+    who: &Principal,
     idempotency: &Idempotency,
     digest: &BodyDigest,
-    model: E::ActiveModel,
-    references: impl Future<Output = ApiResult<()>>,
-) -> ApiResult<Response>
+    body: B,
+) -> ApiResult<Disclosed<Response>>
 where
     E: store::Record,
     E::Model: Serialize + IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
-    V: From<E::Model> + Serialize + crate::http::versioning::Versioned,
+    V: From<E::Model> + Declared + Versioned,
+    B: NewRecord<E>,
 {
+    let (row, references) = body.into_row(state).await?;
     let tx = db::begin_write(&state.db).await?;
-    if let Some(replayed) = idempotency.replay(&tx, actor, digest).await? {
-        return Ok(replayed);
+    if let Some(replayed) = idempotency.replay(&tx, &who.subject, digest).await? {
+        // A replay discloses what the first response did.
+        let field = V::DECLARATION
+            .patient
+            .filter(|_| V::DECLARATION.is_logged());
+        return disclosed_by_body(who, field, replayed).await;
     }
-    let created = match store::insert::<E>(&tx, actor, model).await {
+    let created = match store::insert::<E>(&tx, &who.subject, row).await {
         Ok(created) => created,
         Err(err) => return Err(refused(tx, err, references).await),
     };
-    let id = E::id_of(&created);
-    let view = V::from(created);
-    let location = format!("/v1/{}/{id}", E::COLLECTION);
+    let location = format!("/v1/{}/{}", E::COLLECTION, E::id_of(&created));
+    let shown = Shown::new(V::from(created), who.role);
     let response = idempotency
-        .respond(&tx, actor, Created::new(location, view.version(), &view)?)
+        .respond(
+            &tx,
+            &who.subject,
+            Created::new(location, shown.version(), &shown)?,
+        )
         .await?;
     tx.commit().await?;
-    Ok(response)
+    Ok(Disclosed::new(who, shown.disclosed_patient(), response))
 }
 
-/// `PATCH /v1/{collection}/{id}`: `references` as for [`create`]; `apply`
-/// sets the changed columns on the active model and checks the resource's
-/// rules against the current record.
-pub async fn update<E, V>(
+/// A stored response (a replayed creation, an intake receipt) marked for
+/// the access log with the patient its body names in `field`, if any.
+pub async fn disclosed_by_body(
+    who: &Principal,
+    field: Option<&str>,
+    response: Response,
+) -> ApiResult<Disclosed<Response>> {
+    let Some(field) = field else {
+        return Ok(Disclosed::new(who, None, response));
+    };
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(|err| ApiError::Internal(format!("stored body: {err}")))?;
+    let patient = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|json| json.get(field)?.as_str()?.parse().ok());
+    let response = Response::from_parts(parts, axum::body::Body::from(bytes));
+    Ok(Disclosed::new(who, patient, response))
+}
+
+/// `PATCH /v1/{collection}/{id}`.
+pub async fn update<E, V, B>(
     state: &AppState,
     who: &Principal,
     id: Uuid,
     if_match: &IfMatch,
-    references: impl Future<Output = ApiResult<()>>,
-    apply: impl FnOnce(&E::Model, &mut E::ActiveModel) -> Result<(), ApiError>,
-) -> ApiResult<Tagged<V>>
+    body: B,
+) -> ApiResult<Disclosed<Tagged<Shown<V>>>>
 where
     E: store::Mutable,
     E::Model: Serialize + IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
-    V: From<E::Model> + Redact,
+    V: From<E::Model> + Declared + Versioned,
+    B: Change<E>,
 {
+    let references = body.references(state);
     let tx = db::begin_write(&state.db).await?;
     let current = store::find_for_update::<E>(&tx, id).await?;
     if_match.check(E::version_of(&current))?;
-    let mut changes = current.clone().into_active_model();
-    apply(&current, &mut changes)?;
-    let updated = match store::update::<E>(&tx, &who.subject, &current, changes).await {
+    let mut row = current.clone().into_active_model();
+    body.apply(&current, &mut row)?;
+    let updated = match store::update::<E>(&tx, &who.subject, &current, row).await {
         Ok(updated) => updated,
         Err(err) => return Err(refused(tx, err, references).await),
     };
     tx.commit().await?;
-    Ok(Tagged(V::from(updated).for_role(who.role)))
+    Ok(shown(who, V::from(updated)))
+}
+
+/// `GET /v1/{collection}/{id}/history`: each entry's changes as the caller
+/// may see the record's fields, recorded in the access log where they
+/// disclose the patient. 404 if the record never existed (a deleted record
+/// keeps its history).
+pub async fn history<E, V>(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    params: &PageParams,
+) -> ApiResult<Disclosed<Json<Page<HistoryEntry>>>>
+where
+    E: store::Record,
+    V: Declared,
+{
+    let declaration = V::DECLARATION;
+    let mut page = crate::http::history::list(state, E::COLLECTION, id, params).await?;
+    let mut patients = Vec::new();
+    for entry in &mut page.items {
+        if let serde_json::Value::Object(changes) = &mut entry.changes {
+            if declaration.is_logged() {
+                patients.extend(declaration.patient.and_then(|field| {
+                    match field {
+                        "id" => Some(id),
+                        _ => changes
+                            .get(field)
+                            .and_then(|c| c.get("to").or_else(|| c.get("from")))
+                            .and_then(|v| v.as_str()?.parse().ok()),
+                    }
+                }));
+            }
+            declaration.redact(who.role, changes);
+        }
+    }
+    patients.sort_unstable();
+    patients.dedup();
+    Ok(Disclosed::new(who, patients, Json(page)))
+}
+
+/// `DELETE /v1/{collection}/{id}`: a record still referred to is a 409,
+/// never a cascade.
+pub async fn delete<E>(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    if_match: &IfMatch,
+) -> ApiResult<StatusCode>
+where
+    E: store::Mutable,
+    E::Model: Serialize,
+{
+    let tx = db::begin_write(&state.db).await?;
+    let current = store::find_for_update::<E>(&tx, id).await?;
+    if_match.check(E::version_of(&current))?;
+    store::delete::<E>(&tx, &who.subject, &current).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// For a write that names no other record: nothing to explain.
@@ -142,9 +305,8 @@ pub fn no_references() -> std::future::Ready<ApiResult<()>> {
 /// courtesy checks name the field at fault (a 422), once the transaction
 /// has ended (its connection, and on SQLite the write turn, are not held
 /// while they read). The foreign keys guarantee what the checks would, so
-/// a write that succeeds never runs them: on PostgreSQL each is a round
-/// trip. If they all pass (a record went away meanwhile), the schema's 409
-/// stands.
+/// a write that succeeds never runs them. If they all pass (a record went
+/// away meanwhile), the schema's 409 stands.
 async fn refused(
     tx: db::WriteTransaction,
     err: store::StoreError,
@@ -160,26 +322,6 @@ async fn refused(
         Err(named) => named,
         Ok(()) => err.into(),
     }
-}
-
-/// `DELETE /v1/{collection}/{id}`: admin only (the type of `who` says so);
-/// a record still referred to is a 409, never a cascade.
-pub async fn delete<E>(
-    state: &AppState,
-    who: &Caller<Admin>,
-    id: Uuid,
-    if_match: &IfMatch,
-) -> ApiResult<StatusCode>
-where
-    E: store::Mutable,
-    E::Model: Serialize,
-{
-    let tx = db::begin_write(&state.db).await?;
-    let current = store::find_for_update::<E>(&tx, id).await?;
-    if_match.check(E::version_of(&current))?;
-    store::delete::<E>(&tx, &who.subject, &current).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// For PATCH fields that may be cleared: absent → `None`, `null` →
@@ -239,6 +381,16 @@ pub async fn exists<E: store::Record>(
     id: Option<Uuid>,
 ) -> ApiResult<()> {
     referenced::<E>(state, field, id).await.map(drop)
+}
+
+/// The courtesy check of a write's `medical_condition_id`.
+pub fn condition(state: &AppState, id: Option<Uuid>) -> References<'_> {
+    use crate::db::entities::medical_condition;
+    Box::pin(exists::<medical_condition::Entity>(
+        state,
+        "/medical_condition_id",
+        id,
+    ))
 }
 
 /// Courtesy check that `id` names a practitioner of kind physician.

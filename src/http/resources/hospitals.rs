@@ -2,44 +2,39 @@
 //! writes). Name and city together are unique; deleting a hospital that
 //! practitioners use is a 409.
 
-use axum::{Json, extract::State, http::StatusCode, response::Response};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, prelude::Uuid};
-use serde::{Deserialize, Serialize};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::common::{self, no_references, nullable, present};
+use super::common::{
+    self, Change, Filter, NewRecord, References, no_references, nullable, present,
+};
 use crate::{
     db::entities::hospital::{self as table, Entity},
     domain::Name,
     http::{
         ApiResult, AppState,
-        auth::{Admin, Caller, Redact, Viewer},
-        extract::{ApiJson, ApiPath, ApiQuery},
-        history::{self, HistoryEntry},
-        idempotency::{Idempotency, IdempotencyKeyHeader},
-        pagination::{NoOtherParams, Page, PageParams},
-        versioning::{IfMatch, IfMatchHeader, Tagged, Versioned},
+        pagination::{NoOtherParams, PageParams},
     },
     patch,
 };
 
 const TAG: &str = "hospitals";
 
-/// A hospital.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Hospital)]
-pub struct View {
-    pub id: Uuid,
-    pub name: String,
-    pub city: String,
-    pub country: Option<String>,
-    pub version: i32,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub updated_at: DateTime<Utc>,
+crate::view! {
+    /// A hospital.
+    pub struct View as Hospital: versioned {
+        operational id: Uuid,
+        reference name: String,
+        reference city: String,
+        reference country: Option<String>,
+        operational version: i32,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational created_at: DateTime<Utc>,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational updated_at: DateTime<Utc>,
+    }
 }
 
 impl From<table::Model> for View {
@@ -56,13 +51,20 @@ impl From<table::Model> for View {
     }
 }
 
-/// No personal data of patients.
-impl Redact for View {}
-
-impl Versioned for View {
-    fn version(&self) -> i32 {
-        self.version
-    }
+crate::resource_routes! {
+    entity: Entity, view: View, tag: TAG, collection: "hospitals";
+    /// List hospitals.
+    list_hospitals: list(Filters) for "viewer";
+    /// Create a hospital (admin).
+    create_hospital: create(Create) for "admin";
+    /// Read a hospital.
+    get_hospital: read for "viewer";
+    /// Change a hospital (admin).
+    update_hospital: update(Patch) for "admin";
+    /// Delete a hospital (admin); 409 while practitioners work there.
+    delete_hospital: delete for "admin";
+    /// A hospital's history.
+    get_hospital_history: history for "viewer";
 }
 
 /// A new hospital.
@@ -73,6 +75,22 @@ pub struct Create {
     pub name: Name,
     pub city: Name,
     pub country: Option<Name>,
+}
+
+impl NewRecord<Entity> for Create {
+    async fn into_row(self, _: &AppState) -> ApiResult<(table::ActiveModel, References<'_>)> {
+        let (id, now) = common::new_record();
+        let row = table::ActiveModel {
+            id: Set(id),
+            name: Set(self.name.into()),
+            city: Set(self.city.into()),
+            country: Set(self.country.map(Into::into)),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        Ok((row, Box::pin(no_references())))
+    }
 }
 
 /// Changes to a hospital.
@@ -88,6 +106,15 @@ pub struct Patch {
     pub city: Option<Name>,
     #[serde(default, deserialize_with = "nullable")]
     pub country: Option<Option<Name>>,
+}
+
+impl Change<Entity> for Patch {
+    fn apply(self, _: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
+        patch!(m.name = self.name);
+        patch!(m.city = self.city);
+        patch!(m.country? = self.country);
+        Ok(())
+    }
 }
 
 /// Filters of the list.
@@ -106,113 +133,18 @@ pub struct Filters {
     pub rest: NoOtherParams,
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_hospitals, create_hospital))
-        .routes(routes!(get_hospital, update_hospital, delete_hospital))
-        .routes(routes!(get_hospital_history))
-}
-
-/// List hospitals.
-#[utoipa::path(get, path = "/v1/hospitals", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
-async fn list_hospitals(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Json<Page<View>>> {
-    let mut select = Entity::find();
-    if let Some(city) = f.city {
-        select = select.filter(table::Column::City.eq(city.trim()));
+impl Filter<Entity> for Filters {
+    fn page(&self) -> &PageParams {
+        &self.page
     }
-    if let Some(country) = f.country {
-        select = select.filter(table::Column::Country.eq(country.trim()));
+
+    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
+        if let Some(city) = self.city {
+            select = select.filter(table::Column::City.eq(city.trim()));
+        }
+        if let Some(country) = self.country {
+            select = select.filter(table::Column::Country.eq(country.trim()));
+        }
+        Ok(select)
     }
-    common::list::<Entity, View>(&state, &who, select, &f.page).await
-}
-
-/// Create a hospital (admin).
-#[utoipa::path(post, path = "/v1/hospitals", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["admin"])))]
-async fn create_hospital(
-    State(state): State<AppState>,
-    who: Caller<Admin>,
-    idempotency: Idempotency,
-    ApiJson(body, digest): ApiJson<Create>,
-) -> ApiResult<Response> {
-    let (id, now) = common::new_record();
-    let model = table::ActiveModel {
-        id: Set(id),
-        name: Set(body.name.into()),
-        city: Set(body.city.into()),
-        country: Set(body.country.map(Into::into)),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    common::create::<Entity, View>(
-        &state,
-        &who.subject,
-        &idempotency,
-        &digest,
-        model,
-        no_references(),
-    )
-    .await
-}
-
-/// Read a hospital.
-#[utoipa::path(get, path = "/v1/hospitals/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
-async fn get_hospital(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiPath(id): ApiPath<Uuid>,
-) -> ApiResult<Tagged<View>> {
-    common::get::<Entity, View>(&state, &who, id).await
-}
-
-/// Change a hospital (admin).
-#[utoipa::path(patch, path = "/v1/hospitals/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["admin"])))]
-async fn update_hospital(
-    State(state): State<AppState>,
-    who: Caller<Admin>,
-    ApiPath(id): ApiPath<Uuid>,
-    if_match: IfMatch,
-    ApiJson(body, _): ApiJson<Patch>,
-) -> ApiResult<Tagged<View>> {
-    common::update::<Entity, View>(&state, &who, id, &if_match, no_references(), |_, m| {
-        patch!(m.name = body.name);
-        patch!(m.city = body.city);
-        patch!(m.country? = body.country);
-        Ok(())
-    })
-    .await
-}
-
-/// Delete a hospital (admin); 409 while practitioners work there.
-#[utoipa::path(delete, path = "/v1/hospitals/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
-async fn delete_hospital(
-    State(state): State<AppState>,
-    who: Caller<Admin>,
-    ApiPath(id): ApiPath<Uuid>,
-    if_match: IfMatch,
-) -> ApiResult<StatusCode> {
-    common::delete::<Entity>(&state, &who, id, &if_match).await
-}
-
-/// A hospital's history.
-#[utoipa::path(get, path = "/v1/hospitals/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["viewer"])))]
-async fn get_hospital_history(
-    State(state): State<AppState>,
-    _: Caller<Viewer>,
-    ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(page): ApiQuery<PageParams>,
-) -> ApiResult<Json<Page<HistoryEntry>>> {
-    history::list(&state, "hospitals", id, &page)
-        .await
-        .map(Json)
 }

@@ -8,20 +8,22 @@
 //! known or not; navigators and admins (a navigator taking an intake by phone)
 //! also learn which patient it joined and whether that patient is new.
 
-use axum::{Json, extract::State, response::Response};
+use axum::{
+    extract::State,
+    response::{IntoResponse, Response},
+};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Select,
     TryInsertResult,
     prelude::Uuid,
     sea_query::{Expr, ExprTrait, Func},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::common;
+use super::common::{self, Filter};
 use crate::{
     db::{
         self,
@@ -33,13 +35,11 @@ use crate::{
     domain::{CallStatus, Email, Name, PatientStatus, Phone},
     http::{
         ApiError, ApiResult, AppState,
-        access_log::Disclosed,
         auth::MaybePrincipal,
-        auth::{Caller, PERSONAL_DATA, Personal, Redact, Viewer},
-        extract::{ApiJson, ApiPath, ApiQuery, BodyDigest},
+        extract::{ApiJson, BodyDigest},
         idempotency::{Created, Idempotency, IdempotencyKeyHeader},
-        pagination::{NoOtherParams, Page, PageParams, parsed},
-        versioning::{Tagged, Versioned},
+        pagination::{NoOtherParams, PageParams, parsed},
+        versioning::Versioned,
     },
 };
 
@@ -79,46 +79,32 @@ impl Channel {
     }
 }
 
-/// A stored submission.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = IntakeSubmission)]
-pub struct View {
-    pub id: Uuid,
-    /// The person it joined or created.
-    pub patient_id: Uuid,
-    pub channel: Channel,
-    /// Personal data: omitted for the viewer role.
-    #[serde(skip_serializing_if = "Personal::is_withheld")]
-    #[schema(value_type = Option<String>)]
-    pub first_name: Personal<Option<String>>,
-    /// Personal data: omitted for the viewer role.
-    #[serde(skip_serializing_if = "Personal::is_withheld")]
-    #[schema(value_type = Option<String>)]
-    pub last_name: Personal<Option<String>>,
-    /// Null only once erased. Personal data: omitted for the viewer role.
-    #[serde(skip_serializing_if = "Personal::is_withheld")]
-    #[schema(value_type = Option<String>)]
-    pub email: Personal<Option<String>>,
-    /// Personal data: omitted for the viewer role.
-    #[serde(skip_serializing_if = "Personal::is_withheld")]
-    #[schema(value_type = Option<String>)]
-    pub phone: Personal<Option<String>>,
-    /// The condition it named, when that matched a known one.
-    pub medical_condition_id: Option<Uuid>,
-    /// The condition as typed. Personal data: omitted for the viewer role.
-    #[serde(skip_serializing_if = "Personal::is_withheld")]
-    #[schema(value_type = Option<String>)]
-    pub medical_condition: Personal<Option<String>>,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub requested_call_at: Option<DateTime<Utc>>,
-    /// The body exactly as received. Personal data: omitted for the viewer role.
-    #[serde(skip_serializing_if = "Personal::is_withheld")]
-    #[schema(value_type = Object)]
-    pub payload: Personal<serde_json::Value>,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub submitted_at: DateTime<Utc>,
-    /// Always 1: submissions never change.
-    pub version: i32,
+crate::view! {
+    /// A stored submission.
+    pub struct View as IntakeSubmission: versioned, about patient_id {
+        operational id: Uuid,
+        /// The person it joined or created.
+        operational patient_id: Uuid,
+        operational channel: Channel,
+        personal first_name: Option<String>,
+        personal last_name: Option<String>,
+        /// Null only once erased.
+        personal email: Option<String>,
+        personal phone: Option<String>,
+        /// The condition it named, when that matched a known one.
+        operational medical_condition_id: Option<Uuid>,
+        /// The condition as typed.
+        health medical_condition: Option<String>,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational requested_call_at: Option<DateTime<Utc>>,
+        /// The body exactly as received.
+        #[schema(value_type = Object)]
+        health payload: serde_json::Value,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational submitted_at: DateTime<Utc>,
+        /// Always 1: submissions never change.
+        operational version: i32,
+    }
 }
 
 impl From<table::Model> for View {
@@ -127,35 +113,27 @@ impl From<table::Model> for View {
             id: m.id,
             patient_id: m.patient_id,
             channel: Channel::from_text(&m.channel),
-            first_name: m.first_name.into(),
-            last_name: m.last_name.into(),
-            email: m.email.into(),
-            phone: m.phone.into(),
+            first_name: m.first_name,
+            last_name: m.last_name,
+            email: m.email,
+            phone: m.phone,
             medical_condition_id: m.medical_condition_id,
-            medical_condition: m.medical_condition_text.into(),
+            medical_condition: m.medical_condition_text,
             requested_call_at: m.requested_call_at,
-            payload: m.payload.into(),
+            payload: m.payload,
             submitted_at: m.submitted_at,
             version: 1,
         }
     }
 }
 
-impl Redact for View {
-    fn withhold_personal_data(&mut self) {
-        self.first_name = Personal::Withheld;
-        self.last_name = Personal::Withheld;
-        self.email = Personal::Withheld;
-        self.phone = Personal::Withheld;
-        self.medical_condition = Personal::Withheld;
-        self.payload = Personal::Withheld;
-    }
-}
-
-impl Versioned for View {
-    fn version(&self) -> i32 {
-        1
-    }
+crate::resource_routes! {
+    entity: Entity, view: View, tag: TAG, collection: "intake-submissions",
+        also: [create_intake_submission];
+    /// List submissions (signed in).
+    list_intake_submissions: list(Filters) for "viewer";
+    /// Read a submission (signed in).
+    get_intake_submission: read for "viewer";
 }
 
 /// A form submission.
@@ -219,48 +197,26 @@ pub struct Filters {
     pub rest: NoOtherParams,
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_intake_submissions, create_intake_submission))
-        .routes(routes!(get_intake_submission))
-}
+impl Filter<Entity> for Filters {
+    fn page(&self) -> &PageParams {
+        &self.page
+    }
 
-/// List submissions (signed in).
-#[utoipa::path(get, path = "/v1/intake-submissions", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
-async fn list_intake_submissions(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Disclosed<Json<Page<View>>>> {
-    let mut select = Entity::find();
-    if let Some(id) = f.patient_id {
-        select = select.filter(table::Column::PatientId.eq(id));
+    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
+        if let Some(id) = self.patient_id {
+            select = select.filter(table::Column::PatientId.eq(id));
+        }
+        if let Some(channel) = self.channel {
+            select = select.filter(table::Column::Channel.eq(channel.as_str()));
+        }
+        if let Some(from) = self.submitted_from {
+            select = select.filter(table::Column::SubmittedAt.gte(from));
+        }
+        if let Some(to) = self.submitted_to {
+            select = select.filter(table::Column::SubmittedAt.lt(to));
+        }
+        Ok(select)
     }
-    if let Some(channel) = f.channel {
-        select = select.filter(table::Column::Channel.eq(channel.as_str()));
-    }
-    if let Some(from) = f.submitted_from {
-        select = select.filter(table::Column::SubmittedAt.gte(from));
-    }
-    if let Some(to) = f.submitted_to {
-        select = select.filter(table::Column::SubmittedAt.lt(to));
-    }
-    let page = common::list::<Entity, View>(&state, &who, select, &f.page).await?;
-    let patients: Vec<Uuid> = page.0.items.iter().map(|v| v.patient_id).collect();
-    Ok(Disclosed::new(&who, patients, page))
-}
-
-/// Read a submission (signed in).
-#[utoipa::path(get, path = "/v1/intake-submissions/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
-async fn get_intake_submission(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiPath(id): ApiPath<Uuid>,
-) -> ApiResult<Disclosed<Tagged<View>>> {
-    let view = common::get::<Entity, View>(&state, &who, id).await?;
-    Ok(Disclosed::new(&who, [view.0.patient_id], view))
 }
 
 /// Submit a form (public). A bearer token is optional; with one, the
@@ -287,7 +243,9 @@ async fn create_intake_submission(
     }
     let actor = who.as_ref().map_or("anonymous", |p| p.subject.as_str());
     // Whether the email was known is personal data: not for a viewer.
-    let signed_in = who.as_ref().is_some_and(|p| p.role.allows(PERSONAL_DATA));
+    let signed_in = who
+        .as_ref()
+        .is_some_and(|p| super::declare::Class::Personal.readable_by(p.role));
     let condition = resolve_condition(&state, body.medical_condition.as_ref()).await?;
     // Two first submissions for one email can race (PostgreSQL): the loser
     // of the unique email sees the winner's lead on its retry.
@@ -311,7 +269,18 @@ async fn create_intake_submission(
                     "The submission collided with concurrent changes; retry it.".into(),
                 ));
             }
-            Ok(result) => return result,
+            Ok(result) => {
+                let response = result?;
+                // A navigator's receipt names the patient it joined.
+                return match &who {
+                    Some(who) if signed_in => {
+                        let disclosed =
+                            common::disclosed_by_body(who, Some("patient_id"), response).await?;
+                        Ok(disclosed.into_response())
+                    }
+                    _ => Ok(response),
+                };
+            }
         }
     }
 }

@@ -2,40 +2,36 @@
 //! did CRM contact X go?" with `?legacy_id=X`; the answer lists every record
 //! the row became (its submission, its call, its person...). Read-only.
 
-use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, prelude::Uuid};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use sea_orm::{ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::common;
+use super::common::Filter;
 use crate::{
     db::entities::legacy_id::{self as table, Entity},
     http::{
-        ApiResult, AppState,
-        auth::{Caller, Redact, Viewer},
-        extract::ApiQuery,
-        pagination::{NoOtherParams, Page, PageParams},
+        ApiResult,
+        pagination::{NoOtherParams, PageParams},
     },
 };
 
 const TAG: &str = "legacy-ids";
 
-/// A CRM row and one record it became.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = LegacyId)]
-pub struct View {
-    /// The CRM export file (`contact`, `patient`, `eap_dossier`, ...).
-    pub legacy_table: String,
-    /// The row's CRM id.
-    pub legacy_id: String,
-    /// The record's collection (`patients`, `intake-submissions`, ...).
-    pub collection: String,
-    /// The record's id: `GET /v1/{collection}/{record_id}`.
-    pub record_id: Uuid,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub imported_at: DateTime<Utc>,
+crate::view! {
+    /// A CRM row and one record it became.
+    pub struct View as LegacyId {
+        /// The CRM export file (`contact`, `patient`, `eap_dossier`, ...).
+        operational legacy_table: String,
+        /// The row's CRM id.
+        operational legacy_id: String,
+        /// The record's collection (`patients`, `intake-submissions`, ...).
+        operational collection: String,
+        /// The record's id: `GET /v1/{collection}/{record_id}`.
+        operational record_id: Uuid,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational imported_at: DateTime<Utc>,
+    }
 }
 
 impl From<table::Model> for View {
@@ -50,8 +46,11 @@ impl From<table::Model> for View {
     }
 }
 
-/// No personal data of patients.
-impl Redact for View {}
+crate::resource_routes! {
+    entity: Entity, view: View, tag: TAG, collection: "legacy-ids";
+    /// Where CRM rows went.
+    list_legacy_ids: list(Filters) for "viewer";
+}
 
 /// Filters of the list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -71,27 +70,21 @@ pub struct Filters {
     pub rest: NoOtherParams,
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_legacy_ids))
-}
+impl Filter<Entity> for Filters {
+    fn page(&self) -> &PageParams {
+        &self.page
+    }
 
-/// Where CRM rows went.
-#[utoipa::path(get, path = "/v1/legacy-ids", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
-async fn list_legacy_ids(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Json<Page<View>>> {
-    let mut select = Entity::find();
-    if let Some(id) = f.legacy_id {
-        select = select.filter(table::Column::LegacyId.eq(id.trim()));
+    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
+        if let Some(id) = self.legacy_id {
+            select = select.filter(table::Column::LegacyId.eq(id.trim()));
+        }
+        if let Some(name) = self.legacy_table {
+            select = select.filter(table::Column::LegacyTable.eq(name.trim()));
+        }
+        if let Some(id) = self.record_id {
+            select = select.filter(table::Column::RecordId.eq(id));
+        }
+        Ok(select)
     }
-    if let Some(name) = f.legacy_table {
-        select = select.filter(table::Column::LegacyTable.eq(name.trim()));
-    }
-    if let Some(id) = f.record_id {
-        select = select.filter(table::Column::RecordId.eq(id));
-    }
-    common::list::<Entity, View>(&state, &who, select, &f.page).await
 }

@@ -2,43 +2,36 @@
 //! admin writes). Name and abbreviation are each unique; abbreviations are
 //! stored upper-case so `dmd` and `DMD` are one condition.
 
-use axum::{Json, extract::State, http::StatusCode, response::Response};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, prelude::Uuid};
-use serde::{Deserialize, Serialize};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::common::{self, no_references, present};
+use super::common::{self, Change, Filter, NewRecord, References, no_references, present};
 use crate::{
     db::entities::medical_condition::{self as table, Entity},
     domain::{Abbreviation, Name},
     http::{
         ApiResult, AppState,
-        auth::{Admin, Caller, Redact, Viewer},
-        extract::{ApiJson, ApiPath, ApiQuery},
-        history::{self, HistoryEntry},
-        idempotency::{Idempotency, IdempotencyKeyHeader},
-        pagination::{NoOtherParams, Page, PageParams},
-        versioning::{IfMatch, IfMatchHeader, Tagged, Versioned},
+        pagination::{NoOtherParams, PageParams},
     },
     patch,
 };
 
 const TAG: &str = "medical-conditions";
 
-/// A medical condition.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = MedicalCondition)]
-pub struct View {
-    pub id: Uuid,
-    pub name: String,
-    pub abbreviation: String,
-    pub version: i32,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub updated_at: DateTime<Utc>,
+crate::view! {
+    /// A medical condition.
+    pub struct View as MedicalCondition: versioned {
+        operational id: Uuid,
+        reference name: String,
+        reference abbreviation: String,
+        operational version: i32,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational created_at: DateTime<Utc>,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational updated_at: DateTime<Utc>,
+    }
 }
 
 impl From<table::Model> for View {
@@ -54,13 +47,20 @@ impl From<table::Model> for View {
     }
 }
 
-/// No personal data of patients.
-impl Redact for View {}
-
-impl Versioned for View {
-    fn version(&self) -> i32 {
-        self.version
-    }
+crate::resource_routes! {
+    entity: Entity, view: View, tag: TAG, collection: "medical-conditions";
+    /// List medical conditions.
+    list_medical_conditions: list(Filters) for "viewer";
+    /// Create a medical condition (admin).
+    create_medical_condition: create(Create) for "admin";
+    /// Read a medical condition.
+    get_medical_condition: read for "viewer";
+    /// Change a medical condition (admin).
+    update_medical_condition: update(Patch) for "admin";
+    /// Delete a medical condition (admin); 409 while anything refers to it.
+    delete_medical_condition: delete for "admin";
+    /// A medical condition's history.
+    get_medical_condition_history: history for "viewer";
 }
 
 /// A new medical condition.
@@ -70,6 +70,21 @@ impl Versioned for View {
 pub struct Create {
     pub name: Name,
     pub abbreviation: Abbreviation,
+}
+
+impl NewRecord<Entity> for Create {
+    async fn into_row(self, _: &AppState) -> ApiResult<(table::ActiveModel, References<'_>)> {
+        let (id, now) = common::new_record();
+        let row = table::ActiveModel {
+            id: Set(id),
+            name: Set(self.name.into()),
+            abbreviation: Set(self.abbreviation.into()),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        Ok((row, Box::pin(no_references())))
+    }
 }
 
 /// Changes to a medical condition.
@@ -83,6 +98,14 @@ pub struct Patch {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub abbreviation: Option<Abbreviation>,
+}
+
+impl Change<Entity> for Patch {
+    fn apply(self, _: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
+        patch!(m.name = self.name);
+        patch!(m.abbreviation = self.abbreviation);
+        Ok(())
+    }
 }
 
 /// Filters of the list.
@@ -99,112 +122,16 @@ pub struct Filters {
     pub rest: NoOtherParams,
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_medical_conditions, create_medical_condition))
-        .routes(routes!(
-            get_medical_condition,
-            update_medical_condition,
-            delete_medical_condition
-        ))
-        .routes(routes!(get_medical_condition_history))
-}
-
-/// List medical conditions.
-#[utoipa::path(get, path = "/v1/medical-conditions", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
-async fn list_medical_conditions(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Json<Page<View>>> {
-    let mut select = Entity::find();
-    if let Some(abbreviation) = f.abbreviation {
-        select = select.filter(table::Column::Abbreviation.eq(abbreviation.trim().to_uppercase()));
+impl Filter<Entity> for Filters {
+    fn page(&self) -> &PageParams {
+        &self.page
     }
-    common::list::<Entity, View>(&state, &who, select, &f.page).await
-}
 
-/// Create a medical condition (admin).
-#[utoipa::path(post, path = "/v1/medical-conditions", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["admin"])))]
-async fn create_medical_condition(
-    State(state): State<AppState>,
-    who: Caller<Admin>,
-    idempotency: Idempotency,
-    ApiJson(body, digest): ApiJson<Create>,
-) -> ApiResult<Response> {
-    let (id, now) = common::new_record();
-    let model = table::ActiveModel {
-        id: Set(id),
-        name: Set(body.name.into()),
-        abbreviation: Set(body.abbreviation.into()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    common::create::<Entity, View>(
-        &state,
-        &who.subject,
-        &idempotency,
-        &digest,
-        model,
-        no_references(),
-    )
-    .await
-}
-
-/// Read a medical condition.
-#[utoipa::path(get, path = "/v1/medical-conditions/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
-async fn get_medical_condition(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiPath(id): ApiPath<Uuid>,
-) -> ApiResult<Tagged<View>> {
-    common::get::<Entity, View>(&state, &who, id).await
-}
-
-/// Change a medical condition (admin).
-#[utoipa::path(patch, path = "/v1/medical-conditions/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["admin"])))]
-async fn update_medical_condition(
-    State(state): State<AppState>,
-    who: Caller<Admin>,
-    ApiPath(id): ApiPath<Uuid>,
-    if_match: IfMatch,
-    ApiJson(body, _): ApiJson<Patch>,
-) -> ApiResult<Tagged<View>> {
-    common::update::<Entity, View>(&state, &who, id, &if_match, no_references(), |_, m| {
-        patch!(m.name = body.name);
-        patch!(m.abbreviation = body.abbreviation);
-        Ok(())
-    })
-    .await
-}
-
-/// Delete a medical condition (admin); 409 while anything refers to it.
-#[utoipa::path(delete, path = "/v1/medical-conditions/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
-async fn delete_medical_condition(
-    State(state): State<AppState>,
-    who: Caller<Admin>,
-    ApiPath(id): ApiPath<Uuid>,
-    if_match: IfMatch,
-) -> ApiResult<StatusCode> {
-    common::delete::<Entity>(&state, &who, id, &if_match).await
-}
-
-/// A medical condition's history.
-#[utoipa::path(get, path = "/v1/medical-conditions/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["viewer"])))]
-async fn get_medical_condition_history(
-    State(state): State<AppState>,
-    _: Caller<Viewer>,
-    ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(page): ApiQuery<PageParams>,
-) -> ApiResult<Json<Page<HistoryEntry>>> {
-    history::list(&state, "medical-conditions", id, &page)
-        .await
-        .map(Json)
+    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
+        if let Some(abbreviation) = self.abbreviation {
+            select =
+                select.filter(table::Column::Abbreviation.eq(abbreviation.trim().to_uppercase()));
+        }
+        Ok(select)
+    }
 }

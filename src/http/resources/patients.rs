@@ -3,22 +3,24 @@
 //! reachable (email or phone), their email is unique (normalised), and their
 //! physician must be a practitioner of kind physician.
 
-use axum::{Json, extract::State, http::StatusCode, response::Response};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Select,
     prelude::Uuid,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::common::{self, nullable};
+use super::{
+    common::{self, Change, Filter, NewRecord, References, nullable},
+    declare::Shown,
+};
 use crate::{
     db::entities::{
-        call, eap_enrollment, intake_submission, medical_condition,
+        call, eap_enrollment, intake_submission,
         patient::{self as table, Entity},
         practitioner, trial_referral,
     },
@@ -26,12 +28,9 @@ use crate::{
     http::{
         ApiError, ApiResult, AppState,
         access_log::Disclosed,
-        auth::{Admin, Caller, Navigator, PERSONAL_DATA, Personal, Redact, Viewer},
-        error::Problem,
-        extract::{ApiJson, ApiPath, ApiQuery},
-        history::{self, HistoryEntry},
-        idempotency::{Idempotency, IdempotencyKeyHeader},
-        pagination::{NoOtherParams, Page, PageParams},
+        auth::{Caller, Navigator, Viewer},
+        extract::{ApiPath, ApiQuery},
+        pagination::{NoOtherParams, PageParams},
         versioning::{IfMatch, IfMatchHeader, Tagged, Versioned},
     },
     patch,
@@ -39,45 +38,33 @@ use crate::{
 
 const TAG: &str = "patients";
 
-/// A lead or patient.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Patient)]
-pub struct View {
-    pub id: Uuid,
-    pub status: PatientStatus,
-    /// Personal data: omitted for the viewer role.
-    #[serde(skip_serializing_if = "Personal::is_withheld")]
-    #[schema(value_type = Option<String>)]
-    pub first_name: Personal<Option<String>>,
-    /// Personal data: omitted for the viewer role.
-    #[serde(skip_serializing_if = "Personal::is_withheld")]
-    #[schema(value_type = Option<String>)]
-    pub last_name: Personal<Option<String>>,
-    /// Personal data: omitted for the viewer role.
-    #[serde(skip_serializing_if = "Personal::is_withheld")]
-    #[schema(value_type = Option<String>)]
-    pub email: Personal<Option<String>>,
-    /// Personal data: omitted for the viewer role.
-    #[serde(skip_serializing_if = "Personal::is_withheld")]
-    #[schema(value_type = Option<String>)]
-    pub phone: Personal<Option<String>>,
-    pub medical_condition_id: Option<Uuid>,
-    pub physician_id: Option<Uuid>,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub first_contact_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub initial_consult_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub converted_at: Option<DateTime<Utc>>,
-    /// When the person's personal data was erased; the record then keeps
-    /// only ids, statuses and dates, and takes no personal data.
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub erased_at: Option<DateTime<Utc>>,
-    pub version: i32,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub updated_at: DateTime<Utc>,
+crate::view! {
+    /// A lead or patient.
+    pub struct View as Patient: versioned, about id {
+        operational id: Uuid,
+        operational status: PatientStatus,
+        personal first_name: Option<String>,
+        personal last_name: Option<String>,
+        personal email: Option<String>,
+        personal phone: Option<String>,
+        operational medical_condition_id: Option<Uuid>,
+        operational physician_id: Option<Uuid>,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational first_contact_at: Option<DateTime<Utc>>,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational initial_consult_at: Option<DateTime<Utc>>,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational converted_at: Option<DateTime<Utc>>,
+        /// When the person's personal data was erased; the record then keeps
+        /// only ids, statuses and dates, and takes no personal data.
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational erased_at: Option<DateTime<Utc>>,
+        operational version: i32,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational created_at: DateTime<Utc>,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational updated_at: DateTime<Utc>,
+    }
 }
 
 impl From<table::Model> for View {
@@ -85,10 +72,10 @@ impl From<table::Model> for View {
         Self {
             id: m.id,
             status: PatientStatus::from_text(&m.status).unwrap_or(PatientStatus::Lead),
-            first_name: m.first_name.into(),
-            last_name: m.last_name.into(),
-            email: m.email.into(),
-            phone: m.phone.into(),
+            first_name: m.first_name,
+            last_name: m.last_name,
+            email: m.email,
+            phone: m.phone,
             medical_condition_id: m.medical_condition_id,
             physician_id: m.physician_id,
             first_contact_at: m.first_contact_at,
@@ -102,19 +89,21 @@ impl From<table::Model> for View {
     }
 }
 
-impl Redact for View {
-    fn withhold_personal_data(&mut self) {
-        self.first_name = Personal::Withheld;
-        self.last_name = Personal::Withheld;
-        self.email = Personal::Withheld;
-        self.phone = Personal::Withheld;
-    }
-}
-
-impl Versioned for View {
-    fn version(&self) -> i32 {
-        self.version
-    }
+crate::resource_routes! {
+    entity: Entity, view: View, tag: TAG, collection: "patients",
+        also: [get_patient, convert_patient];
+    /// List leads and patients. Filtering by `email` or `q` (name) needs the
+    /// navigator role: it would tell a viewer whether a person is a patient.
+    list_patients: list(Filters) for "viewer";
+    /// Create a lead (navigator).
+    create_patient: create(Create) for "navigator";
+    /// Change a lead or patient (navigator).
+    update_patient: update(Patch) for "navigator";
+    /// Delete a lead or patient (admin); 409 while calls, submissions,
+    /// referrals or enrollments refer to them.
+    delete_patient: delete for "admin";
+    /// A lead's or patient's history.
+    get_patient_history: history for "navigator";
 }
 
 /// A new lead (email or phone required). Status and conversion are not
@@ -131,6 +120,51 @@ pub struct Create {
     pub physician_id: Option<Uuid>,
     pub first_contact_at: Option<DateTime<Utc>>,
     pub initial_consult_at: Option<DateTime<Utc>>,
+}
+
+impl NewRecord<Entity> for Create {
+    async fn into_row(self, state: &AppState) -> ApiResult<(table::ActiveModel, References<'_>)> {
+        if self.email.is_none() && self.phone.is_none() {
+            return Err(ApiError::invalid(
+                "/email",
+                "an email or a phone number is required",
+            ));
+        }
+        let refs = references(state, self.medical_condition_id, self.physician_id);
+        let (id, now) = common::new_record();
+        let row = table::ActiveModel {
+            id: Set(id),
+            status: Set(PatientStatus::Lead.as_str().to_owned()),
+            first_name: Set(self.first_name.map(Into::into)),
+            last_name: Set(self.last_name.map(Into::into)),
+            email: Set(self.email.map(Into::into)),
+            phone: Set(self.phone.map(Into::into)),
+            medical_condition_id: Set(self.medical_condition_id),
+            physician_id: Set(self.physician_id),
+            physician_kind: Set("physician".to_owned()),
+            first_contact_at: Set(Some(self.first_contact_at.unwrap_or(now))),
+            initial_consult_at: Set(self.initial_consult_at),
+            converted_at: Set(None),
+            erased_at: Set(None),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        Ok((row, refs))
+    }
+}
+
+/// What a lead's body names, checked only when the database refuses it: its
+/// medical condition and its physician (who must be one).
+fn references(
+    state: &AppState,
+    condition: Option<Uuid>,
+    physician: Option<Uuid>,
+) -> References<'_> {
+    Box::pin(async move {
+        common::condition(state, condition).await?;
+        common::physician(state, "/physician_id", physician).await
+    })
 }
 
 /// Changes to a lead or patient; `null` clears a field.
@@ -179,16 +213,118 @@ pub struct Filters {
     pub rest: NoOtherParams,
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_patients, create_patient))
-        .routes(routes!(get_patient, update_patient, delete_patient))
-        .routes(routes!(get_patient_history))
-        .routes(routes!(convert_patient))
+impl Filter<Entity> for Filters {
+    fn reads(&self) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if self.email.is_some() {
+            fields.push("email");
+        }
+        if self.q.is_some() {
+            fields.extend(["first_name", "last_name"]);
+        }
+        fields
+    }
+
+    fn page(&self) -> &PageParams {
+        &self.page
+    }
+
+    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
+        if let Some(status) = self.status {
+            select = select.filter(table::Column::Status.eq(status.as_str()));
+        }
+        if let Some(email) = self.email {
+            select = select.filter(table::Column::Email.eq(email.trim().to_lowercase()));
+        }
+        if let Some(id) = self.medical_condition_id {
+            select = select.filter(table::Column::MedicalConditionId.eq(id));
+        }
+        if let Some(id) = self.physician_id {
+            select = select.filter(table::Column::PhysicianId.eq(id));
+        }
+        if let Some(q) = self.q {
+            select = select.filter(name_search(&q)?);
+        }
+        Ok(select)
+    }
+}
+
+/// Every word of `q` within the first or last name (case-insensitive).
+fn name_search(q: &str) -> ApiResult<Condition> {
+    if q.chars().count() > 200 {
+        return Err(ApiError::BadRequest(
+            "The query string is invalid.".into(),
+            vec![crate::http::error::FieldError::new(
+                "q",
+                "must be at most 200 characters",
+            )],
+        ));
+    }
+    let mut all = Condition::all();
+    for word in q.split_whitespace() {
+        let pattern = format!(
+            "%{}%",
+            word.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let like = |column: table::Column| {
+            Expr::expr(Func::lower(Expr::col(column)))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        all = all.add(
+            Condition::any()
+                .add(like(table::Column::FirstName))
+                .add(like(table::Column::LastName)),
+        );
+    }
+    Ok(all)
+}
+
+impl Change<Entity> for Patch {
+    fn references<'a>(&self, state: &'a AppState) -> References<'a> {
+        references(
+            state,
+            self.medical_condition_id.flatten(),
+            self.physician_id.flatten(),
+        )
+    }
+
+    fn apply(self, current: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
+        if current.erased_at.is_some() {
+            return Err(ApiError::Conflict(
+                "This person's personal data was erased; the record takes no changes.".into(),
+            ));
+        }
+        let email = self
+            .email
+            .as_ref()
+            .map_or(current.email.is_some(), Option::is_some);
+        let phone = self
+            .phone
+            .as_ref()
+            .map_or(current.phone.is_some(), Option::is_some);
+        if !email && !phone {
+            return Err(ApiError::invalid(
+                "/email",
+                "an email or a phone number is required",
+            ));
+        }
+        patch!(m.first_name? = self.first_name);
+        patch!(m.last_name? = self.last_name);
+        patch!(m.email? = self.email);
+        patch!(m.phone? = self.phone);
+        patch!(m.medical_condition_id? = self.medical_condition_id);
+        patch!(m.physician_id? = self.physician_id);
+        patch!(m.first_contact_at? = self.first_contact_at);
+        patch!(m.initial_consult_at? = self.initial_consult_at);
+        Ok(())
+    }
 }
 
 /// What `include=` may name on a patient's page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Include {
     Calls,
     Submissions,
@@ -213,9 +349,11 @@ pub struct ReadParams {
 }
 
 impl ReadParams {
-    fn includes(&self) -> ApiResult<Vec<Include>> {
+    /// Each related collection once, however often it is named: a page
+    /// reads at most one list of each.
+    fn includes(&self) -> ApiResult<std::collections::BTreeSet<Include>> {
         let Some(list) = &self.include else {
-            return Ok(vec![]);
+            return Ok(Default::default());
         };
         list.split(',')
             .map(|name| match name.trim() {
@@ -237,50 +375,51 @@ impl ReadParams {
 }
 
 /// A patient with the related records `include=` asked for: a portal's
-/// whole patient page in one request.
+/// whole patient page in one request. Each record is shown as the caller's
+/// role may see it, by its own declaration.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = PatientWithIncludes)]
 pub struct WithIncludes {
     #[serde(flatten)]
-    pub patient: View,
+    #[schema(value_type = View)]
+    pub patient: Shown<View>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub calls: Option<Vec<super::calls::View>>,
+    #[schema(value_type = Option<Vec<super::calls::View>>)]
+    pub calls: Option<Vec<Shown<super::calls::View>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub submissions: Option<Vec<super::intake_submissions::View>>,
+    #[schema(value_type = Option<Vec<super::intake_submissions::View>>)]
+    pub submissions: Option<Vec<Shown<super::intake_submissions::View>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub referrals: Option<Vec<super::trial_referrals::View>>,
+    #[schema(value_type = Option<Vec<super::trial_referrals::View>>)]
+    pub referrals: Option<Vec<Shown<super::trial_referrals::View>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub enrollments: Option<Vec<super::eap_enrollments::View>>,
+    #[schema(value_type = Option<Vec<super::eap_enrollments::View>>)]
+    pub enrollments: Option<Vec<Shown<super::eap_enrollments::View>>>,
     /// The physician, or null when the patient has none.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub physician: Option<Option<super::practitioners::View>>,
-}
-
-impl Redact for WithIncludes {
-    fn withhold_personal_data(&mut self) {
-        self.patient.withhold_personal_data();
-        self.calls.withhold_personal_data();
-        self.submissions.withhold_personal_data();
-        self.referrals.withhold_personal_data();
-        self.enrollments.withhold_personal_data();
-        if let Some(physician) = &mut self.physician {
-            physician.withhold_personal_data();
-        }
-    }
+    #[schema(value_type = Option<Option<super::practitioners::View>>)]
+    pub physician: Option<Option<Shown<super::practitioners::View>>>,
 }
 
 impl Versioned for WithIncludes {
     fn version(&self) -> i32 {
-        self.patient.version
+        self.patient.version()
     }
 }
 
-/// Up to 200 of a patient's related records, oldest first.
-async fn related<E, V>(state: &AppState, column: E::Column, patient_id: Uuid) -> ApiResult<Vec<V>>
+/// Up to 200 of a patient's related records, oldest first, as `who` may
+/// see them; adds the patients they disclose to `disclosed`.
+async fn related<E, V>(
+    state: &AppState,
+    who: &crate::http::Principal,
+    column: E::Column,
+    patient_id: Uuid,
+    disclosed: &mut Vec<Uuid>,
+) -> ApiResult<Option<Vec<Shown<V>>>>
 where
     E: crate::db::store::Record,
     E::Model: Sync,
-    V: From<E::Model>,
+    V: From<E::Model> + super::declare::Declared,
 {
     let page = crate::db::store::PageRequest {
         limit: 200,
@@ -289,121 +428,9 @@ where
     };
     let listed =
         crate::db::store::list(&state.db, E::find().filter(column.eq(patient_id)), page).await?;
-    Ok(listed.items.into_iter().map(V::from).collect())
-}
-
-/// List leads and patients. Filtering by `email` or `q` (name) needs the
-/// navigator role: it would tell a viewer whether a person is a patient.
-#[utoipa::path(get, path = "/v1/patients", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>),
-        (status = 403, description = "A viewer filtered by email or name", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = ["viewer"])))]
-async fn list_patients(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Disclosed<Json<Page<View>>>> {
-    // Looking a person up by email or name would tell a viewer whether
-    // they are a patient: personal data.
-    if (f.email.is_some() || f.q.is_some()) && !who.role.allows(PERSONAL_DATA) {
-        return Err(ApiError::Forbidden);
-    }
-    let mut select = Entity::find();
-    if let Some(status) = f.status {
-        select = select.filter(table::Column::Status.eq(status.as_str()));
-    }
-    if let Some(email) = f.email {
-        select = select.filter(table::Column::Email.eq(email.trim().to_lowercase()));
-    }
-    if let Some(id) = f.medical_condition_id {
-        select = select.filter(table::Column::MedicalConditionId.eq(id));
-    }
-    if let Some(id) = f.physician_id {
-        select = select.filter(table::Column::PhysicianId.eq(id));
-    }
-    if let Some(q) = f.q {
-        if q.chars().count() > 200 {
-            return Err(ApiError::BadRequest(
-                "The query string is invalid.".into(),
-                vec![crate::http::error::FieldError::new(
-                    "q",
-                    "must be at most 200 characters",
-                )],
-            ));
-        }
-        for word in q.split_whitespace() {
-            let pattern = format!(
-                "%{}%",
-                word.to_lowercase()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
-            let like = |column: table::Column| {
-                Expr::expr(Func::lower(Expr::col(column)))
-                    .like(LikeExpr::new(pattern.clone()).escape('\\'))
-            };
-            select = select.filter(
-                Condition::any()
-                    .add(like(table::Column::FirstName))
-                    .add(like(table::Column::LastName)),
-            );
-        }
-    }
-    let page = common::list::<Entity, View>(&state, &who, select, &f.page).await?;
-    let ids: Vec<Uuid> = page.0.items.iter().map(|p| p.id).collect();
-    Ok(Disclosed::new(&who, ids, page))
-}
-
-/// What a lead's body names, checked only when the database refuses it: its
-/// medical condition and its physician (who must be one).
-async fn references(
-    state: &AppState,
-    condition: Option<Uuid>,
-    physician: Option<Uuid>,
-) -> ApiResult<()> {
-    common::exists::<medical_condition::Entity>(state, "/medical_condition_id", condition).await?;
-    common::physician(state, "/physician_id", physician).await
-}
-
-/// Create a lead (navigator).
-#[utoipa::path(post, path = "/v1/patients", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["navigator"])))]
-async fn create_patient(
-    State(state): State<AppState>,
-    who: Caller<Navigator>,
-    idempotency: Idempotency,
-    ApiJson(body, digest): ApiJson<Create>,
-) -> ApiResult<Disclosed<Response>> {
-    if body.email.is_none() && body.phone.is_none() {
-        return Err(ApiError::invalid(
-            "/email",
-            "an email or a phone number is required",
-        ));
-    }
-    let refs = references(&state, body.medical_condition_id, body.physician_id);
-    let (id, now) = common::new_record();
-    let model = table::ActiveModel {
-        id: Set(id),
-        status: Set(PatientStatus::Lead.as_str().to_owned()),
-        first_name: Set(body.first_name.map(Into::into)),
-        last_name: Set(body.last_name.map(Into::into)),
-        email: Set(body.email.map(Into::into)),
-        phone: Set(body.phone.map(Into::into)),
-        medical_condition_id: Set(body.medical_condition_id),
-        physician_id: Set(body.physician_id),
-        physician_kind: Set("physician".to_owned()),
-        first_contact_at: Set(Some(body.first_contact_at.unwrap_or(now))),
-        initial_consult_at: Set(body.initial_consult_at),
-        converted_at: Set(None),
-        erased_at: Set(None),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    let created =
-        common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model, refs);
-    Ok(Disclosed::new(&who, [id], created.await?))
+    let (shown, patients) = common::shown_all(who, listed.items);
+    disclosed.extend(patients);
+    Ok(Some(shown))
 }
 
 /// Read a lead or patient, with `include=` their calls, submissions,
@@ -417,7 +444,11 @@ async fn get_patient(
     ApiQuery(params): ApiQuery<ReadParams>,
 ) -> ApiResult<Disclosed<Tagged<WithIncludes>>> {
     let includes = params.includes()?;
-    let Tagged(patient) = common::get::<Entity, View>(&state, &who, id).await?;
+    let patient = Shown::new(
+        View::from(crate::db::store::find::<Entity>(&state.db, id).await?),
+        who.role,
+    );
+    let mut disclosed: Vec<Uuid> = patient.disclosed_patient().into_iter().collect();
     let mut page = WithIncludes {
         patient,
         calls: None,
@@ -426,55 +457,44 @@ async fn get_patient(
         enrollments: None,
         physician: None,
     };
+    let d = &mut disclosed;
     for include in includes {
         match include {
             Include::Calls => {
                 page.calls =
-                    Some(related::<call::Entity, _>(&state, call::Column::PatientId, id).await?)
+                    related::<call::Entity, _>(&state, &who, call::Column::PatientId, id, d)
+                        .await?;
             }
             Include::Submissions => {
-                page.submissions = Some(
-                    related::<intake_submission::Entity, _>(
-                        &state,
-                        intake_submission::Column::PatientId,
-                        id,
-                    )
-                    .await?,
-                )
+                let column = intake_submission::Column::PatientId;
+                page.submissions =
+                    related::<intake_submission::Entity, _>(&state, &who, column, id, d).await?;
             }
             Include::Referrals => {
-                page.referrals = Some(
-                    related::<trial_referral::Entity, _>(
-                        &state,
-                        trial_referral::Column::PatientId,
-                        id,
-                    )
-                    .await?,
-                )
+                let column = trial_referral::Column::PatientId;
+                page.referrals =
+                    related::<trial_referral::Entity, _>(&state, &who, column, id, d).await?;
             }
             Include::Enrollments => {
-                page.enrollments = Some(
-                    related::<eap_enrollment::Entity, _>(
-                        &state,
-                        eap_enrollment::Column::PatientId,
-                        id,
-                    )
-                    .await?,
-                )
+                let column = eap_enrollment::Column::PatientId;
+                page.enrollments =
+                    related::<eap_enrollment::Entity, _>(&state, &who, column, id, d).await?;
             }
             Include::Physician => {
-                let physician = match page.patient.physician_id {
+                let physician = match page.patient.view().physician_id {
                     Some(pid) => practitioner::Entity::find_by_id(pid)
                         .one(&state.db)
                         .await?
-                        .map(Into::into),
+                        .map(|p| Shown::new(p.into(), who.role)),
                     None => None,
                 };
                 page.physician = Some(physician);
             }
         }
     }
-    Ok(Disclosed::new(&who, [id], Tagged(page.for_role(who.role))))
+    disclosed.sort_unstable();
+    disclosed.dedup();
+    Ok(Disclosed::new(&who, disclosed, Tagged(page)))
 }
 
 /// Convert a lead into a patient (navigator), after at least one completed
@@ -487,7 +507,7 @@ async fn convert_patient(
     who: Caller<Navigator>,
     ApiPath(id): ApiPath<Uuid>,
     if_match: IfMatch,
-) -> ApiResult<Disclosed<Tagged<View>>> {
+) -> ApiResult<Disclosed<Tagged<Shown<View>>>> {
     let tx = crate::db::begin_write(&state.db).await?;
     let current = crate::db::store::find_for_update::<Entity>(&tx, id).await?;
     if_match.check(current.version)?;
@@ -516,81 +536,5 @@ async fn convert_patient(
     let converted =
         crate::db::store::update::<Entity>(&tx, &who.subject, &current, changes).await?;
     tx.commit().await?;
-    Ok(Disclosed::new(&who, [id], Tagged(converted.into())))
-}
-
-/// Change a lead or patient (navigator).
-#[utoipa::path(patch, path = "/v1/patients/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["navigator"])))]
-async fn update_patient(
-    State(state): State<AppState>,
-    who: Caller<Navigator>,
-    ApiPath(id): ApiPath<Uuid>,
-    if_match: IfMatch,
-    ApiJson(body, _): ApiJson<Patch>,
-) -> ApiResult<Disclosed<Tagged<View>>> {
-    let refs = references(
-        &state,
-        body.medical_condition_id.flatten(),
-        body.physician_id.flatten(),
-    );
-    let updated =
-        common::update::<Entity, View>(&state, &who, id, &if_match, refs, |current, m| {
-            if current.erased_at.is_some() {
-                return Err(ApiError::Conflict(
-                    "This person's personal data was erased; the record takes no changes.".into(),
-                ));
-            }
-            let email = body
-                .email
-                .as_ref()
-                .map_or(current.email.is_some(), Option::is_some);
-            let phone = body
-                .phone
-                .as_ref()
-                .map_or(current.phone.is_some(), Option::is_some);
-            if !email && !phone {
-                return Err(ApiError::invalid(
-                    "/email",
-                    "an email or a phone number is required",
-                ));
-            }
-            patch!(m.first_name? = body.first_name);
-            patch!(m.last_name? = body.last_name);
-            patch!(m.email? = body.email);
-            patch!(m.phone? = body.phone);
-            patch!(m.medical_condition_id? = body.medical_condition_id);
-            patch!(m.physician_id? = body.physician_id);
-            patch!(m.first_contact_at? = body.first_contact_at);
-            patch!(m.initial_consult_at? = body.initial_consult_at);
-            Ok(())
-        })
-        .await?;
-    Ok(Disclosed::new(&who, [id], updated))
-}
-
-/// Delete a lead or patient (admin); 409 while calls, submissions,
-/// referrals or enrollments refer to them.
-#[utoipa::path(delete, path = "/v1/patients/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
-async fn delete_patient(
-    State(state): State<AppState>,
-    who: Caller<Admin>,
-    ApiPath(id): ApiPath<Uuid>,
-    if_match: IfMatch,
-) -> ApiResult<StatusCode> {
-    common::delete::<Entity>(&state, &who, id, &if_match).await
-}
-
-/// A lead's or patient's history.
-#[utoipa::path(get, path = "/v1/patients/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["navigator"])))]
-async fn get_patient_history(
-    State(state): State<AppState>,
-    who: Caller<Navigator>,
-    ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(page): ApiQuery<PageParams>,
-) -> ApiResult<Disclosed<Json<Page<HistoryEntry>>>> {
-    let history = history::list(&state, "patients", id, &page).await?;
-    Ok(Disclosed::new(&who, [id], Json(history)))
+    Ok(common::shown(&who, View::from(converted)))
 }

@@ -3,14 +3,12 @@
 //! trial; `ineligible_reason` is required exactly when the patient is
 //! ineligible (checked here and by the schema).
 
-use axum::{Json, extract::State, http::StatusCode, response::Response};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, prelude::Uuid};
-use serde::{Deserialize, Serialize};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::common::{self, nullable, present};
+use super::common::{self, Change, Filter, NewRecord, References, nullable, present};
 use crate::{
     db::entities::{
         clinical_trial,
@@ -19,43 +17,35 @@ use crate::{
     domain::{Eligibility, ReferralOutcome, Text},
     http::{
         ApiError, ApiResult, AppState,
-        auth::{Admin, Caller, Navigator, Personal, Redact, Viewer},
-        extract::{ApiJson, ApiPath, ApiQuery},
-        history::{self, HistoryEntry},
-        idempotency::{Idempotency, IdempotencyKeyHeader},
-        pagination::{NoOtherParams, Page, PageParams},
-        versioning::{IfMatch, IfMatchHeader, Tagged, Versioned},
+        pagination::{NoOtherParams, PageParams},
     },
     patch,
 };
 
 const TAG: &str = "trial-referrals";
 
-/// A patient's referral to a trial.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = TrialReferral)]
-pub struct View {
-    pub id: Uuid,
-    pub patient_id: Uuid,
-    pub trial_id: Uuid,
-    /// Empty only on records imported from the CRM, which did not require one.
-    pub physician_id: Option<Uuid>,
-    /// Imported from the legacy CRM.
-    pub imported: bool,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub referred_at: Option<DateTime<Utc>>,
-    pub eligibility: Eligibility,
-    /// Why the patient is ineligible (often medical). Personal data:
-    /// omitted for the viewer role.
-    #[serde(skip_serializing_if = "Personal::is_withheld")]
-    #[schema(value_type = Option<String>)]
-    pub ineligible_reason: Personal<Option<String>>,
-    pub outcome: ReferralOutcome,
-    pub version: i32,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::http::timestamp::serialize")]
-    pub updated_at: DateTime<Utc>,
+crate::view! {
+    /// A patient's referral to a trial.
+    pub struct View as TrialReferral: versioned, about patient_id {
+        operational id: Uuid,
+        operational patient_id: Uuid,
+        operational trial_id: Uuid,
+        /// Empty only on records imported from the CRM, which did not require one.
+        operational physician_id: Option<Uuid>,
+        /// Imported from the legacy CRM.
+        operational imported: bool,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational referred_at: Option<DateTime<Utc>>,
+        operational eligibility: Eligibility,
+        /// Why the patient is ineligible (often medical).
+        health ineligible_reason: Option<String>,
+        operational outcome: ReferralOutcome,
+        operational version: i32,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational created_at: DateTime<Utc>,
+        #[serde(serialize_with = "crate::http::timestamp::serialize")]
+        operational updated_at: DateTime<Utc>,
+    }
 }
 
 impl From<table::Model> for View {
@@ -68,7 +58,7 @@ impl From<table::Model> for View {
             imported: m.imported,
             referred_at: m.referred_at,
             eligibility: Eligibility::from_text(&m.eligibility).unwrap_or(Eligibility::Pending),
-            ineligible_reason: m.ineligible_reason.into(),
+            ineligible_reason: m.ineligible_reason,
             outcome: ReferralOutcome::from_text(&m.outcome).unwrap_or(ReferralOutcome::Pending),
             version: m.version,
             created_at: m.created_at,
@@ -77,15 +67,34 @@ impl From<table::Model> for View {
     }
 }
 
-impl Redact for View {
-    fn withhold_personal_data(&mut self) {
-        self.ineligible_reason = Personal::Withheld;
-    }
+crate::resource_routes! {
+    entity: Entity, view: View, tag: TAG, collection: "trial-referrals";
+    /// List referrals.
+    list_trial_referrals: list(Filters) for "viewer";
+    /// Refer a converted patient to a trial (navigator).
+    create_trial_referral: create(Create) for "navigator";
+    /// Read a referral.
+    get_trial_referral: read for "viewer";
+    /// Change a referral (navigator): eligibility, reason, outcome, physician.
+    update_trial_referral: update(Patch) for "navigator";
+    /// Delete a referral (admin).
+    delete_trial_referral: delete for "admin";
+    /// A referral's history.
+    get_trial_referral_history: history for "viewer";
 }
 
-impl Versioned for View {
-    fn version(&self) -> i32 {
-        self.version
+/// `ineligible_reason` must be present exactly when ineligible.
+fn check_reason(eligibility: Eligibility, has_reason: bool) -> ApiResult<()> {
+    match (eligibility == Eligibility::Ineligible, has_reason) {
+        (true, false) => Err(ApiError::invalid(
+            "/ineligible_reason",
+            "is required when eligibility is ineligible",
+        )),
+        (false, true) => Err(ApiError::invalid(
+            "/ineligible_reason",
+            "is only allowed when eligibility is ineligible",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -103,6 +112,42 @@ pub struct Create {
     /// Required exactly when `eligibility` is `ineligible`.
     pub ineligible_reason: Option<Text>,
     pub outcome: Option<ReferralOutcome>,
+}
+
+impl NewRecord<Entity> for Create {
+    async fn into_row(self, state: &AppState) -> ApiResult<(table::ActiveModel, References<'_>)> {
+        let eligibility = self.eligibility.unwrap_or(Eligibility::Pending);
+        check_reason(eligibility, self.ineligible_reason.is_some())?;
+        let refs = Box::pin(common::exists::<clinical_trial::Entity>(
+            state,
+            "/trial_id",
+            Some(self.trial_id),
+        ));
+        let physician_id =
+            common::journey_physician(state, self.patient_id, self.physician_id).await?;
+        let (id, now) = common::new_record();
+        let row = table::ActiveModel {
+            id: Set(id),
+            patient_id: Set(self.patient_id),
+            patient_status: Set("patient".to_owned()),
+            trial_id: Set(self.trial_id),
+            physician_id: Set(Some(physician_id)),
+            physician_kind: Set("physician".to_owned()),
+            imported: Set(false),
+            referred_at: Set(Some(self.referred_at.unwrap_or(now))),
+            eligibility: Set(eligibility.as_str().to_owned()),
+            ineligible_reason: Set(self.ineligible_reason.map(Into::into)),
+            outcome: Set(self
+                .outcome
+                .unwrap_or(ReferralOutcome::Pending)
+                .as_str()
+                .to_owned()),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        Ok((row, refs))
+    }
 }
 
 /// Changes to a referral; its patient and trial cannot change.
@@ -124,6 +169,36 @@ pub struct Patch {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub outcome: Option<ReferralOutcome>,
+}
+
+impl Change<Entity> for Patch {
+    fn references<'a>(&self, state: &'a AppState) -> References<'a> {
+        Box::pin(common::physician(state, "/physician_id", self.physician_id))
+    }
+
+    fn apply(self, current: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
+        let eligibility = self.eligibility.unwrap_or(
+            Eligibility::from_text(&current.eligibility).unwrap_or(Eligibility::Pending),
+        );
+        let has_reason = self
+            .ineligible_reason
+            .as_ref()
+            .map_or(current.ineligible_reason.is_some(), Option::is_some);
+        // Leaving ineligibility clears the reason unless the body sets one.
+        let clears_reason = eligibility != Eligibility::Ineligible
+            && self.ineligible_reason.is_none()
+            && current.ineligible_reason.is_some();
+        check_reason(eligibility, has_reason && !clears_reason)?;
+        patch!(m.physician_id = self.physician_id.map(Some));
+        patch!(m.referred_at? = self.referred_at);
+        patch!(m.eligibility = self.eligibility.map(|e| e.as_str()));
+        patch!(m.ineligible_reason? = self.ineligible_reason);
+        if clears_reason {
+            m.ineligible_reason = Set(None);
+        }
+        patch!(m.outcome = self.outcome.map(|o| o.as_str()));
+        Ok(())
+    }
 }
 
 /// Filters of the list.
@@ -148,167 +223,27 @@ pub struct Filters {
     pub rest: NoOtherParams,
 }
 
-/// `ineligible_reason` must be present exactly when ineligible.
-fn check_reason(eligibility: Eligibility, has_reason: bool) -> ApiResult<()> {
-    match (eligibility == Eligibility::Ineligible, has_reason) {
-        (true, false) => Err(ApiError::invalid(
-            "/ineligible_reason",
-            "is required when eligibility is ineligible",
-        )),
-        (false, true) => Err(ApiError::invalid(
-            "/ineligible_reason",
-            "is only allowed when eligibility is ineligible",
-        )),
-        _ => Ok(()),
+impl Filter<Entity> for Filters {
+    fn page(&self) -> &PageParams {
+        &self.page
     }
-}
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_trial_referrals, create_trial_referral))
-        .routes(routes!(
-            get_trial_referral,
-            update_trial_referral,
-            delete_trial_referral
-        ))
-        .routes(routes!(get_trial_referral_history))
-}
-
-/// List referrals.
-#[utoipa::path(get, path = "/v1/trial-referrals", tag = TAG, params(Filters, PageParams),
-    responses((status = 200, body = Page<View>)), security(("bearer" = ["viewer"])))]
-async fn list_trial_referrals(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Json<Page<View>>> {
-    let mut select = Entity::find();
-    if let Some(id) = f.patient_id {
-        select = select.filter(table::Column::PatientId.eq(id));
-    }
-    if let Some(id) = f.trial_id {
-        select = select.filter(table::Column::TrialId.eq(id));
-    }
-    if let Some(id) = f.physician_id {
-        select = select.filter(table::Column::PhysicianId.eq(id));
-    }
-    if let Some(eligibility) = f.eligibility {
-        select = select.filter(table::Column::Eligibility.eq(eligibility.as_str()));
-    }
-    if let Some(outcome) = f.outcome {
-        select = select.filter(table::Column::Outcome.eq(outcome.as_str()));
-    }
-    common::list::<Entity, View>(&state, &who, select, &f.page).await
-}
-
-/// Refer a converted patient to a trial (navigator).
-#[utoipa::path(post, path = "/v1/trial-referrals", tag = TAG, params(IdempotencyKeyHeader), request_body = Create,
-    responses((status = 201, body = View, headers(("Location" = String), ("ETag" = String)))), security(("bearer" = ["navigator"])))]
-async fn create_trial_referral(
-    State(state): State<AppState>,
-    who: Caller<Navigator>,
-    idempotency: Idempotency,
-    ApiJson(body, digest): ApiJson<Create>,
-) -> ApiResult<Response> {
-    let eligibility = body.eligibility.unwrap_or(Eligibility::Pending);
-    check_reason(eligibility, body.ineligible_reason.is_some())?;
-    let refs = common::exists::<clinical_trial::Entity>(&state, "/trial_id", Some(body.trial_id));
-    let physician_id =
-        common::journey_physician(&state, body.patient_id, body.physician_id).await?;
-    let (id, now) = common::new_record();
-    let model = table::ActiveModel {
-        id: Set(id),
-        patient_id: Set(body.patient_id),
-        patient_status: Set("patient".to_owned()),
-        trial_id: Set(body.trial_id),
-        physician_id: Set(Some(physician_id)),
-        physician_kind: Set("physician".to_owned()),
-        imported: Set(false),
-        referred_at: Set(Some(body.referred_at.unwrap_or(now))),
-        eligibility: Set(eligibility.as_str().to_owned()),
-        ineligible_reason: Set(body.ineligible_reason.map(Into::into)),
-        outcome: Set(body
-            .outcome
-            .unwrap_or(ReferralOutcome::Pending)
-            .as_str()
-            .to_owned()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    common::create::<Entity, View>(&state, &who.subject, &idempotency, &digest, model, refs).await
-}
-
-/// Read a referral.
-#[utoipa::path(get, path = "/v1/trial-referrals/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["viewer"])))]
-async fn get_trial_referral(
-    State(state): State<AppState>,
-    who: Caller<Viewer>,
-    ApiPath(id): ApiPath<Uuid>,
-) -> ApiResult<Tagged<View>> {
-    common::get::<Entity, View>(&state, &who, id).await
-}
-
-/// Change a referral (navigator): eligibility, reason, outcome, physician.
-#[utoipa::path(patch, path = "/v1/trial-referrals/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader), request_body = Patch,
-    responses((status = 200, body = View, headers(("ETag" = String)))), security(("bearer" = ["navigator"])))]
-async fn update_trial_referral(
-    State(state): State<AppState>,
-    who: Caller<Navigator>,
-    ApiPath(id): ApiPath<Uuid>,
-    if_match: IfMatch,
-    ApiJson(body, _): ApiJson<Patch>,
-) -> ApiResult<Tagged<View>> {
-    let refs = common::physician(&state, "/physician_id", body.physician_id);
-    common::update::<Entity, View>(&state, &who, id, &if_match, refs, |current, m| {
-        let eligibility = body.eligibility.unwrap_or(
-            Eligibility::from_text(&current.eligibility).unwrap_or(Eligibility::Pending),
-        );
-        let has_reason = body
-            .ineligible_reason
-            .as_ref()
-            .map_or(current.ineligible_reason.is_some(), Option::is_some);
-        // Leaving ineligibility clears the reason unless the body sets one.
-        let clears_reason = eligibility != Eligibility::Ineligible
-            && body.ineligible_reason.is_none()
-            && current.ineligible_reason.is_some();
-        check_reason(eligibility, has_reason && !clears_reason)?;
-        patch!(m.physician_id = body.physician_id.map(Some));
-        patch!(m.referred_at? = body.referred_at);
-        patch!(m.eligibility = body.eligibility.map(|e| e.as_str()));
-        patch!(m.ineligible_reason? = body.ineligible_reason);
-        if clears_reason {
-            m.ineligible_reason = Set(None);
+    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
+        if let Some(id) = self.patient_id {
+            select = select.filter(table::Column::PatientId.eq(id));
         }
-        patch!(m.outcome = body.outcome.map(|o| o.as_str()));
-        Ok(())
-    })
-    .await
-}
-
-/// Delete a referral (admin).
-#[utoipa::path(delete, path = "/v1/trial-referrals/{id}", tag = TAG, params(("id" = Uuid, Path), IfMatchHeader),
-    responses((status = 204, description = "Deleted")), security(("bearer" = ["admin"])))]
-async fn delete_trial_referral(
-    State(state): State<AppState>,
-    who: Caller<Admin>,
-    ApiPath(id): ApiPath<Uuid>,
-    if_match: IfMatch,
-) -> ApiResult<StatusCode> {
-    common::delete::<Entity>(&state, &who, id, &if_match).await
-}
-
-/// A referral's history.
-#[utoipa::path(get, path = "/v1/trial-referrals/{id}/history", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<HistoryEntry>)), security(("bearer" = ["viewer"])))]
-async fn get_trial_referral_history(
-    State(state): State<AppState>,
-    _: Caller<Viewer>,
-    ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(page): ApiQuery<PageParams>,
-) -> ApiResult<Json<Page<HistoryEntry>>> {
-    history::list(&state, "trial-referrals", id, &page)
-        .await
-        .map(Json)
+        if let Some(id) = self.trial_id {
+            select = select.filter(table::Column::TrialId.eq(id));
+        }
+        if let Some(id) = self.physician_id {
+            select = select.filter(table::Column::PhysicianId.eq(id));
+        }
+        if let Some(eligibility) = self.eligibility {
+            select = select.filter(table::Column::Eligibility.eq(eligibility.as_str()));
+        }
+        if let Some(outcome) = self.outcome {
+            select = select.filter(table::Column::Outcome.eq(outcome.as_str()));
+        }
+        Ok(select)
+    }
 }
