@@ -20,3 +20,4 @@ mod schema;
 mod security;
 mod sqlite_build;
 mod sqlite_writers;
+mod walk;
