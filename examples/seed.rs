@@ -48,6 +48,7 @@ use navigator::{
     http::pagination::encode_cursor,
 };
 use rand::{Rng, SeedableRng, rngs::SmallRng, seq::SliceRandom};
+use sea_orm::ActiveEnum;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, Iterable, TransactionTrait, prelude::Uuid,
@@ -206,7 +207,7 @@ async fn reference_data(
     {
         rows.push(practitioner::ActiveModel {
             id: Set(id),
-            kind: Set(kind.into()),
+            kind: Set(stored(kind)),
             first_name: Set(FIRST[rng.random_range(0..FIRST.len())].into()),
             last_name: Set(LAST[rng.random_range(0..LAST.len())].into()),
             email: Set(Some(format!("practitioner{n}@hospital.example"))),
@@ -239,7 +240,7 @@ async fn reference_data(
                 registry_id: Set(format!("NCT{:08}", 5_000_000 + n)),
                 title: Set(Some(format!("Trial {n}"))),
                 medical_condition_id: Set(Some(CONDITIONS[n % 3])),
-                status: Set("recruiting".into()),
+                status: Set(stored("recruiting")),
                 version: Set(1),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -258,7 +259,7 @@ async fn reference_data(
                 eap_number: Set(format!("EAP-{n:04}")),
                 product: Set(format!("Product {n}")),
                 medical_condition_id: Set(Some(CONDITIONS[n % 3])),
-                status: Set("open".into()),
+                status: Set(stored("open")),
                 version: Set(1),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -304,14 +305,14 @@ async fn patient_chunk(
             converted.then(|| contact + chrono::Duration::days(rng.random_range(7..60)));
         patients.push(patient::ActiveModel {
             id: Set(id),
-            status: Set(if converted { "patient" } else { "lead" }.into()),
+            status: Set(stored(if converted { "patient" } else { "lead" })),
             first_name: Set(Some(first_name.into())),
             last_name: Set(Some(last_name.into())),
             email: Set(Some(email.clone())),
             phone: Set(phone.clone()),
             medical_condition_id: Set(Some(condition)),
             physician_id: Set(physician),
-            physician_kind: Set("physician".into()),
+            physician_kind: Set(stored("physician")),
             first_contact_at: Set(Some(contact)),
             initial_consult_at: Set(converted.then(|| contact + chrono::Duration::days(3))),
             converted_at: Set(converted_at),
@@ -327,7 +328,7 @@ async fn patient_chunk(
         submissions.push(intake_submission::ActiveModel {
             id: Set(Uuid::now_v7()),
             patient_id: Set(id),
-            channel: Set(["contact_form", "landing_page", "phone"][n % 3].into()),
+            channel: Set(stored(["contact_form", "landing_page", "phone"][n % 3])),
             first_name: Set(Some(first_name.into())),
             last_name: Set(Some(last_name.into())),
             email: Set(Some(email.clone())),
@@ -362,7 +363,7 @@ async fn patient_chunk(
                 navigator: Set(Some(format!("navigator{}", rng.random_range(0..20)))),
                 scheduled_at: Set(at),
                 reminder_at: Set(Some(at - chrono::Duration::hours(24))),
-                status: Set(status.into()),
+                status: Set(stored(status)),
                 notes: Set(None),
                 version: Set(1),
                 created_at: Set(now),
@@ -377,21 +378,20 @@ async fn patient_chunk(
                 referrals.push(trial_referral::ActiveModel {
                     id: Set(Uuid::now_v7()),
                     patient_id: Set(id),
-                    patient_status: Set("patient".into()),
+                    patient_status: Set(stored("patient")),
                     trial_id: Set(trials[(first_trial + r) % trials.len()]),
                     physician_id: Set(Some(physician)),
-                    physician_kind: Set("physician".into()),
+                    physician_kind: Set(stored("physician")),
                     imported: Set(false),
                     referred_at: Set(Some(converted_at + chrono::Duration::days(5))),
-                    eligibility: Set(eligibility.into()),
+                    eligibility: Set(stored(eligibility)),
                     ineligible_reason: Set((eligibility == "ineligible")
                         .then(|| "Does not meet the inclusion criteria".into())),
-                    outcome: Set(if eligibility == "eligible" {
+                    outcome: Set(stored(if eligibility == "eligible" {
                         "enrolled"
                     } else {
                         "pending"
-                    }
-                    .into()),
+                    })),
                     version: Set(1),
                     created_at: Set(now),
                     updated_at: Set(now),
@@ -401,13 +401,13 @@ async fn patient_chunk(
                 enrollments.push(eap_enrollment::ActiveModel {
                     id: Set(Uuid::now_v7()),
                     patient_id: Set(id),
-                    patient_status: Set("patient".into()),
+                    patient_status: Set(stored("patient")),
                     program_id: Set(programs[rng.random_range(0..programs.len())]),
                     physician_id: Set(Some(physician)),
-                    physician_kind: Set("physician".into()),
+                    physician_kind: Set(stored("physician")),
                     imported: Set(false),
                     enrolled_at: Set(Some(converted_at + chrono::Duration::days(10))),
-                    status: Set("active".into()),
+                    status: Set(stored("active")),
                     version: Set(1),
                     created_at: Set(now),
                     updated_at: Set(now),
@@ -545,4 +545,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     print!("{report}");
     std::fs::write(args.out.join("seed.txt"), report)?;
     Ok(())
+}
+
+/// The stored enum spelled `text` (the seed picks values as text).
+fn stored<E: ActiveEnum<Value = String>>(text: &str) -> E {
+    E::try_from_value(&text.to_owned()).expect("a value of the enum")
 }

@@ -1,16 +1,24 @@
-//! Closed sets of values. Each is stored as its snake_case text, and the
-//! migrations build the database's CHECK constraints from `ALL`, so the API
-//! and the schema cannot disagree on what a valid status is.
+//! Closed sets of values. Each is stored as its snake_case text and read
+//! back as the enum (SeaORM's `ActiveEnum`): the entities hold these types,
+//! never strings. Each migration that made a CHECK constraint keeps its
+//! own frozen copy of the values (`db::migrations::frozen`), so changing
+//! an enum here cannot change what an applied migration does; a test fails
+//! until a new migration widens the constraint.
 
+use sea_orm::{DeriveActiveEnum, EnumIter};
 use serde::{Deserialize, Serialize};
 
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+            EnumIter, DeriveActiveEnum,
+        )]
         #[serde(rename_all = "snake_case")]
+        #[sea_orm(rs_type = "String", db_type = "Text")]
         pub enum $name {
-            $($(#[$vdoc])* $variant),+
+            $($(#[$vdoc])* #[sea_orm(string_value = $text)] $variant),+
         }
 
         impl $name {
@@ -96,6 +104,20 @@ string_enum!(
         NotEnrolled = "not_enrolled",
         ScreenFailure = "screen_failure",
         Withdrawn = "withdrawn"
+    }
+);
+
+string_enum!(
+    /// Who reached us through which form.
+    Channel {
+        /// The website's contact form.
+        ContactForm = "contact_form",
+        /// A campaign landing page's form.
+        LandingPage = "landing_page",
+        /// Taken by a navigator on the phone.
+        Phone = "phone",
+        /// Migrated from the legacy CRM (not accepted from the API).
+        LegacyImport = "legacy_import"
     }
 );
 

@@ -11,8 +11,8 @@ mod text;
 
 pub use email::Email;
 pub use enums::{
-    CallStatus, Eligibility, EnrollmentStatus, PatientStatus, PractitionerKind, ProgramStatus,
-    ReferralOutcome, Role, TrialStatus,
+    CallStatus, Channel, Eligibility, EnrollmentStatus, PatientStatus, PractitionerKind,
+    ProgramStatus, ReferralOutcome, Role, TrialStatus,
 };
 pub use text::{Abbreviation, Name, Phone, RegistryId, Text};
 

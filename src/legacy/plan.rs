@@ -25,8 +25,8 @@ use crate::{
         medical_condition, patient, practitioner, specialization, trial_referral,
     },
     domain::{
-        CallStatus, Eligibility, Email, EnrollmentStatus, PatientStatus, ProgramStatus,
-        ReferralOutcome, TrialStatus,
+        CallStatus, Channel, Eligibility, Email, EnrollmentStatus, PatientStatus, PractitionerKind,
+        ProgramStatus, ReferralOutcome, TrialStatus,
     },
 };
 
@@ -351,8 +351,8 @@ impl Plan {
         let mut is_physician = HashMap::new();
         for row in &contacts.rows {
             let kind = match row.get("contact_type").and_then(parse::contact_type) {
-                Some(ContactType::Physician) => "physician",
-                Some(ContactType::Pharmacist) => "pharmacist",
+                Some(ContactType::Physician) => PractitionerKind::Physician,
+                Some(ContactType::Pharmacist) => PractitionerKind::Pharmacist,
                 _ => continue,
             };
             let index = self.report(contacts.name, row, "contactid");
@@ -395,7 +395,9 @@ impl Plan {
             if let Some(id) = email.as_ref().and_then(|e| by_email.get(e)) {
                 self.rows[index].merge("practitioners", *id);
                 by_contact.insert(contact_id.to_owned(), *id);
-                is_physician.entry(*id).or_insert(kind == "physician");
+                is_physician
+                    .entry(*id)
+                    .or_insert(kind == PractitionerKind::Physician);
                 continue;
             }
             let id = stable_id(
@@ -406,7 +408,7 @@ impl Plan {
                 id,
                 model: practitioner::ActiveModel {
                     id: Set(id),
-                    kind: Set(kind.to_owned()),
+                    kind: Set(kind),
                     first_name: Set(first.to_owned()),
                     last_name: Set(last.to_owned()),
                     email: Set(email.clone()),
@@ -426,7 +428,7 @@ impl Plan {
             }
             self.rows[index].own("practitioners", id);
             by_contact.insert(contact_id.to_owned(), id);
-            is_physician.insert(id, kind == "physician");
+            is_physician.insert(id, kind == PractitionerKind::Physician);
         }
         (by_contact, is_physician)
     }
@@ -647,16 +649,14 @@ impl Plan {
                     PatientStatus::Patient
                 } else {
                     PatientStatus::Lead
-                }
-                .as_str()
-                .to_owned()),
+                }),
                 first_name: Set(first_name),
                 last_name: Set(last_name),
                 email: Set(Some(email.to_owned())),
                 phone: Set(None),
                 medical_condition_id: Set(condition),
                 physician_id: Set(physician),
-                physician_kind: Set("physician".to_owned()),
+                physician_kind: Set(PractitionerKind::Physician),
                 first_contact_at: Set(first_contact
                     .or(person.submissions.iter().find_map(|s| s.created))
                     .or(Some(created))),
@@ -714,7 +714,7 @@ impl Plan {
                 model: intake_submission::ActiveModel {
                     id: Set(submission_id),
                     patient_id: Set(id),
-                    channel: Set("legacy_import".to_owned()),
+                    channel: Set(Channel::LegacyImport),
                     first_name: Set(submission.first_name.clone()),
                     last_name: Set(submission.last_name.clone()),
                     email: Set(Some(submission.email.as_str().to_owned())),
@@ -745,7 +745,7 @@ impl Plan {
                         navigator: Set(None),
                         scheduled_at: Set(booking),
                         reminder_at: Set(submission.reminder),
-                        status: Set(status.as_str().to_owned()),
+                        status: Set(status),
                         notes: Set(None),
                         version: Set(1),
                         created_at: Set(at),
@@ -789,7 +789,7 @@ impl Plan {
                         registry_id: Set(registry.clone()),
                         title: Set(None),
                         medical_condition_id: Set(None),
-                        status: Set(TrialStatus::Recruiting.as_str().to_owned()),
+                        status: Set(TrialStatus::Recruiting),
                         version: Set(1),
                         created_at: Set(now),
                         updated_at: Set(now),
@@ -852,15 +852,15 @@ impl Plan {
             model: trial_referral::ActiveModel {
                 id: Set(id),
                 patient_id: Set(person),
-                patient_status: Set("patient".to_owned()),
+                patient_status: Set(PatientStatus::Patient),
                 trial_id: Set(trial_id),
                 physician_id: Set(physician),
-                physician_kind: Set("physician".to_owned()),
+                physician_kind: Set(PractitionerKind::Physician),
                 imported: Set(true),
                 referred_at: Set(referred),
-                eligibility: Set(eligibility.as_str().to_owned()),
+                eligibility: Set(eligibility),
                 ineligible_reason: Set(reason),
-                outcome: Set(outcome.as_str().to_owned()),
+                outcome: Set(outcome),
                 version: Set(1),
                 created_at: Set(created),
                 updated_at: Set(created),
@@ -916,7 +916,7 @@ impl Plan {
                             eap_number: Set(number.clone()),
                             product: Set(product),
                             medical_condition_id: Set(None),
-                            status: Set(ProgramStatus::Open.as_str().to_owned()),
+                            status: Set(ProgramStatus::Open),
                             version: Set(1),
                             created_at: Set(now),
                             updated_at: Set(now),
@@ -933,8 +933,7 @@ impl Plan {
             // One open enrollment per patient and program: an earlier one
             // for the same pair is closed as completed.
             if let Some(&earlier) = open.get(&(person, program)) {
-                self.enrollments[earlier].model.status =
-                    Set(EnrollmentStatus::Completed.as_str().to_owned());
+                self.enrollments[earlier].model.status = Set(EnrollmentStatus::Completed);
                 self.rows[index].warnings.push("the patient had an earlier enrollment in this program; that one is marked completed".into());
             }
             let id = stable_id(enrolled.unwrap_or(now), &format!("enrollment:{dossier_id}"));
@@ -943,13 +942,13 @@ impl Plan {
                 model: eap_enrollment::ActiveModel {
                     id: Set(id),
                     patient_id: Set(person),
-                    patient_status: Set("patient".to_owned()),
+                    patient_status: Set(PatientStatus::Patient),
                     program_id: Set(program),
                     physician_id: Set(physician),
-                    physician_kind: Set("physician".to_owned()),
+                    physician_kind: Set(PractitionerKind::Physician),
                     imported: Set(true),
                     enrolled_at: Set(enrolled),
-                    status: Set(EnrollmentStatus::Active.as_str().to_owned()),
+                    status: Set(EnrollmentStatus::Active),
                     version: Set(1),
                     created_at: Set(enrolled.unwrap_or(now)),
                     updated_at: Set(enrolled.unwrap_or(now)),

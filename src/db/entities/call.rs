@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::CallStatus;
+
 /// One row of `calls`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "calls")]
@@ -12,7 +14,7 @@ pub struct Model {
     pub navigator: Option<String>,
     pub scheduled_at: DateTimeUtc,
     pub reminder_at: Option<DateTimeUtc>,
-    pub status: String,
+    pub status: CallStatus,
     pub notes: Option<String>,
     pub version: i32,
     pub created_at: DateTimeUtc,

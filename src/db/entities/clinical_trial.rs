@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::TrialStatus;
+
 /// One row of `clinical_trials`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "clinical_trials")]
@@ -11,7 +13,7 @@ pub struct Model {
     pub registry_id: String,
     pub title: Option<String>,
     pub medical_condition_id: Option<Uuid>,
-    pub status: String,
+    pub status: TrialStatus,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

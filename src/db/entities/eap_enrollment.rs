@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{EnrollmentStatus, PatientStatus, PractitionerKind};
+
 /// One row of `eap_enrollments`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "eap_enrollments")]
@@ -10,15 +12,15 @@ pub struct Model {
     pub id: Uuid,
     pub patient_id: Uuid,
     #[serde(skip)]
-    pub patient_status: String,
+    pub patient_status: PatientStatus,
     pub program_id: Uuid,
     pub physician_id: Option<Uuid>,
     #[serde(skip)]
-    pub physician_kind: String,
+    pub physician_kind: PractitionerKind,
     /// Imported from the CRM (which may lack a physician).
     pub imported: bool,
     pub enrolled_at: Option<DateTimeUtc>,
-    pub status: String,
+    pub status: EnrollmentStatus,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::ProgramStatus;
+
 /// One row of `expanded_access_programs`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "expanded_access_programs")]
@@ -11,7 +13,7 @@ pub struct Model {
     pub eap_number: String,
     pub product: String,
     pub medical_condition_id: Option<Uuid>,
-    pub status: String,
+    pub status: ProgramStatus,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

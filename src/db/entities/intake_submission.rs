@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::Channel;
+
 /// One row of `intake_submissions`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "intake_submissions")]
@@ -9,7 +11,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub patient_id: Uuid,
-    pub channel: String,
+    pub channel: Channel,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     /// `None` only once erased.

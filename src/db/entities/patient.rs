@@ -2,13 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{PatientStatus, PractitionerKind};
+
 /// One row of `patients`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "patients")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub status: String,
+    pub status: PatientStatus,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub email: Option<String>,
@@ -16,7 +18,7 @@ pub struct Model {
     pub medical_condition_id: Option<Uuid>,
     pub physician_id: Option<Uuid>,
     #[serde(skip)]
-    pub physician_kind: String,
+    pub physician_kind: PractitionerKind,
     pub first_contact_at: Option<DateTimeUtc>,
     pub initial_consult_at: Option<DateTimeUtc>,
     pub converted_at: Option<DateTimeUtc>,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{Eligibility, PatientStatus, PractitionerKind, ReferralOutcome};
+
 /// One row of `trial_referrals`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "trial_referrals")]
@@ -10,17 +12,17 @@ pub struct Model {
     pub id: Uuid,
     pub patient_id: Uuid,
     #[serde(skip)]
-    pub patient_status: String,
+    pub patient_status: PatientStatus,
     pub trial_id: Uuid,
     pub physician_id: Option<Uuid>,
     #[serde(skip)]
-    pub physician_kind: String,
+    pub physician_kind: PractitionerKind,
     /// Imported from the CRM (which may lack a physician).
     pub imported: bool,
     pub referred_at: Option<DateTimeUtc>,
-    pub eligibility: String,
+    pub eligibility: Eligibility,
     pub ineligible_reason: Option<String>,
-    pub outcome: String,
+    pub outcome: ReferralOutcome,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -26,10 +26,41 @@ use sea_orm::{
     },
 };
 
-use crate::domain::{
-    CallStatus, Eligibility, EnrollmentStatus, PatientStatus, PractitionerKind, ProgramStatus,
-    ReferralOutcome, TrialStatus,
+use frozen::{
+    CALL_STATUSES, CHANNELS, ELIGIBILITIES, ENROLLMENT_STATUSES, OPEN_ENROLLMENT_STATUSES,
+    PATIENT_STATUSES, PRACTITIONER_KINDS, PROGRAM_STATUSES, REFERRAL_OUTCOMES, TRIAL_STATUSES,
 };
+
+/// The values this migration's CHECK constraints allow, as they were when
+/// it was written: an applied migration must do the same thing forever, so
+/// it does not read the enums of `crate::domain`, which may grow. A value
+/// added there needs a new migration that widens the constraint (the
+/// enums' test in `migrations` fails until then).
+pub(super) mod frozen {
+    pub const PATIENT_STATUSES: &[&str] = &["lead", "patient"];
+    pub const PRACTITIONER_KINDS: &[&str] = &["physician", "pharmacist"];
+    pub const CALL_STATUSES: &[&str] = &["scheduled", "completed", "no_show", "cancelled"];
+    pub const PROGRAM_STATUSES: &[&str] = &["planned", "open", "closed"];
+    pub const ENROLLMENT_STATUSES: &[&str] = &["pending", "active", "completed", "withdrawn"];
+    pub const OPEN_ENROLLMENT_STATUSES: &[&str] = &["pending", "active"];
+    pub const TRIAL_STATUSES: &[&str] = &[
+        "not_yet_recruiting",
+        "recruiting",
+        "active_not_recruiting",
+        "completed",
+        "terminated",
+        "withdrawn",
+    ];
+    pub const ELIGIBILITIES: &[&str] = &["pending", "eligible", "ineligible"];
+    pub const REFERRAL_OUTCOMES: &[&str] = &[
+        "pending",
+        "enrolled",
+        "not_enrolled",
+        "screen_failure",
+        "withdrawn",
+    ];
+    pub const CHANNELS: &[&str] = &["contact_form", "landing_page", "phone", "legacy_import"];
+}
 
 fn uuid(name: &'static str) -> ColumnDef {
     ColumnDef::new(name).uuid().not_null().take()
@@ -62,11 +93,14 @@ fn time_null(name: &'static str) -> ColumnDef {
 }
 
 /// A text column whose value must be one of `values`.
-fn one_of(table: &str, name: &'static str, values: Vec<&'static str>) -> ColumnDef {
+fn one_of(table: &str, name: &'static str, values: &[&'static str]) -> ColumnDef {
     ColumnDef::new(name)
         .text()
         .not_null()
-        .check((format!("ck_{table}_{name}"), Expr::col(name).is_in(values)))
+        .check((
+            format!("ck_{table}_{name}"),
+            Expr::col(name).is_in(values.iter().copied()),
+        ))
         .take()
 }
 
@@ -194,7 +228,7 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
 
     // Healthcare professionals.
     add(&record("practitioners")
-        .col(one_of("practitioners", "kind", PractitionerKind::texts()))
+        .col(one_of("practitioners", "kind", PRACTITIONER_KINDS))
         .col(text("first_name"))
         .col(text("last_name"))
         .col(email_col("practitioners", false))
@@ -223,7 +257,7 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
 
     // Leads and patients: one record per person, whose status changes.
     add(&record("patients")
-        .col(one_of("patients", "status", PatientStatus::texts()))
+        .col(one_of("patients", "status", PATIENT_STATUSES))
         .col(text_null("first_name"))
         .col(text_null("last_name"))
         .col(email_col("patients", false))
@@ -270,11 +304,7 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .table("intake_submissions")
         .col(ColumnDef::new("id").uuid().not_null().primary_key())
         .col(uuid("patient_id"))
-        .col(one_of(
-            "intake_submissions",
-            "channel",
-            vec!["contact_form", "landing_page", "phone", "legacy_import"],
-        ))
+        .col(one_of("intake_submissions", "channel", CHANNELS))
         .col(text_null("first_name"))
         .col(text_null("last_name"))
         .col(email_col("intake_submissions", true))
@@ -308,7 +338,7 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(text_null("navigator"))
         .col(time("scheduled_at"))
         .col(time_null("reminder_at"))
-        .col(one_of("calls", "status", CallStatus::texts()))
+        .col(one_of("calls", "status", CALL_STATUSES))
         .col(text_null("notes"))
         .foreign_key(&mut fk("calls", "patient_id", "patients"))
         .take());
@@ -324,7 +354,7 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(one_of(
             "expanded_access_programs",
             "status",
-            ProgramStatus::texts(),
+            PROGRAM_STATUSES,
         ))
         .foreign_key(&mut fk(
             "expanded_access_programs",
@@ -360,11 +390,7 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
             Expr::cust("physician_id IS NOT NULL OR imported"),
         ))
         .col(time_null("enrolled_at"))
-        .col(one_of(
-            "eap_enrollments",
-            "status",
-            EnrollmentStatus::texts(),
-        ))
+        .col(one_of("eap_enrollments", "status", ENROLLMENT_STATUSES))
         .foreign_key(&mut fk_pair(
             "eap_enrollments",
             ("patient_id", "patient_status"),
@@ -383,14 +409,10 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
             "kind",
         ))
         .take());
-    let open: Vec<&str> = EnrollmentStatus::ALL
-        .iter()
-        .filter(|s| s.is_open())
-        .map(|s| s.as_str())
-        .collect();
+    let open = OPEN_ENROLLMENT_STATUSES;
     add(
         &unique("eap_enrollments", "open", &["patient_id", "program_id"])
-            .cond_where(Expr::col("status").is_in(open))
+            .cond_where(Expr::col("status").is_in(open.iter().copied()))
             .take(),
     );
     add(&index("eap_enrollments", "patient", &["patient_id", "id"]));
@@ -402,7 +424,7 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(text("registry_id"))
         .col(text_null("title"))
         .col(uuid_null("medical_condition_id"))
-        .col(one_of("clinical_trials", "status", TrialStatus::texts()))
+        .col(one_of("clinical_trials", "status", TRIAL_STATUSES))
         .check((
             "ck_clinical_trials_registry_id",
             Expr::cust("registry_id = upper(trim(registry_id))"),
@@ -437,17 +459,9 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
             Expr::cust("physician_id IS NOT NULL OR imported"),
         ))
         .col(time_null("referred_at"))
-        .col(one_of(
-            "trial_referrals",
-            "eligibility",
-            Eligibility::texts(),
-        ))
+        .col(one_of("trial_referrals", "eligibility", ELIGIBILITIES))
         .col(text_null("ineligible_reason"))
-        .col(one_of(
-            "trial_referrals",
-            "outcome",
-            ReferralOutcome::texts(),
-        ))
+        .col(one_of("trial_referrals", "outcome", REFERRAL_OUTCOMES))
         .check((
             "ck_trial_referrals_ineligible_reason",
             Expr::cust("(eligibility = 'ineligible') = (ineligible_reason IS NOT NULL)"),
@@ -481,11 +495,7 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         .col(text("collection"))
         .col(uuid("record_id"))
         .col(ColumnDef::new("version").integer().not_null())
-        .col(one_of(
-            "history",
-            "action",
-            vec!["create", "update", "delete"],
-        ))
+        .col(one_of("history", "action", &["create", "update", "delete"]))
         .col(text("actor"))
         .col(time("at"))
         .col(ColumnDef::new("changes").json_binary().not_null())

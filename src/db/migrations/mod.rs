@@ -161,3 +161,33 @@ pub async fn is_current(db: &DatabaseConnection) -> Result<bool, DbErr> {
     let latest = row.and_then(|r| r.try_get_by_index::<Option<i64>>(0).ok().flatten());
     Ok(latest == MIGRATIONS.last().map(|m| m.version))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::m0001_initial_schema::frozen;
+    use crate::domain::{
+        CallStatus, Channel, Eligibility, EnrollmentStatus, PatientStatus, PractitionerKind,
+        ProgramStatus, ReferralOutcome, TrialStatus,
+    };
+
+    /// An enum that gains a value needs a migration that widens its CHECK
+    /// constraint: compare with the newest migration's frozen copy.
+    #[test]
+    fn every_stored_enum_has_exactly_the_values_its_constraint_allows() {
+        assert_eq!(PatientStatus::texts(), frozen::PATIENT_STATUSES);
+        assert_eq!(PractitionerKind::texts(), frozen::PRACTITIONER_KINDS);
+        assert_eq!(CallStatus::texts(), frozen::CALL_STATUSES);
+        assert_eq!(ProgramStatus::texts(), frozen::PROGRAM_STATUSES);
+        assert_eq!(EnrollmentStatus::texts(), frozen::ENROLLMENT_STATUSES);
+        assert_eq!(TrialStatus::texts(), frozen::TRIAL_STATUSES);
+        assert_eq!(Eligibility::texts(), frozen::ELIGIBILITIES);
+        assert_eq!(ReferralOutcome::texts(), frozen::REFERRAL_OUTCOMES);
+        assert_eq!(Channel::texts(), frozen::CHANNELS);
+        let open: Vec<&str> = EnrollmentStatus::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(open, frozen::OPEN_ENROLLMENT_STATUSES);
+    }
+}

@@ -53,7 +53,7 @@ impl From<table::Model> for View {
             navigator: m.navigator,
             scheduled_at: m.scheduled_at,
             reminder_at: m.reminder_at,
-            status: CallStatus::from_text(&m.status).unwrap_or(CallStatus::Scheduled),
+            status: m.status,
             notes: m.notes,
             version: m.version,
             created_at: m.created_at,
@@ -106,11 +106,7 @@ impl NewRecord<Entity> for Create {
             navigator: Set(self.navigator.map(Into::into)),
             scheduled_at: Set(self.scheduled_at),
             reminder_at: Set(self.reminder_at),
-            status: Set(self
-                .status
-                .unwrap_or(CallStatus::Scheduled)
-                .as_str()
-                .to_owned()),
+            status: Set(self.status.unwrap_or(CallStatus::Scheduled)),
             notes: Set(self.notes.map(Into::into)),
             version: Set(1),
             created_at: Set(now),
@@ -142,7 +138,7 @@ pub struct Patch {
 impl Change<Entity> for Patch {
     fn apply(self, current: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
         if let Some(next) = self.status {
-            let now = CallStatus::from_text(&current.status).unwrap_or(CallStatus::Scheduled);
+            let now = current.status;
             if !now.can_become(next) {
                 return Err(ApiError::Conflict(format!(
                     "A {now} call cannot become {next}."
@@ -152,7 +148,7 @@ impl Change<Entity> for Patch {
         patch!(m.navigator? = self.navigator);
         patch!(m.scheduled_at = self.scheduled_at);
         patch!(m.reminder_at? = self.reminder_at);
-        patch!(m.status = self.status.map(|s| s.as_str()));
+        patch!(m.status = self.status);
         patch!(m.notes? = self.notes);
         Ok(())
     }
@@ -192,7 +188,7 @@ impl Filter<Entity> for Filters {
             select = select.filter(table::Column::PatientId.eq(id));
         }
         if let Some(status) = self.status {
-            select = select.filter(table::Column::Status.eq(status.as_str()));
+            select = select.filter(table::Column::Status.eq(status));
         }
         if let Some(navigator) = self.navigator {
             select = select.filter(table::Column::Navigator.eq(navigator.trim()));

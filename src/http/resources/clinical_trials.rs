@@ -42,7 +42,7 @@ impl From<table::Model> for View {
             registry_id: m.registry_id,
             title: m.title,
             medical_condition_id: m.medical_condition_id,
-            status: TrialStatus::from_text(&m.status).unwrap_or(TrialStatus::Recruiting),
+            status: m.status,
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -86,11 +86,7 @@ impl NewRecord<Entity> for Create {
             registry_id: Set(self.registry_id.into()),
             title: Set(self.title.map(Into::into)),
             medical_condition_id: Set(self.medical_condition_id),
-            status: Set(self
-                .status
-                .unwrap_or(TrialStatus::Recruiting)
-                .as_str()
-                .to_owned()),
+            status: Set(self.status.unwrap_or(TrialStatus::Recruiting)),
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
@@ -125,7 +121,7 @@ impl Change<Entity> for Patch {
         patch!(m.registry_id = self.registry_id);
         patch!(m.title? = self.title);
         patch!(m.medical_condition_id? = self.medical_condition_id);
-        patch!(m.status = self.status.map(|s| s.as_str()));
+        patch!(m.status = self.status);
         Ok(())
     }
 }
@@ -161,7 +157,7 @@ impl Filter<Entity> for Filters {
             select = select.filter(table::Column::MedicalConditionId.eq(id));
         }
         if let Some(status) = self.status {
-            select = select.filter(table::Column::Status.eq(status.as_str()));
+            select = select.filter(table::Column::Status.eq(status));
         }
         Ok(select)
     }

@@ -397,9 +397,10 @@ pub fn condition(state: &AppState, id: Option<Uuid>) -> References<'_> {
 pub async fn physician(state: &AppState, field: &str, id: Option<Uuid>) -> ApiResult<()> {
     use crate::db::entities::practitioner;
     match referenced::<practitioner::Entity>(state, field, id).await? {
-        Some(p) if p.kind != crate::domain::PractitionerKind::Physician.as_str() => Err(
-            ApiError::invalid(field, "must name a practitioner of kind physician"),
-        ),
+        Some(p) if p.kind != crate::domain::PractitionerKind::Physician => Err(ApiError::invalid(
+            field,
+            "must name a practitioner of kind physician",
+        )),
         _ => Ok(()),
     }
 }
@@ -418,7 +419,7 @@ pub async fn journey_physician(
     let patient = referenced::<patient::Entity>(state, "/patient_id", Some(patient_id))
         .await?
         .ok_or_else(|| ApiError::invalid("/patient_id", "names no existing record"))?;
-    if patient.status != PatientStatus::Patient.as_str() {
+    if patient.status != PatientStatus::Patient {
         return Err(ApiError::Conflict("The patient must be converted (POST /v1/patients/{id}/convert) before referrals or enrollments.".into()));
     }
     match physician_id.or(patient.physician_id) {

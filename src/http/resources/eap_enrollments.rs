@@ -13,7 +13,7 @@ use crate::{
         eap_enrollment::{self as table, Entity},
         expanded_access_program,
     },
-    domain::EnrollmentStatus,
+    domain::{EnrollmentStatus, PatientStatus, PractitionerKind},
     http::{
         ApiResult, AppState,
         pagination::{NoOtherParams, PageParams},
@@ -53,7 +53,7 @@ impl From<table::Model> for View {
             physician_id: m.physician_id,
             imported: m.imported,
             enrolled_at: m.enrolled_at,
-            status: EnrollmentStatus::from_text(&m.status).unwrap_or(EnrollmentStatus::Pending),
+            status: m.status,
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -103,17 +103,13 @@ impl NewRecord<Entity> for Create {
         let row = table::ActiveModel {
             id: Set(id),
             patient_id: Set(self.patient_id),
-            patient_status: Set("patient".to_owned()),
+            patient_status: Set(PatientStatus::Patient),
             program_id: Set(self.program_id),
             physician_id: Set(Some(physician_id)),
-            physician_kind: Set("physician".to_owned()),
+            physician_kind: Set(PractitionerKind::Physician),
             imported: Set(false),
             enrolled_at: Set(Some(self.enrolled_at.unwrap_or(now))),
-            status: Set(self
-                .status
-                .unwrap_or(EnrollmentStatus::Pending)
-                .as_str()
-                .to_owned()),
+            status: Set(self.status.unwrap_or(EnrollmentStatus::Pending)),
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
@@ -145,7 +141,7 @@ impl Change<Entity> for Patch {
     fn apply(self, _: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
         patch!(m.physician_id = self.physician_id.map(Some));
         patch!(m.enrolled_at? = self.enrolled_at);
-        patch!(m.status = self.status.map(|s| s.as_str()));
+        patch!(m.status = self.status);
         Ok(())
     }
 }
@@ -186,7 +182,7 @@ impl Filter<Entity> for Filters {
             select = select.filter(table::Column::PhysicianId.eq(id));
         }
         if let Some(status) = self.status {
-            select = select.filter(table::Column::Status.eq(status.as_str()));
+            select = select.filter(table::Column::Status.eq(status));
         }
         Ok(select)
     }

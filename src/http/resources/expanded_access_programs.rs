@@ -42,7 +42,7 @@ impl From<table::Model> for View {
             eap_number: m.eap_number,
             product: m.product,
             medical_condition_id: m.medical_condition_id,
-            status: ProgramStatus::from_text(&m.status).unwrap_or(ProgramStatus::Open),
+            status: m.status,
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -86,11 +86,7 @@ impl NewRecord<Entity> for Create {
             eap_number: Set(self.eap_number.into()),
             product: Set(self.product.into()),
             medical_condition_id: Set(self.medical_condition_id),
-            status: Set(self
-                .status
-                .unwrap_or(ProgramStatus::Open)
-                .as_str()
-                .to_owned()),
+            status: Set(self.status.unwrap_or(ProgramStatus::Open)),
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
@@ -126,7 +122,7 @@ impl Change<Entity> for Patch {
         patch!(m.eap_number = self.eap_number);
         patch!(m.product = self.product);
         patch!(m.medical_condition_id? = self.medical_condition_id);
-        patch!(m.status = self.status.map(|s| s.as_str()));
+        patch!(m.status = self.status);
         Ok(())
     }
 }
@@ -162,7 +158,7 @@ impl Filter<Entity> for Filters {
             select = select.filter(table::Column::MedicalConditionId.eq(id));
         }
         if let Some(status) = self.status {
-            select = select.filter(table::Column::Status.eq(status.as_str()));
+            select = select.filter(table::Column::Status.eq(status));
         }
         Ok(select)
     }

@@ -32,7 +32,7 @@ use crate::{
         },
         store,
     },
-    domain::{CallStatus, Email, Name, PatientStatus, Phone},
+    domain::{CallStatus, Channel, Email, Name, PatientStatus, Phone, PractitionerKind},
     http::{
         ApiError, ApiResult, AppState,
         auth::MaybePrincipal,
@@ -44,40 +44,6 @@ use crate::{
 };
 
 const TAG: &str = "intake-submissions";
-
-/// Who reached us through which form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// The website's contact form.
-    ContactForm,
-    /// A campaign landing page's form.
-    LandingPage,
-    /// Taken by a navigator on the phone.
-    Phone,
-    /// Migrated from the legacy CRM (not accepted from the API).
-    LegacyImport,
-}
-
-impl Channel {
-    fn as_str(self) -> &'static str {
-        match self {
-            Channel::ContactForm => "contact_form",
-            Channel::LandingPage => "landing_page",
-            Channel::Phone => "phone",
-            Channel::LegacyImport => "legacy_import",
-        }
-    }
-
-    fn from_text(text: &str) -> Self {
-        match text {
-            "landing_page" => Channel::LandingPage,
-            "phone" => Channel::Phone,
-            "legacy_import" => Channel::LegacyImport,
-            _ => Channel::ContactForm,
-        }
-    }
-}
 
 crate::view! {
     /// A stored submission.
@@ -112,7 +78,7 @@ impl From<table::Model> for View {
         Self {
             id: m.id,
             patient_id: m.patient_id,
-            channel: Channel::from_text(&m.channel),
+            channel: m.channel,
             first_name: m.first_name,
             last_name: m.last_name,
             email: m.email,
@@ -207,7 +173,7 @@ impl Filter<Entity> for Filters {
             select = select.filter(table::Column::PatientId.eq(id));
         }
         if let Some(channel) = self.channel {
-            select = select.filter(table::Column::Channel.eq(channel.as_str()));
+            select = select.filter(table::Column::Channel.eq(channel));
         }
         if let Some(from) = self.submitted_from {
             select = select.filter(table::Column::SubmittedAt.gte(from));
@@ -318,11 +284,7 @@ async fn submit(
             table::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 patient_id: Set(patient.id),
-                channel: Set(body
-                    .channel
-                    .unwrap_or(Channel::ContactForm)
-                    .as_str()
-                    .to_owned()),
+                channel: Set(body.channel.unwrap_or(Channel::ContactForm)),
                 first_name: Set(body.first_name.clone().map(Into::into)),
                 last_name: Set(body.last_name.clone().map(Into::into)),
                 email: Set(Some(body.email.as_str().to_owned())),
@@ -346,7 +308,7 @@ async fn submit(
                     navigator: Set(None),
                     scheduled_at: Set(at),
                     reminder_at: Set(None),
-                    status: Set(CallStatus::Scheduled.as_str().to_owned()),
+                    status: Set(CallStatus::Scheduled),
                     notes: Set(None),
                     version: Set(1),
                     created_at: Set(now),
@@ -409,14 +371,14 @@ async fn join_or_create(
 ) -> Result<(patient::Model, bool), JoinError> {
     let lead = patient::ActiveModel {
         id: Set(Uuid::now_v7()),
-        status: Set(PatientStatus::Lead.as_str().to_owned()),
+        status: Set(PatientStatus::Lead),
         first_name: Set(body.first_name.clone().map(Into::into)),
         last_name: Set(body.last_name.clone().map(Into::into)),
         email: Set(Some(body.email.as_str().to_owned())),
         phone: Set(body.phone.clone().map(Into::into)),
         medical_condition_id: Set(condition),
         physician_id: Set(None),
-        physician_kind: Set("physician".to_owned()),
+        physician_kind: Set(PractitionerKind::Physician),
         first_contact_at: Set(Some(now)),
         initial_consult_at: Set(None),
         converted_at: Set(None),

@@ -24,7 +24,7 @@ use crate::{
         patient::{self as table, Entity},
         practitioner, trial_referral,
     },
-    domain::{CallStatus, Email, Name, PatientStatus, Phone},
+    domain::{CallStatus, Email, Name, PatientStatus, Phone, PractitionerKind},
     http::{
         ApiError, ApiResult, AppState,
         access_log::Disclosed,
@@ -71,7 +71,7 @@ impl From<table::Model> for View {
     fn from(m: table::Model) -> Self {
         Self {
             id: m.id,
-            status: PatientStatus::from_text(&m.status).unwrap_or(PatientStatus::Lead),
+            status: m.status,
             first_name: m.first_name,
             last_name: m.last_name,
             email: m.email,
@@ -134,14 +134,14 @@ impl NewRecord<Entity> for Create {
         let (id, now) = common::new_record();
         let row = table::ActiveModel {
             id: Set(id),
-            status: Set(PatientStatus::Lead.as_str().to_owned()),
+            status: Set(PatientStatus::Lead),
             first_name: Set(self.first_name.map(Into::into)),
             last_name: Set(self.last_name.map(Into::into)),
             email: Set(self.email.map(Into::into)),
             phone: Set(self.phone.map(Into::into)),
             medical_condition_id: Set(self.medical_condition_id),
             physician_id: Set(self.physician_id),
-            physician_kind: Set("physician".to_owned()),
+            physician_kind: Set(PractitionerKind::Physician),
             first_contact_at: Set(Some(self.first_contact_at.unwrap_or(now))),
             initial_consult_at: Set(self.initial_consult_at),
             converted_at: Set(None),
@@ -231,7 +231,7 @@ impl Filter<Entity> for Filters {
 
     fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
         if let Some(status) = self.status {
-            select = select.filter(table::Column::Status.eq(status.as_str()));
+            select = select.filter(table::Column::Status.eq(status));
         }
         if let Some(email) = self.email {
             select = select.filter(table::Column::Email.eq(email.trim().to_lowercase()));
@@ -511,7 +511,7 @@ async fn convert_patient(
     let tx = crate::db::begin_write(&state.db).await?;
     let current = crate::db::store::find_for_update::<Entity>(&tx, id).await?;
     if_match.check(current.version)?;
-    if current.status == PatientStatus::Patient.as_str() {
+    if current.status == PatientStatus::Patient {
         return Err(ApiError::Conflict(
             "The patient is already converted.".into(),
         ));
@@ -526,7 +526,7 @@ async fn convert_patient(
             ApiError::Conflict("A lead is converted only after at least one completed call.".into())
         })?;
     let mut changes = current.clone().into_active_model();
-    changes.status = Set(PatientStatus::Patient.as_str().to_owned());
+    changes.status = Set(PatientStatus::Patient);
     changes.converted_at = Set(Some(Utc::now()));
     if current.initial_consult_at.is_none() {
         changes.initial_consult_at = Set(Some(first_completed.scheduled_at));

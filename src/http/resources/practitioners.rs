@@ -51,7 +51,7 @@ impl From<table::Model> for View {
     fn from(m: table::Model) -> Self {
         Self {
             id: m.id,
-            kind: PractitionerKind::from_text(&m.kind).unwrap_or(PractitionerKind::Physician),
+            kind: m.kind,
             first_name: m.first_name,
             last_name: m.last_name,
             email: m.email,
@@ -119,7 +119,7 @@ impl NewRecord<Entity> for Create {
         let (id, now) = common::new_record();
         let row = table::ActiveModel {
             id: Set(id),
-            kind: Set(self.kind.as_str().to_owned()),
+            kind: Set(self.kind),
             first_name: Set(self.first_name.into()),
             last_name: Set(self.last_name.into()),
             email: Set(self.email.map(Into::into)),
@@ -174,7 +174,7 @@ impl Change<Entity> for Patch {
     }
 
     fn apply(self, _: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
-        patch!(m.kind = self.kind.map(|k| k.as_str()));
+        patch!(m.kind = self.kind);
         patch!(m.first_name = self.first_name);
         patch!(m.last_name = self.last_name);
         patch!(m.email? = self.email);
@@ -218,7 +218,7 @@ impl Filter<Entity> for Filters {
 
     fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
         if let Some(kind) = self.kind {
-            select = select.filter(table::Column::Kind.eq(kind.as_str()));
+            select = select.filter(table::Column::Kind.eq(kind));
         }
         if let Some(hospital_id) = self.hospital_id {
             select = select.filter(table::Column::HospitalId.eq(hospital_id));

@@ -14,7 +14,7 @@ use crate::{
         clinical_trial,
         trial_referral::{self as table, Entity},
     },
-    domain::{Eligibility, ReferralOutcome, Text},
+    domain::{Eligibility, PatientStatus, PractitionerKind, ReferralOutcome, Text},
     http::{
         ApiError, ApiResult, AppState,
         pagination::{NoOtherParams, PageParams},
@@ -57,9 +57,9 @@ impl From<table::Model> for View {
             physician_id: m.physician_id,
             imported: m.imported,
             referred_at: m.referred_at,
-            eligibility: Eligibility::from_text(&m.eligibility).unwrap_or(Eligibility::Pending),
+            eligibility: m.eligibility,
             ineligible_reason: m.ineligible_reason,
-            outcome: ReferralOutcome::from_text(&m.outcome).unwrap_or(ReferralOutcome::Pending),
+            outcome: m.outcome,
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -129,19 +129,15 @@ impl NewRecord<Entity> for Create {
         let row = table::ActiveModel {
             id: Set(id),
             patient_id: Set(self.patient_id),
-            patient_status: Set("patient".to_owned()),
+            patient_status: Set(PatientStatus::Patient),
             trial_id: Set(self.trial_id),
             physician_id: Set(Some(physician_id)),
-            physician_kind: Set("physician".to_owned()),
+            physician_kind: Set(PractitionerKind::Physician),
             imported: Set(false),
             referred_at: Set(Some(self.referred_at.unwrap_or(now))),
-            eligibility: Set(eligibility.as_str().to_owned()),
+            eligibility: Set(eligibility),
             ineligible_reason: Set(self.ineligible_reason.map(Into::into)),
-            outcome: Set(self
-                .outcome
-                .unwrap_or(ReferralOutcome::Pending)
-                .as_str()
-                .to_owned()),
+            outcome: Set(self.outcome.unwrap_or(ReferralOutcome::Pending)),
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
@@ -177,9 +173,7 @@ impl Change<Entity> for Patch {
     }
 
     fn apply(self, current: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
-        let eligibility = self.eligibility.unwrap_or(
-            Eligibility::from_text(&current.eligibility).unwrap_or(Eligibility::Pending),
-        );
+        let eligibility = self.eligibility.unwrap_or(current.eligibility);
         let has_reason = self
             .ineligible_reason
             .as_ref()
@@ -191,12 +185,12 @@ impl Change<Entity> for Patch {
         check_reason(eligibility, has_reason && !clears_reason)?;
         patch!(m.physician_id = self.physician_id.map(Some));
         patch!(m.referred_at? = self.referred_at);
-        patch!(m.eligibility = self.eligibility.map(|e| e.as_str()));
+        patch!(m.eligibility = self.eligibility);
         patch!(m.ineligible_reason? = self.ineligible_reason);
         if clears_reason {
             m.ineligible_reason = Set(None);
         }
-        patch!(m.outcome = self.outcome.map(|o| o.as_str()));
+        patch!(m.outcome = self.outcome);
         Ok(())
     }
 }
@@ -239,10 +233,10 @@ impl Filter<Entity> for Filters {
             select = select.filter(table::Column::PhysicianId.eq(id));
         }
         if let Some(eligibility) = self.eligibility {
-            select = select.filter(table::Column::Eligibility.eq(eligibility.as_str()));
+            select = select.filter(table::Column::Eligibility.eq(eligibility));
         }
         if let Some(outcome) = self.outcome {
-            select = select.filter(table::Column::Outcome.eq(outcome.as_str()));
+            select = select.filter(table::Column::Outcome.eq(outcome));
         }
         Ok(select)
     }
