@@ -3,21 +3,18 @@
 //! to scheduled; navigators cancel, only admins delete.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::common::{self, Change, Filter, NewRecord, References, nullable, present};
+use super::common::{self, Change, NewRecord, References, nullable, present};
 use crate::{
     db::entities::{
         call::{self as table, Entity},
         patient,
     },
     domain::{CallStatus, Name, Text},
-    http::{
-        ApiError, ApiResult, AppState,
-        pagination::{NoOtherParams, PageParams, parsed},
-    },
+    http::{ApiError, ApiResult, AppState},
     patch,
 };
 
@@ -154,51 +151,18 @@ impl Change<Entity> for Patch {
     }
 }
 
-/// Filters of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
+crate::list_filters! {
+    entity: Entity;
     /// Calls with this person.
-    pub patient_id: Option<Uuid>,
+    patient_id: Uuid => eq table::Column::PatientId;
     /// With this status.
-    pub status: Option<CallStatus>,
+    status: CallStatus => eq table::Column::Status;
     /// Held by this navigator.
-    pub navigator: Option<String>,
+    navigator: String => eq table::Column::Navigator | common::trimmed;
     /// Scheduled at or after.
-    #[serde(default, deserialize_with = "parsed")]
-    pub scheduled_from: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::http::pagination::parsed")]
+    scheduled_from: DateTime<Utc> => from table::Column::ScheduledAt;
     /// Scheduled before.
-    #[serde(default, deserialize_with = "parsed")]
-    pub scheduled_to: Option<DateTime<Utc>>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-}
-
-impl Filter<Entity> for Filters {
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        if let Some(id) = self.patient_id {
-            select = select.filter(table::Column::PatientId.eq(id));
-        }
-        if let Some(status) = self.status {
-            select = select.filter(table::Column::Status.eq(status));
-        }
-        if let Some(navigator) = self.navigator {
-            select = select.filter(table::Column::Navigator.eq(navigator.trim()));
-        }
-        if let Some(from) = self.scheduled_from {
-            select = select.filter(table::Column::ScheduledAt.gte(from));
-        }
-        if let Some(to) = self.scheduled_to {
-            select = select.filter(table::Column::ScheduledAt.lt(to));
-        }
-        Ok(select)
-    }
+    #[serde(default, deserialize_with = "crate::http::pagination::parsed")]
+    scheduled_to: DateTime<Utc> => before table::Column::ScheduledAt;
 }

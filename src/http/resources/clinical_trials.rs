@@ -2,18 +2,15 @@
 //! data, admin writes). The registry id (e.g. an NCT number) is unique.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::common::{self, Change, Filter, NewRecord, References, nullable, present};
+use super::common::{self, Change, NewRecord, References, nullable, present};
 use crate::{
     db::entities::clinical_trial::{self as table, Entity},
     domain::{Name, RegistryId, TrialStatus},
-    http::{
-        ApiResult, AppState,
-        pagination::{NoOtherParams, PageParams},
-    },
+    http::{ApiResult, AppState},
     patch,
 };
 
@@ -126,39 +123,12 @@ impl Change<Entity> for Patch {
     }
 }
 
-/// Filters of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
+crate::list_filters! {
+    entity: Entity;
     /// Exact registry id (trimmed, case-insensitive).
-    pub registry_id: Option<String>,
+    registry_id: String => eq table::Column::RegistryId | common::code;
     /// For this medical condition.
-    pub medical_condition_id: Option<Uuid>,
+    medical_condition_id: Uuid => eq table::Column::MedicalConditionId;
     /// With this status.
-    pub status: Option<TrialStatus>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-}
-
-impl Filter<Entity> for Filters {
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        if let Some(registry_id) = self.registry_id {
-            select = select.filter(table::Column::RegistryId.eq(registry_id.trim().to_uppercase()));
-        }
-        if let Some(id) = self.medical_condition_id {
-            select = select.filter(table::Column::MedicalConditionId.eq(id));
-        }
-        if let Some(status) = self.status {
-            select = select.filter(table::Column::Status.eq(status));
-        }
-        Ok(select)
-    }
+    status: TrialStatus => eq table::Column::Status;
 }

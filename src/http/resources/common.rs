@@ -58,6 +58,21 @@ pub trait Filter<E: EntityTrait>: DeserializeOwned + Send {
     fn select(self, select: Select<E>) -> ApiResult<Select<E>>;
 }
 
+/// A text filter's value without surrounding spaces.
+pub fn trimmed(value: String) -> String {
+    value.trim().to_owned()
+}
+
+/// A code's filter value as stored: trimmed, upper-case.
+pub fn code(value: String) -> String {
+    value.trim().to_uppercase()
+}
+
+/// An email filter's value as stored: trimmed, lower-case.
+pub fn email(value: String) -> String {
+    value.trim().to_lowercase()
+}
+
 /// What a write names besides its own record, checked only when the
 /// database refuses the write ([`refused`]).
 pub type References<'a> = BoxFuture<'a, ApiResult<()>>;

@@ -3,21 +3,18 @@
 //! (pending or active) enrollment per patient and program.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::common::{self, Change, Filter, NewRecord, References, nullable, present};
+use super::common::{self, Change, NewRecord, References, nullable, present};
 use crate::{
     db::entities::{
         eap_enrollment::{self as table, Entity},
         expanded_access_program,
     },
     domain::{EnrollmentStatus, PatientStatus, PractitionerKind},
-    http::{
-        ApiResult, AppState,
-        pagination::{NoOtherParams, PageParams},
-    },
+    http::{ApiResult, AppState},
     patch,
 };
 
@@ -146,44 +143,14 @@ impl Change<Entity> for Patch {
     }
 }
 
-/// Filters of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
+crate::list_filters! {
+    entity: Entity;
     /// Of this patient.
-    pub patient_id: Option<Uuid>,
+    patient_id: Uuid => eq table::Column::PatientId;
     /// In this program.
-    pub program_id: Option<Uuid>,
+    program_id: Uuid => eq table::Column::ProgramId;
     /// With this physician.
-    pub physician_id: Option<Uuid>,
+    physician_id: Uuid => eq table::Column::PhysicianId;
     /// With this status.
-    pub status: Option<EnrollmentStatus>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-}
-
-impl Filter<Entity> for Filters {
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        if let Some(id) = self.patient_id {
-            select = select.filter(table::Column::PatientId.eq(id));
-        }
-        if let Some(id) = self.program_id {
-            select = select.filter(table::Column::ProgramId.eq(id));
-        }
-        if let Some(id) = self.physician_id {
-            select = select.filter(table::Column::PhysicianId.eq(id));
-        }
-        if let Some(status) = self.status {
-            select = select.filter(table::Column::Status.eq(status));
-        }
-        Ok(select)
-    }
+    status: EnrollmentStatus => eq table::Column::Status;
 }

@@ -2,18 +2,15 @@
 //! (reference data, admin writes). The EAP number is unique.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::common::{self, Change, Filter, NewRecord, References, nullable, present};
+use super::common::{self, Change, NewRecord, References, nullable, present};
 use crate::{
     db::entities::expanded_access_program::{self as table, Entity},
     domain::{Name, ProgramStatus},
-    http::{
-        ApiResult, AppState,
-        pagination::{NoOtherParams, PageParams},
-    },
+    http::{ApiResult, AppState},
     patch,
 };
 
@@ -127,39 +124,12 @@ impl Change<Entity> for Patch {
     }
 }
 
-/// Filters of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
+crate::list_filters! {
+    entity: Entity;
     /// Exact EAP number.
-    pub eap_number: Option<String>,
+    eap_number: String => eq table::Column::EapNumber | common::trimmed;
     /// For this medical condition.
-    pub medical_condition_id: Option<Uuid>,
+    medical_condition_id: Uuid => eq table::Column::MedicalConditionId;
     /// With this status.
-    pub status: Option<ProgramStatus>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-}
-
-impl Filter<Entity> for Filters {
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        if let Some(number) = self.eap_number {
-            select = select.filter(table::Column::EapNumber.eq(number.trim()));
-        }
-        if let Some(id) = self.medical_condition_id {
-            select = select.filter(table::Column::MedicalConditionId.eq(id));
-        }
-        if let Some(status) = self.status {
-            select = select.filter(table::Column::Status.eq(status));
-        }
-        Ok(select)
-    }
+    status: ProgramStatus => eq table::Column::Status;
 }

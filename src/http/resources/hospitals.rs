@@ -3,20 +3,15 @@
 //! practitioners use is a 409.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::common::{
-    self, Change, Filter, NewRecord, References, no_references, nullable, present,
-};
+use super::common::{self, Change, NewRecord, References, no_references, nullable, present};
 use crate::{
     db::entities::hospital::{self as table, Entity},
     domain::Name,
-    http::{
-        ApiResult, AppState,
-        pagination::{NoOtherParams, PageParams},
-    },
+    http::{ApiResult, AppState},
     patch,
 };
 
@@ -117,34 +112,10 @@ impl Change<Entity> for Patch {
     }
 }
 
-/// Filters of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
+crate::list_filters! {
+    entity: Entity;
     /// Exact city.
-    pub city: Option<String>,
+    city: String => eq table::Column::City | common::trimmed;
     /// Exact country.
-    pub country: Option<String>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-}
-
-impl Filter<Entity> for Filters {
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        if let Some(city) = self.city {
-            select = select.filter(table::Column::City.eq(city.trim()));
-        }
-        if let Some(country) = self.country {
-            select = select.filter(table::Column::Country.eq(country.trim()));
-        }
-        Ok(select)
-    }
+    country: String => eq table::Column::Country | common::trimmed;
 }

@@ -15,15 +15,15 @@ use axum::{
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     TryInsertResult,
     prelude::Uuid,
     sea_query::{Expr, ExprTrait, Func},
 };
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::common::{self, Filter};
+use super::common;
 use crate::{
     db::{
         self,
@@ -38,7 +38,6 @@ use crate::{
         auth::MaybePrincipal,
         extract::{ApiJson, BodyDigest},
         idempotency::{Created, Idempotency, IdempotencyKeyHeader},
-        pagination::{NoOtherParams, PageParams, parsed},
         versioning::Versioned,
     },
 };
@@ -141,48 +140,18 @@ impl Versioned for Receipt {
     }
 }
 
-/// Filters of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
+crate::list_filters! {
+    entity: Entity;
     /// Submissions of this person.
-    pub patient_id: Option<Uuid>,
+    patient_id: Uuid => eq table::Column::PatientId;
     /// From this form.
-    pub channel: Option<Channel>,
+    channel: Channel => eq table::Column::Channel;
     /// Submitted at or after.
-    #[serde(default, deserialize_with = "parsed")]
-    pub submitted_from: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::http::pagination::parsed")]
+    submitted_from: DateTime<Utc> => from table::Column::SubmittedAt;
     /// Submitted before.
-    #[serde(default, deserialize_with = "parsed")]
-    pub submitted_to: Option<DateTime<Utc>>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-}
-
-impl Filter<Entity> for Filters {
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        if let Some(id) = self.patient_id {
-            select = select.filter(table::Column::PatientId.eq(id));
-        }
-        if let Some(channel) = self.channel {
-            select = select.filter(table::Column::Channel.eq(channel));
-        }
-        if let Some(from) = self.submitted_from {
-            select = select.filter(table::Column::SubmittedAt.gte(from));
-        }
-        if let Some(to) = self.submitted_to {
-            select = select.filter(table::Column::SubmittedAt.lt(to));
-        }
-        Ok(select)
-    }
+    #[serde(default, deserialize_with = "crate::http::pagination::parsed")]
+    submitted_to: DateTime<Utc> => before table::Column::SubmittedAt;
 }
 
 /// Submit a form (public). A bearer token is optional; with one, the

@@ -3,18 +3,9 @@
 //! the row became (its submission, its call, its person...). Read-only.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, QueryFilter, Select, prelude::Uuid};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use sea_orm::prelude::Uuid;
 
-use super::common::Filter;
-use crate::{
-    db::entities::legacy_id::{self as table, Entity},
-    http::{
-        ApiResult,
-        pagination::{NoOtherParams, PageParams},
-    },
-};
+use crate::db::entities::legacy_id::{self as table, Entity};
 
 const TAG: &str = "legacy-ids";
 
@@ -52,39 +43,12 @@ crate::resource_routes! {
     list_legacy_ids: list(Filters) for "viewer";
 }
 
-/// Filters of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
+crate::list_filters! {
+    entity: Entity;
     /// The CRM id of a row.
-    pub legacy_id: Option<String>,
+    legacy_id: String => eq table::Column::LegacyId | super::common::trimmed;
     /// The CRM export file.
-    pub legacy_table: Option<String>,
+    legacy_table: String => eq table::Column::LegacyTable | super::common::trimmed;
     /// Rows that became or joined this record.
-    pub record_id: Option<Uuid>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-}
-
-impl Filter<Entity> for Filters {
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        if let Some(id) = self.legacy_id {
-            select = select.filter(table::Column::LegacyId.eq(id.trim()));
-        }
-        if let Some(name) = self.legacy_table {
-            select = select.filter(table::Column::LegacyTable.eq(name.trim()));
-        }
-        if let Some(id) = self.record_id {
-            select = select.filter(table::Column::RecordId.eq(id));
-        }
-        Ok(select)
-    }
+    record_id: Uuid => eq table::Column::RecordId;
 }

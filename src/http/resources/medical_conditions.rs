@@ -3,18 +3,15 @@
 //! stored upper-case so `dmd` and `DMD` are one condition.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::common::{self, Change, Filter, NewRecord, References, no_references, present};
+use super::common::{self, Change, NewRecord, References, no_references, present};
 use crate::{
     db::entities::medical_condition::{self as table, Entity},
     domain::{Abbreviation, Name},
-    http::{
-        ApiResult, AppState,
-        pagination::{NoOtherParams, PageParams},
-    },
+    http::{ApiResult, AppState},
     patch,
 };
 
@@ -108,30 +105,8 @@ impl Change<Entity> for Patch {
     }
 }
 
-/// Filters of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
+crate::list_filters! {
+    entity: Entity;
     /// Exact abbreviation (case-insensitive).
-    pub abbreviation: Option<String>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-}
-
-impl Filter<Entity> for Filters {
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        if let Some(abbreviation) = self.abbreviation {
-            select =
-                select.filter(table::Column::Abbreviation.eq(abbreviation.trim().to_uppercase()));
-        }
-        Ok(select)
-    }
+    abbreviation: String => eq table::Column::Abbreviation | common::code;
 }

@@ -5,11 +5,11 @@
 //! data), not patients' personal data.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::common::{self, Change, Filter, NewRecord, References, nullable, present};
+use super::common::{self, Change, NewRecord, References, nullable, present};
 use crate::{
     db::entities::{
         hospital,
@@ -17,10 +17,7 @@ use crate::{
         specialization,
     },
     domain::{Email, Name, Phone, PractitionerKind},
-    http::{
-        ApiResult, AppState,
-        pagination::{NoOtherParams, PageParams},
-    },
+    http::{ApiResult, AppState},
     patch,
 };
 
@@ -187,48 +184,14 @@ impl Change<Entity> for Patch {
     }
 }
 
-/// Filters of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
+crate::list_filters! {
+    entity: Entity;
     /// Physicians or pharmacists.
-    pub kind: Option<PractitionerKind>,
+    kind: PractitionerKind => eq table::Column::Kind;
     /// Working at this hospital.
-    pub hospital_id: Option<Uuid>,
+    hospital_id: Uuid => eq table::Column::HospitalId;
     /// With this specialization.
-    pub specialization_id: Option<Uuid>,
+    specialization_id: Uuid => eq table::Column::SpecializationId;
     /// Exact email (trimmed, case-insensitive).
-    pub email: Option<String>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-}
-
-impl Filter<Entity> for Filters {
-    fn reads(&self) -> Vec<&'static str> {
-        self.email.iter().map(|_| "email").collect()
-    }
-
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        if let Some(kind) = self.kind {
-            select = select.filter(table::Column::Kind.eq(kind));
-        }
-        if let Some(hospital_id) = self.hospital_id {
-            select = select.filter(table::Column::HospitalId.eq(hospital_id));
-        }
-        if let Some(specialization_id) = self.specialization_id {
-            select = select.filter(table::Column::SpecializationId.eq(specialization_id));
-        }
-        if let Some(email) = self.email {
-            select = select.filter(table::Column::Email.eq(email.trim().to_lowercase()));
-        }
-        Ok(select)
-    }
+    email: String => eq table::Column::Email | common::email, reads;
 }

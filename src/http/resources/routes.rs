@@ -180,3 +180,73 @@ macro_rules! resource_routes {
         }
     };
 }
+
+/// A collection's list filters, declared once: each line is a query
+/// parameter, the column it matches and how (`eq`, `from` for "at or
+/// after", `before`), optionally normalised first (`| trimmed`), and
+/// `reads` where it matches a field of the view, which a role that may not
+/// read that field may not filter by. Writes `pub struct Filters` (with
+/// the page and the refusal of unknown parameters) and its [`Filter`]
+/// implementation.
+///
+/// [`Filter`]: crate::http::resources::common::Filter
+#[macro_export]
+macro_rules! list_filters {
+    (
+        entity: $entity:ty;
+        $(
+            $(#[$meta:meta])*
+            $field:ident : $ty:ty => $op:ident $col:path $(| $norm:path)? $(, $reads:ident)?;
+        )*
+    ) => {
+        /// Filters of the list.
+        #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+        #[into_params(parameter_in = Query)]
+        pub struct Filters {
+            $( $(#[$meta])* pub $field: Option<$ty>, )*
+            #[serde(flatten)]
+            #[param(ignore)]
+            pub page: $crate::http::pagination::PageParams,
+            #[serde(flatten)]
+            #[param(ignore)]
+            pub rest: $crate::http::pagination::NoOtherParams,
+        }
+
+        impl $crate::http::resources::common::Filter<$entity> for Filters {
+            #[allow(unused_mut)] // no filter on a withheld field
+            fn reads(&self) -> Vec<&'static str> {
+                let mut fields = Vec::new();
+                $($(
+                    let _ = stringify!($reads);
+                    if self.$field.is_some() {
+                        fields.push(stringify!($field));
+                    }
+                )?)*
+                fields
+            }
+
+            fn page(&self) -> &$crate::http::pagination::PageParams {
+                &self.page
+            }
+
+            #[allow(unused_mut)] // a collection with no filters
+            fn select(
+                self,
+                mut select: sea_orm::Select<$entity>,
+            ) -> $crate::http::ApiResult<sea_orm::Select<$entity>> {
+                #[allow(unused_imports)]
+                use sea_orm::{ColumnTrait, QueryFilter};
+                $(
+                    if let Some(value) = self.$field {
+                        $(let value = $norm(value);)?
+                        select = select.filter($crate::list_filters!(@op $op $col, value));
+                    }
+                )*
+                Ok(select)
+            }
+        }
+    };
+    (@op eq $col:path, $value:ident) => { $col.eq($value) };
+    (@op from $col:path, $value:ident) => { $col.gte($value) };
+    (@op before $col:path, $value:ident) => { $col.lt($value) };
+}

@@ -3,18 +3,15 @@
 //! have is a 409.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::common::{self, Change, Filter, NewRecord, References, no_references, present};
+use super::common::{self, Change, NewRecord, References, no_references, present};
 use crate::{
     db::entities::specialization::{self as table, Entity},
     domain::Name,
-    http::{
-        ApiResult, AppState,
-        pagination::{NoOtherParams, PageParams},
-    },
+    http::{ApiResult, AppState},
     patch,
 };
 
@@ -100,29 +97,8 @@ impl Change<Entity> for Patch {
     }
 }
 
-/// Filters of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
+crate::list_filters! {
+    entity: Entity;
     /// Exact name.
-    pub name: Option<String>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-}
-
-impl Filter<Entity> for Filters {
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        if let Some(name) = self.name {
-            select = select.filter(table::Column::Name.eq(name.trim()));
-        }
-        Ok(select)
-    }
+    name: String => eq table::Column::Name | common::trimmed;
 }

@@ -4,21 +4,18 @@
 //! ineligible (checked here and by the schema).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::common::{self, Change, Filter, NewRecord, References, nullable, present};
+use super::common::{self, Change, NewRecord, References, nullable, present};
 use crate::{
     db::entities::{
         clinical_trial,
         trial_referral::{self as table, Entity},
     },
     domain::{Eligibility, PatientStatus, PractitionerKind, ReferralOutcome, Text},
-    http::{
-        ApiError, ApiResult, AppState,
-        pagination::{NoOtherParams, PageParams},
-    },
+    http::{ApiError, ApiResult, AppState},
     patch,
 };
 
@@ -195,49 +192,16 @@ impl Change<Entity> for Patch {
     }
 }
 
-/// Filters of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
+crate::list_filters! {
+    entity: Entity;
     /// Of this patient.
-    pub patient_id: Option<Uuid>,
+    patient_id: Uuid => eq table::Column::PatientId;
     /// To this trial.
-    pub trial_id: Option<Uuid>,
+    trial_id: Uuid => eq table::Column::TrialId;
     /// By this physician.
-    pub physician_id: Option<Uuid>,
+    physician_id: Uuid => eq table::Column::PhysicianId;
     /// With this eligibility.
-    pub eligibility: Option<Eligibility>,
+    eligibility: Eligibility => eq table::Column::Eligibility;
     /// With this outcome.
-    pub outcome: Option<ReferralOutcome>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-}
-
-impl Filter<Entity> for Filters {
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        if let Some(id) = self.patient_id {
-            select = select.filter(table::Column::PatientId.eq(id));
-        }
-        if let Some(id) = self.trial_id {
-            select = select.filter(table::Column::TrialId.eq(id));
-        }
-        if let Some(id) = self.physician_id {
-            select = select.filter(table::Column::PhysicianId.eq(id));
-        }
-        if let Some(eligibility) = self.eligibility {
-            select = select.filter(table::Column::Eligibility.eq(eligibility));
-        }
-        if let Some(outcome) = self.outcome {
-            select = select.filter(table::Column::Outcome.eq(outcome));
-        }
-        Ok(select)
-    }
+    outcome: ReferralOutcome => eq table::Column::Outcome;
 }
