@@ -1,22 +1,21 @@
 //! The access log: every read of a patient's personal data, with who read
 //! it, when, through which route, and which patients it returned.
 //!
-//! A read must not wait for its log entry's own transaction, so the
-//! server hands entries to one background writer, on its own thread and
-//! connection ([`AccessLog::on_own_thread`]), that inserts them in batches
-//! (one transaction per batch, many rows per statement). A batch is what
-//! arrived while the previous one was written, plus what arrives in the
-//! few milliseconds (`LINGER`, 10 ms) after its first read: under load, batches
-//! grow and the cost per read falls. What waits to be written is bounded
-//! in rows ([`PENDING_ROWS`]): when reads outpace the writer, they wait for
-//! it (back-pressure) instead of growing memory or a backlog that would
-//! stall every later request. [`AccessLog::flush`] waits until everything
-//! recorded before it is written: the server calls it after a graceful
-//! shutdown, and the access-log endpoint before it reads. On Lambda, where
-//! a frozen sandbox may never run a background task again, entries are
-//! written inline ([`AccessLog::inline`]).
-
-use std::time::Duration;
+//! A response that carries personal data leaves only once its entry is
+//! committed: if the process dies right after, the entry is in the
+//! database (on PostgreSQL flushed to disk; on SQLite in its write-ahead
+//! log, which survives the process and is replayed by the next start).
+//! The server commits entries by group: one writer, on its own thread and
+//! connection ([`AccessLog::on_own_thread`]), takes every entry that
+//! arrived while its previous transaction was being written and commits
+//! them together (many rows per statement), then tells each waiting
+//! request whether its entry was committed. Under load, batches grow with
+//! the number of requests waiting and the cost per read falls; an idle
+//! server commits a lone read at once. A batch that fails is reported to
+//! each of its requests, whose responses are then withheld (500).
+//! [`AccessLog::flush`] waits until everything recorded before it is
+//! written. On Lambda, where a frozen sandbox may never run a background
+//! task again, entries are written inline ([`AccessLog::inline`]).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -54,16 +53,13 @@ pub struct AccessLog {
 
 #[derive(Clone)]
 enum Inner {
-    Batched {
-        queue: mpsc::UnboundedSender<Message>,
-        /// One permit per row not yet written.
-        room: Arc<Semaphore>,
-    },
+    Batched(mpsc::UnboundedSender<Message>),
     Inline(DatabaseConnection),
 }
 
 enum Message {
-    Event(Stamped),
+    /// An entry, and the request waiting for its commit.
+    Event(Stamped, oneshot::Sender<Result<(), DbErr>>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -73,17 +69,14 @@ struct Stamped {
     event: AccessEvent,
 }
 
-/// Rows (an event and one per patient it returned) that may wait to be
-/// written; beyond them, reads wait for the writer. About 200 list pages
-/// or 5,000 single reads: a second or less of the writer's work.
-pub const PENDING_ROWS: usize = 10_000;
-/// Most reads written in one transaction.
+/// Most reads written in one transaction. Every request waits for its
+/// own entry's commit, so what waits is bounded by the requests in flight.
 const BATCH: usize = 1024;
-/// How long the writer lets a batch gather after its first read arrives.
-/// Without it, under load, every read woke the writer thread and batches
-/// held a handful of reads, each batch a transaction of four round trips
-/// (7,000 GETs/s made 10,000 commits/s on PostgreSQL).
-const LINGER: Duration = Duration::from_millis(10);
+/// Batches written at once, each on its own connection: while one waits
+/// for its commit to reach the disk, the next is inserted, and
+/// PostgreSQL's one WAL flush may cover both commits. On SQLite they take
+/// turns at the write lock, and a commit does not wait for the disk.
+const WRITERS: usize = 2;
 /// Rows per INSERT statement, largest first: powers of two, so that a
 /// batch of n rows takes at most one statement per set bit of n, plus one
 /// per 256 (a batch of 200 links: 3 statements, where sizes 1024/128/16/1
@@ -105,7 +98,7 @@ impl AccessLog {
     /// task at each of its awaits, and falls far behind the reads it logs.
     /// The thread ends when every handle is dropped.
     pub fn on_own_thread(url: &str) -> std::io::Result<Self> {
-        let (log, receiver, room) = Self::queue();
+        let (queue, receiver) = mpsc::unbounded_channel();
         let url = url.to_owned();
         std::thread::Builder::new()
             .name("access-log".into())
@@ -121,33 +114,23 @@ impl AccessLog {
                     }
                 };
                 runtime.block_on(async move {
-                    // Made here, so that its connection belongs to this runtime.
+                    // Made here, so that its connections belong to this runtime.
                     // A long-lived writer, like the server it logs for:
                     // its commits must not checkpoint in its turn either.
                     let settings = super::PoolSettings {
-                        max_connections: 1,
+                        max_connections: WRITERS as u32,
                         checkpoints: super::Checkpoints::Background(Default::default()),
                         ..Default::default()
                     };
                     match super::connect(&url, settings) {
-                        Ok(db) => write_batches(db, receiver, room).await,
+                        Ok(db) => write_batches(db, receiver).await,
                         Err(err) => tracing::error!(error = %err, "access log database"),
                     }
                 });
             })?;
-        Ok(log)
-    }
-
-    fn queue() -> (Self, mpsc::UnboundedReceiver<Message>, Arc<Semaphore>) {
-        let (queue, receiver) = mpsc::unbounded_channel();
-        let room = Arc::new(Semaphore::new(PENDING_ROWS));
-        let log = Self {
-            inner: Inner::Batched {
-                queue,
-                room: room.clone(),
-            },
-        };
-        (log, receiver, room)
+        Ok(Self {
+            inner: Inner::Batched(queue),
+        })
     }
 
     /// A log written before each read's response is sent.
@@ -157,7 +140,8 @@ impl AccessLog {
         }
     }
 
-    /// Records a read. A read that returned no patient records nothing.
+    /// Records a read, and returns once its entry is committed (an error
+    /// if it was not). A read that returned no patient records nothing.
     pub async fn record(&self, event: AccessEvent) -> Result<(), DbErr> {
         if event.patients.is_empty() {
             return Ok(());
@@ -169,20 +153,19 @@ impl AccessLog {
         };
         match &self.inner {
             Inner::Inline(db) => write(db, std::slice::from_ref(&stamped)).await,
-            Inner::Batched { queue, room } => {
-                // Returned by the writer once the rows are written.
-                room.acquire_many(stamped.rows())
-                    .await
-                    .map_err(|_| stopped())?
-                    .forget();
-                queue.send(Message::Event(stamped)).map_err(|_| stopped())
+            Inner::Batched(queue) => {
+                let (done, committed) = oneshot::channel();
+                queue
+                    .send(Message::Event(stamped, done))
+                    .map_err(|_| stopped())?;
+                committed.await.map_err(|_| stopped())?
             }
         }
     }
 
     /// Waits until every read recorded before this call is written.
     pub async fn flush(&self) -> Result<(), DbErr> {
-        let Inner::Batched { queue, .. } = &self.inner else {
+        let Inner::Batched(queue) = &self.inner else {
             return Ok(());
         };
         let (done, written) = oneshot::channel();
@@ -191,58 +174,72 @@ impl AccessLog {
     }
 }
 
-impl Stamped {
-    /// Its rows, as counted against [`PENDING_ROWS`] (a read of more
-    /// patients than that counts as that many).
-    fn rows(&self) -> u32 {
-        (1 + self.event.patients.len()).min(PENDING_ROWS) as u32
-    }
-}
-
 fn stopped() -> DbErr {
     DbErr::Custom("the access log writer has stopped".into())
 }
 
-async fn write_batches(
-    db: DatabaseConnection,
-    mut receiver: mpsc::UnboundedReceiver<Message>,
-    room: Arc<Semaphore>,
-) {
+async fn write_batches(db: DatabaseConnection, mut receiver: mpsc::UnboundedReceiver<Message>) {
+    let writers = Arc::new(Semaphore::new(WRITERS));
     let mut messages = Vec::with_capacity(BATCH);
-    while receiver.recv_many(&mut messages, BATCH).await > 0 {
-        // Let the batch gather before writing it: under load, a read
-        // arriving while the writer sleeps wakes nothing, and one
-        // transaction carries many reads. A flush is answered at once.
-        if !messages.iter().any(|m| matches!(m, Message::Flush(_))) {
-            tokio::time::sleep(LINGER).await;
-            while messages.len() < BATCH {
-                match receiver.try_recv() {
-                    Ok(message) => messages.push(message),
-                    Err(_) => break,
-                }
-            }
-        }
+    // A batch is what arrived while every writer was busy: no waiting for
+    // more, since every read in it waits for the commit.
+    while let Ok(writer) = writers.clone().acquire_owned().await
+        && receiver.recv_many(&mut messages, BATCH).await > 0
+    {
         let mut events = Vec::with_capacity(messages.len());
-        let mut waiting = Vec::new();
+        let mut waiting = Vec::with_capacity(messages.len());
+        let mut flushes = Vec::new();
         for message in messages.drain(..) {
             match message {
-                Message::Event(event) => events.push(event),
-                Message::Flush(done) => waiting.push(done),
+                Message::Event(event, done) => {
+                    events.push(event);
+                    waiting.push(done);
+                }
+                Message::Flush(done) => flushes.push(done),
             }
         }
-        // An entry is never dropped: a failing database is retried with a
-        // growing pause, and the bound on pending rows holds readers back
-        // meanwhile.
-        let mut pause = Duration::from_millis(50);
-        while let Err(err) = write(&db, &events).await {
-            tracing::error!(error = %err, events = events.len(), "access log write failed; retrying");
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(5));
+        if flushes.is_empty() {
+            let db = db.clone();
+            tokio::spawn(async move {
+                write_and_answer(&db, events, waiting).await;
+                drop(writer);
+            });
+        } else {
+            // A flush is answered after every batch before it, including
+            // those still being written.
+            drop(writer);
+            let Ok(all) = writers.acquire_many(WRITERS as u32).await else {
+                break;
+            };
+            write_and_answer(&db, events, waiting).await;
+            drop(all);
+            for done in flushes {
+                let _ = done.send(());
+            }
         }
-        room.add_permits(events.iter().map(|e| e.rows() as usize).sum());
-        for done in waiting {
-            let _ = done.send(());
-        }
+    }
+    // Whatever is still being written is answered before the thread ends.
+    let _ = writers.acquire_many(WRITERS as u32).await;
+}
+
+/// Writes one batch and tells each of its requests whether it committed.
+/// A failed batch is not retried: its requests answer 500 without the
+/// data, so there is no disclosure left to record.
+async fn write_and_answer(
+    db: &DatabaseConnection,
+    events: Vec<Stamped>,
+    waiting: Vec<oneshot::Sender<Result<(), DbErr>>>,
+) {
+    let failed = write(db, &events).await.err().map(|err| {
+        tracing::error!(error = %err, events = events.len(), "access log write failed");
+        err.to_string()
+    });
+    for done in waiting {
+        let outcome = match &failed {
+            None => Ok(()),
+            Some(err) => Err(DbErr::Custom(format!("access log write failed: {err}"))),
+        };
+        let _ = done.send(outcome);
     }
 }
 

@@ -93,7 +93,12 @@ pub fn connect(url: &str, settings: PoolSettings) -> Result<DatabaseConnection, 
             // constraint error), and past 64 KiB SQLite spilled it to a
             // temporary file: the access log's batches wrote every page
             // they changed to disk twice.
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Deleted and overwritten content is zeroed, in its page and in
+            // freed pages: an erased value must not stay readable in the
+            // file's free space (it may stay in the write-ahead log until
+            // the log starts over; see docs/security.md).
+            .pragma("secure_delete", "ON");
         if let Checkpoints::Background(policy) = settings.checkpoints
             && checkpoint::start(&options, policy)
         {

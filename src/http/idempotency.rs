@@ -3,14 +3,30 @@
 //! that response (201, same body, same Location) and creates nothing; the
 //! same key with a different body is a 422. Keys are scoped to the caller
 //! and the path.
+//!
+//! A key lives for [`KEY_LIFETIME`] (a day): after that it no longer
+//! replays, and the request is served as new. Expired keys are purged by
+//! the creates themselves, in their own transaction, at most
+//! [`PURGE_BATCH`] at a time: every POST that carries a key, so that purging
+//! outpaces the keys being added, and any other POST when this process has
+//! not purged for [`PURGE_EVERY`], so that a server whose clients stopped
+//! sending keys still forgets the stored responses (they hold personal
+//! data). No background task: a Lambda sandbox may be frozen between
+//! requests, and a cold start does no eager work.
 
 use axum::{
     extract::FromRequestParts,
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue, ConnectionTrait, EntityTrait};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+    sea_query::{Condition, ExprTrait, LockBehavior, LockType},
+};
 use serde::Serialize;
 use utoipa::IntoParams;
 
@@ -20,6 +36,13 @@ use super::{
     versioning::etag,
 };
 use crate::db::{self, entities::idempotency_key};
+
+/// How long a stored response replays.
+pub const KEY_LIFETIME: TimeDelta = TimeDelta::hours(24);
+/// Most expired keys one request deletes.
+pub const PURGE_BATCH: u64 = 64;
+/// How often a POST without a key purges, at most (per process).
+pub const PURGE_EVERY: TimeDelta = TimeDelta::minutes(1);
 
 /// The `Idempotency-Key` header and the path it was sent to.
 #[derive(Debug, Clone)]
@@ -127,14 +150,27 @@ impl Idempotency {
         actor: &str,
         digest: &BodyDigest,
     ) -> Result<Option<Response>, ApiError> {
+        let now = Utc::now();
+        let expired_before = now - KEY_LIFETIME;
+        static LAST_PURGE: AtomicI64 = AtomicI64::new(i64::MIN);
+        if self.key.is_some() || purge_due(&LAST_PURGE, now) {
+            purge_expired(tx, expired_before).await?;
+        }
         let Some(key) = &self.key else {
             return Ok(None);
         };
         let scope = self.scope(actor);
-        if let Some(stored) = idempotency_key::Entity::find_by_id((scope.clone(), key.clone()))
+        let stored = idempotency_key::Entity::find_by_id((scope.clone(), key.clone()))
             .one(tx)
-            .await?
+            .await?;
+        if let Some(stored) = &stored
+            && stored.created_at < expired_before
         {
+            // Expired but not purged yet: forgotten now, and claimed anew.
+            idempotency_key::Entity::delete_by_id((scope.clone(), key.clone()))
+                .exec(tx)
+                .await?;
+        } else if let Some(stored) = stored {
             if stored.request_hash != digest.sha256 {
                 return Err(ApiError::Unprocessable(
                     "This Idempotency-Key was already used with a different request body.".into(),
@@ -166,7 +202,7 @@ impl Idempotency {
             location: ActiveValue::Set(None),
             etag: ActiveValue::Set(None),
             body: ActiveValue::Set(String::new()),
-            created_at: ActiveValue::Set(Utc::now()),
+            created_at: ActiveValue::Set(now),
         }
         .insert(tx)
         .await;
@@ -200,5 +236,73 @@ impl Idempotency {
             .await?;
         }
         Ok(created.into_response())
+    }
+}
+
+/// Whether a POST without a key should purge: when `last` (the second of
+/// the last purge) is [`PURGE_EVERY`] ago; the first request to see it due
+/// claims it.
+fn purge_due(last: &AtomicI64, now: DateTime<Utc>) -> bool {
+    let now = now.timestamp();
+    let before = last.load(Ordering::Relaxed);
+    now.saturating_sub(before) >= PURGE_EVERY.num_seconds()
+        && last
+            .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
+/// Deletes up to [`PURGE_BATCH`] keys created before `expired_before`,
+/// oldest first. On PostgreSQL, keys another transaction is purging are
+/// skipped rather than waited for.
+async fn purge_expired(
+    tx: &impl ConnectionTrait,
+    expired_before: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use idempotency_key::Column;
+    let expired: Vec<(String, String)> = idempotency_key::Entity::find()
+        .select_only()
+        .column(Column::Scope)
+        .column(Column::Key)
+        .filter(Column::CreatedAt.lt(expired_before))
+        .order_by_asc(Column::CreatedAt)
+        .limit(PURGE_BATCH)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_tuple()
+        .all(tx)
+        .await?;
+    if expired.is_empty() {
+        return Ok(());
+    }
+    let which = expired
+        .into_iter()
+        .fold(Condition::any(), |which, (scope, key)| {
+            which.add(Column::Scope.eq(scope).and(Column::Key.eq(key)))
+        });
+    idempotency_key::Entity::delete_many()
+        .filter(which)
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posts_without_a_key_purge_once_a_minute() {
+        let last = AtomicI64::new(i64::MIN);
+        let start = Utc::now();
+        assert!(purge_due(&last, start), "the first one purges");
+        assert!(
+            !purge_due(&last, start),
+            "the next one in the same minute does not"
+        );
+        assert!(!purge_due(&last, start + TimeDelta::seconds(59)));
+        assert!(
+            purge_due(&last, start + PURGE_EVERY),
+            "a minute later one does"
+        );
+        assert!(!purge_due(&last, start + PURGE_EVERY));
     }
 }

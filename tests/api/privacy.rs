@@ -179,6 +179,136 @@ async fn patient_with_data_everywhere(app: &TestApp) -> String {
     id
 }
 
+/// Values only the records deleted before an erasure hold.
+const DELETED_NOTES: &str = "called back about the quorvantic rash";
+const DELETED_REASON: &str = "quorvantic ejection fraction";
+
+/// Creates as a navigator with an Idempotency-Key (so that the response is
+/// stored); the new record's id.
+async fn create_keyed(app: &TestApp, path: &str, key: &str, body: Value) -> String {
+    app.send(
+        Method::POST,
+        path,
+        Some(Role::Navigator),
+        Some(body),
+        &[("idempotency-key", key)],
+    )
+    .await
+    .expect(201)
+    .id()
+}
+
+/// A converted patient with a physician, created with a stored response.
+async fn converted_patient(app: &TestApp, key: &str) -> String {
+    let doctor = app
+        .create(
+            "practitioners",
+            json!({"kind": "physician", "first_name": "Lotte", "last_name": "Kuipers"}),
+        )
+        .await;
+    let id = create_keyed(
+        app,
+        "/v1/patients",
+        key,
+        json!({
+            "email": EMAIL, "first_name": FIRST, "last_name": LAST, "phone": PHONE,
+            "physician_id": doctor,
+        }),
+    )
+    .await;
+    app.post(
+        "/v1/calls",
+        Role::Navigator,
+        json!({
+            "patient_id": id, "scheduled_at": "2026-01-05T09:00:00Z", "status": "completed",
+        }),
+    )
+    .await
+    .expect(201);
+    app.post(
+        &format!("/v1/patients/{id}/convert"),
+        Role::Navigator,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    id
+}
+
+/// A call with notes, a referral with a reason and an enrollment of the
+/// patient, each created with a stored response and then deleted; the
+/// deleted records' paths.
+async fn records_deleted_later(app: &TestApp, id: &str, tag: &str) -> Vec<String> {
+    let call = create_keyed(
+        app,
+        "/v1/calls",
+        &format!("{tag}-call"),
+        json!({
+            "patient_id": id, "scheduled_at": "2026-01-06T09:00:00Z", "notes": DELETED_NOTES,
+        }),
+    )
+    .await;
+    let trial = app
+        .create(
+            "clinical-trials",
+            json!({"registry_id": format!("NCT0{}", 9990100 + tag.len())}),
+        )
+        .await;
+    let referral = create_keyed(
+        app,
+        "/v1/trial-referrals",
+        &format!("{tag}-referral"),
+        json!({
+            "patient_id": id, "trial_id": trial, "eligibility": "ineligible",
+            "ineligible_reason": DELETED_REASON,
+        }),
+    )
+    .await;
+    let program = app
+        .create(
+            "expanded-access-programs",
+            json!({"eap_number": format!("EAP-{tag}"), "product": "Q-1"}),
+        )
+        .await;
+    let enrollment = create_keyed(
+        app,
+        "/v1/eap-enrollments",
+        &format!("{tag}-enrollment"),
+        json!({"patient_id": id, "program_id": program}),
+    )
+    .await;
+    let paths = vec![
+        format!("/v1/calls/{call}"),
+        format!("/v1/trial-referrals/{referral}"),
+        format!("/v1/eap-enrollments/{enrollment}"),
+    ];
+    for path in &paths {
+        app.delete(path, Role::Admin).await.expect(204);
+    }
+    paths
+}
+
+/// What the history of each of these records answers, as lower-case text.
+async fn histories(app: &TestApp, paths: &[String]) -> String {
+    let mut text = String::new();
+    for path in paths {
+        let reply = app
+            .get(&format!("{path}/history"), Role::Admin)
+            .await
+            .expect(200);
+        text.push_str(&reply.body.to_string().to_lowercase());
+    }
+    text
+}
+
+fn leaks_of(text: &str, values: &[&'static str]) -> Vec<&'static str> {
+    values
+        .iter()
+        .copied()
+        .filter(|v| text.contains(&v.to_lowercase()))
+        .collect()
+}
+
 async fn erase(app: &TestApp, id: &str, role: Role, body: Value) -> crate::helpers::Reply {
     app.post(&format!("/v1/patients/{id}/erase"), role, body)
         .await
@@ -220,6 +350,49 @@ on_both_databases! {
             responses.push_str(&reply.body.to_string().to_lowercase());
         }
         assert_eq!(leaks(&responses), Vec::<&str>::new(), "no response carries an erased value");
+    }
+
+    async fn erasure_reaches_records_of_the_person_deleted_before_it(app) {
+        let id = patient_with_data_everywhere(app).await;
+        let deleted = records_deleted_later(app, &id, "live").await;
+        let gone = [DELETED_NOTES, DELETED_REASON];
+        assert_eq!(leaks_of(&every_table_as_text(app).await, &gone), gone, "kept before erasure");
+        assert_eq!(leaks_of(&histories(app, &deleted).await, &gone), gone, "served before erasure");
+
+        erase(app, &id, Role::Admin, json!({"reason": "Art. 17 request #43"})).await.expect(200);
+        let after = every_table_as_text(app).await;
+        assert_eq!(leaks_of(&after, &gone), Vec::<&str>::new(), "no table keeps a deleted record's values");
+        assert_eq!(leaks(&after), Vec::<&str>::new());
+        assert_eq!(leaks_of(&histories(app, &deleted).await, &gone), Vec::<&str>::new());
+        // That the deleted records existed, and changed, stays.
+        let history = app.get(&format!("{}/history", deleted[0]), Role::Admin).await.expect(200);
+        let items = history.body["items"].as_array().unwrap();
+        assert_eq!(items.last().unwrap()["action"], "delete");
+        assert_eq!(items.last().unwrap()["changes"]["notes"], json!({}));
+    }
+
+    async fn a_deleted_patient_can_be_erased_and_only_once(app) {
+        let id = converted_patient(app, "deleted-patient").await;
+        let mut deleted = records_deleted_later(app, &id, "gone").await;
+        // The completed call the conversion needed, then the person.
+        let calls = app.get(&format!("/v1/calls?patient_id={id}"), Role::Admin).await.expect(200);
+        for call in calls.body["items"].as_array().unwrap() {
+            let path = format!("/v1/calls/{}", call["id"].as_str().unwrap());
+            app.delete(&path, Role::Admin).await.expect(204);
+            deleted.push(path);
+        }
+        app.delete(&format!("/v1/patients/{id}"), Role::Admin).await.expect(204);
+        deleted.push(format!("/v1/patients/{id}"));
+        let values = [FIRST, LAST, EMAIL, PHONE, DELETED_NOTES, DELETED_REASON];
+        assert_eq!(leaks_of(&every_table_as_text(app).await, &values), values, "kept before erasure");
+        assert_eq!(leaks_of(&histories(app, &deleted).await, &values), values, "served before erasure");
+
+        let erased = erase(app, &id, Role::Admin, json!({"reason": "Art. 17 request #44"})).await.expect(200);
+        assert_eq!(erased.body["patient_id"], id.as_str());
+        let after = every_table_as_text(app).await;
+        assert_eq!(leaks_of(&after, &values), Vec::<&str>::new(), "no table keeps a value");
+        assert_eq!(leaks_of(&histories(app, &deleted).await, &values), Vec::<&str>::new());
+        erase(app, &id, Role::Admin, json!({"reason": "again"})).await.expect_problem(409);
     }
 
     async fn an_erased_patient_keeps_the_skeleton_that_counts_and_referrals_need(app) {
@@ -481,9 +654,57 @@ on_both_databases! {
 
 // The log's writer thread, as `serve` runs it, on its own connection.
 on_both_databases! {
-    // The writer thread lets a batch gather before writing it, so reads it
-    // was handed may not be written yet when their responses go out; a flush,
-    // as the server does after a graceful shutdown, writes everything first.
+    // A read's response leaves once `record` returns: by then its entry is
+    // committed, with no flush (a process killed then keeps it).
+    async fn a_read_is_committed_when_record_returns(app) {
+        let log = AccessLog::on_own_thread(&app.url).unwrap();
+        let patient = Uuid::now_v7();
+        let page = PageRequest { limit: 1, after: None, count: true };
+        for n in 1..=20u64 {
+            log.record(AccessEvent {
+                actor: format!("reader-{n}"),
+                route: "GET /v1/patients/{id}".into(),
+                patients: vec![patient],
+            })
+            .await
+            .unwrap();
+            let listed = access_log::reads_of(&app.db, patient, page).await.unwrap();
+            assert_eq!(listed.total, Some(n), "read {n} is committed when recorded");
+        }
+    }
+
+    // A read whose entry cannot be committed is not answered: the batch
+    // fails, and its requests get a 500 without the data.
+    async fn a_read_whose_entry_cannot_be_committed_is_withheld(app) {
+        let ann = app
+            .post("/v1/patients", Role::Navigator, json!({"email": "ann.withheld@example.org"}))
+            .await
+            .expect(201)
+            .id();
+        let served = app.with_state(|state| {
+            state.with_access_log(AccessLog::on_own_thread(&app.url).unwrap())
+        });
+        served.get(&format!("/v1/patients/{ann}"), Role::Navigator).await.expect(200);
+        let backend = app.db.get_database_backend();
+        let refuse: &[&str] = match backend {
+            DbBackend::Postgres => &[
+                "CREATE FUNCTION refuse_reads() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'refused'; END $$",
+                "CREATE TRIGGER tr_refuse_reads BEFORE INSERT ON access_events \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_reads()",
+            ],
+            _ => &["CREATE TRIGGER tr_refuse_reads BEFORE INSERT ON access_events \
+                    BEGIN SELECT RAISE(ABORT, 'refused'); END"],
+        };
+        for sql in refuse {
+            app.db.execute_raw(Statement::from_string(backend, *sql)).await.unwrap();
+        }
+        let refused = served.get(&format!("/v1/patients/{ann}"), Role::Navigator).await.expect_problem(500);
+        assert!(!refused.body.to_string().contains("ann.withheld"), "{}", refused.body);
+    }
+
+    // A flush, as the server does after a graceful shutdown, waits for
+    // every read recorded before it.
     async fn a_flush_writes_every_read_recorded_before_it(app) {
         let log = AccessLog::on_own_thread(&app.url).unwrap();
         let patient = Uuid::now_v7();
@@ -502,20 +723,20 @@ on_both_databases! {
         assert_eq!(listed.total, Some(300));
     }
 
-    // One batch carries many reads, whose links the writer sorts together:
-    // each read is still linked once to each patient it named, and to no other.
+    // One batch carries many reads (recorded at once, as by concurrent
+    // requests), whose links the writer sorts together: each read is still
+    // linked once to each patient it named, and to no other.
     async fn a_batch_links_each_read_once_to_each_patient_it_named(app) {
         let log = AccessLog::on_own_thread(&app.url).unwrap();
         let (ann, bob) = (Uuid::now_v7(), Uuid::now_v7());
-        for n in 0..200 {
-            log.record(AccessEvent {
-                actor: format!("reader-{n}"),
-                route: "GET /v1/patients".into(),
-                // A page may name a patient twice (a list and its includes).
-                patients: if n % 2 == 0 { vec![ann, bob, ann] } else { vec![bob] },
-            })
-            .await
-            .unwrap();
+        let reads = (0..200).map(|n| log.record(AccessEvent {
+            actor: format!("reader-{n}"),
+            route: "GET /v1/patients".into(),
+            // A page may name a patient twice (a list and its includes).
+            patients: if n % 2 == 0 { vec![ann, bob, ann] } else { vec![bob] },
+        }));
+        for recorded in futures::future::join_all(reads).await {
+            recorded.unwrap();
         }
         log.flush().await.unwrap();
         let all = PageRequest { limit: 500, after: None, count: true };
@@ -525,5 +746,92 @@ on_both_databases! {
         let expected: Vec<String> = (0..200).step_by(2).map(|n| format!("reader-{n}")).collect();
         assert_eq!(actors, expected, "ann's reads, in order, and only hers");
         assert_eq!(access_log::reads_of(&app.db, bob, all).await.unwrap().total, Some(200));
+    }
+}
+
+// SQLite only: PostgreSQL's dead row versions stay until vacuum, which
+// docs/security.md leaves to the operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erased_values_are_overwritten_in_the_sqlite_file_not_left_in_free_space() {
+    let app = TestApp::new(crate::helpers::Backend::Sqlite).await;
+    let id = patient_with_data_everywhere(&app).await;
+    records_deleted_later(&app, &id, "file").await;
+    erase(&app, &id, Role::Admin, json!({"reason": "request"}))
+        .await
+        .expect(200);
+    // The write-ahead log copied into the file and emptied, as at shutdown.
+    navigator::db::checkpoint_all(&app.db).await.unwrap();
+    let file = std::path::PathBuf::from(app.url.trim_start_matches("sqlite://"));
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.extend(std::fs::read(file.with_extension("db-wal")).unwrap_or_default());
+    let text = String::from_utf8_lossy(&bytes).to_lowercase();
+    assert!(text.contains("erasures"), "the file was read");
+    let mut values = PERSONAL.to_vec();
+    values.extend([DELETED_NOTES, DELETED_REASON]);
+    assert_eq!(
+        leaks_of(&text, &values),
+        Vec::<&str>::new(),
+        "no erased value left in the file's bytes"
+    );
+    app.finish().await;
+}
+
+/// Makes every stored Idempotency-Key response a day and a minute old.
+async fn age_idempotency_keys(app: &TestApp) {
+    use navigator::db::entities::idempotency_key;
+    use sea_orm::{EntityTrait, sea_query::Expr};
+    let then = chrono::Utc::now() - chrono::TimeDelta::hours(24) - chrono::TimeDelta::minutes(1);
+    idempotency_key::Entity::update_many()
+        .col_expr(idempotency_key::Column::CreatedAt, Expr::value(then))
+        .exec(&app.db)
+        .await
+        .unwrap();
+}
+
+async fn stored_keys(app: &TestApp) -> Vec<String> {
+    use navigator::db::entities::idempotency_key;
+    use sea_orm::EntityTrait;
+    let mut keys: Vec<String> = idempotency_key::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.key)
+        .collect();
+    keys.sort();
+    keys
+}
+
+on_both_databases! {
+    async fn an_idempotency_key_replays_for_a_day_and_then_no_more(app) {
+        let body = json!({"kind": "physician", "first_name": "Jelle", "last_name": "Brandsma"});
+        let post = || app.send(Method::POST, "/v1/practitioners", Some(Role::Navigator),
+            Some(body.clone()), &[("idempotency-key", "retry-tomorrow")]);
+        let first = post().await.expect(201);
+        let retried = post().await.expect(201);
+        assert_eq!(retried.header("idempotent-replayed"), Some("true"));
+        assert_eq!(retried.id(), first.id());
+
+        age_idempotency_keys(app).await;
+        let next_day = post().await.expect(201);
+        assert_eq!(next_day.header("idempotent-replayed"), None, "an expired key does not replay");
+        assert_ne!(next_day.id(), first.id(), "it is served as a new request");
+        let again = post().await.expect(201);
+        assert_eq!(again.id(), next_day.id(), "and the key replays the new response from then on");
+    }
+
+    async fn expired_idempotency_keys_are_purged_by_later_posts(app) {
+        for key in ["old-1", "old-2", "old-3"] {
+            app.send(Method::POST, "/v1/practitioners", Some(Role::Navigator),
+                Some(json!({"kind": "physician", "first_name": "Old", "last_name": key})), &[("idempotency-key", key)])
+                .await
+                .expect(201);
+        }
+        age_idempotency_keys(app).await;
+        app.send(Method::POST, "/v1/practitioners", Some(Role::Navigator),
+            Some(json!({"kind": "physician", "first_name": "Fresh", "last_name": "New"})), &[("idempotency-key", "new-1")])
+            .await
+            .expect(201);
+        assert_eq!(stored_keys(app).await, ["new-1"], "the expired keys are gone");
     }
 }

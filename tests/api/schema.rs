@@ -248,7 +248,7 @@ async fn reads_logged_before_migration_5_survive_it(url: &str) {
     .await
     .unwrap();
 
-    assert_eq!(migrations::run(&db).await.unwrap(), [5]);
+    assert_eq!(migrations::run_through(&db, 5).await.unwrap(), [5]);
     let page = PageRequest {
         limit: 10,
         after: None,
@@ -273,6 +273,73 @@ async fn reads_logged_before_migration_5_survive_it_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_logged_before_migration_5_survive_it_on_postgres() {
     on_an_empty_postgres(async |url| reads_logged_before_migration_5_survive_it(url).await).await;
+}
+
+/// Migration 6 drops the erasures' foreign key to patients (on SQLite, by
+/// rebuilding the table): an erasure recorded before it is still there,
+/// still one per person and append-only, and a patient deleted afterwards
+/// can be erased.
+async fn erasures_recorded_before_migration_6_survive_it(url: &str) {
+    use navigator::db::{
+        self, PoolSettings,
+        entities::{erasure, patient},
+        migrations,
+    };
+    use sea_orm::{ConnectionTrait, EntityTrait};
+    let db = db::connect(url, PoolSettings::default()).unwrap();
+    migrations::run_through(&db, 5).await.unwrap();
+    let erased = lead(None, Some("+31 6 1234 5678"))
+        .insert(&db)
+        .await
+        .unwrap();
+    let record = |id: Uuid, patient_id: Uuid| erasure::ActiveModel {
+        id: Set(id),
+        patient_id: Set(patient_id),
+        actor: Set("admin-before-6".into()),
+        reason: Set("request".into()),
+        erased_at: Set(Utc::now()),
+    };
+    record(Uuid::now_v7(), erased.id).insert(&db).await.unwrap();
+    let gone = Uuid::now_v7();
+    assert!(
+        record(Uuid::now_v7(), gone).insert(&db).await.is_err(),
+        "before migration 6, an erasure needs a live patient"
+    );
+
+    assert_eq!(migrations::run_through(&db, 6).await.unwrap(), [6]);
+    let kept = erasure::Entity::find().all(&db).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        (kept[0].patient_id, kept[0].actor.as_str()),
+        (erased.id, "admin-before-6")
+    );
+    record(Uuid::now_v7(), gone).insert(&db).await.unwrap();
+    assert!(
+        record(Uuid::now_v7(), erased.id).insert(&db).await.is_err(),
+        "still one erasure per person"
+    );
+    let refused = db
+        .execute_unprepared("DELETE FROM erasures")
+        .await
+        .expect_err("erasures stay append-only");
+    assert!(refused.to_string().contains("append-only"), "{refused}");
+    patient::Entity::delete_by_id(erased.id)
+        .exec(&db)
+        .await
+        .unwrap();
+    db.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasures_recorded_before_migration_6_survive_it_on_sqlite() {
+    on_an_empty_sqlite(async |url| erasures_recorded_before_migration_6_survive_it(url).await)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasures_recorded_before_migration_6_survive_it_on_postgres() {
+    on_an_empty_postgres(async |url| erasures_recorded_before_migration_6_survive_it(url).await)
+        .await;
 }
 
 /// Runs `check` against the URL of a new, empty SQLite file.
