@@ -14,13 +14,21 @@ const ROLES: [Role; 3] = [Role::Viewer, Role::Navigator, Role::Admin];
 /// What the schemas say a viewer does not receive.
 const WITHHELD: &str = "omitted for the viewer role";
 
-const PATIENT_FIELDS: &[&str] = &["first_name", "last_name", "email", "phone"];
+/// A patient's condition is data concerning health: withheld like their name.
+const PATIENT_FIELDS: &[&str] = &[
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "medical_condition_id",
+];
 const SUBMISSION_FIELDS: &[&str] = &[
     "first_name",
     "last_name",
     "email",
     "phone",
     "medical_condition",
+    "medical_condition_id",
     "payload",
 ];
 const CALL_FIELDS: &[&str] = &["notes"];
@@ -88,7 +96,7 @@ async fn a_lead_with_a_submission_and_a_call(app: &TestApp) -> (String, String, 
             Method::POST,
             "/v1/intake-submissions",
             None,
-            Some(json!({"email": "ann.lee@example.org", "first_name": "Ann", "last_name": "Lee", "phone": "+31 6 1234 5678", "medical_condition": "Something rare"})),
+            Some(json!({"email": "ann.lee@example.org", "first_name": "Ann", "last_name": "Lee", "phone": "+31 6 1234 5678", "medical_condition": "GBM"})),
             &[],
         )
         .await

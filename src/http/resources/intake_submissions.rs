@@ -57,7 +57,7 @@ crate::view! {
         personal email: Option<String>,
         personal phone: Option<String>,
         /// The condition it named, when that matched a known one.
-        operational medical_condition_id: Option<Uuid>,
+        health medical_condition_id: Option<Uuid>,
         /// The condition as typed.
         health medical_condition: Option<String>,
         #[serde(serialize_with = "crate::http::timestamp::serialize")]

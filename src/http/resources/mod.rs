@@ -39,3 +39,69 @@ pub fn declarations() -> [&'static Declaration; 11] {
         trial_referrals::View::DECLARATION,
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{
+        entities::{call, eap_enrollment, intake_submission, patient, trial_referral},
+        erasure,
+        store::Record,
+    };
+
+    /// The column behind a view's field, where the two names differ.
+    fn column(field: &str) -> &str {
+        match field {
+            "medical_condition" => "medical_condition_text",
+            other => other,
+        }
+    }
+
+    /// A field declared personal or health data in a view about a patient
+    /// is one that erasure removes: adding one to a view without erasure
+    /// reaching it fails here.
+    #[test]
+    fn erasure_reaches_every_personal_and_health_field_the_views_declare() {
+        let views = [
+            (patients::View::DECLARATION, patient::Entity::COLLECTION),
+            (
+                intake_submissions::View::DECLARATION,
+                intake_submission::Entity::COLLECTION,
+            ),
+            (calls::View::DECLARATION, call::Entity::COLLECTION),
+            (
+                trial_referrals::View::DECLARATION,
+                trial_referral::Entity::COLLECTION,
+            ),
+            (
+                eap_enrollments::View::DECLARATION,
+                eap_enrollment::Entity::COLLECTION,
+            ),
+        ];
+        let holders: Vec<_> = std::iter::once(erasure::PATIENTS)
+            .chain(erasure::HOLDERS.iter().copied())
+            .collect();
+        for (declaration, collection) in views {
+            let holder = holders
+                .iter()
+                .find(|h| h.collection == collection)
+                .unwrap_or_else(|| panic!("erasure does not reach {collection}"));
+            for field in declaration
+                .fields
+                .iter()
+                .filter(|f| f.class.is_about_a_person())
+            {
+                assert!(
+                    holder.personal.contains(&column(field.name)),
+                    "erasure of {collection} misses {}",
+                    field.name
+                );
+            }
+        }
+        let about_a_patient = declarations().into_iter().filter(|d| d.is_logged()).count();
+        assert_eq!(
+            about_a_patient, 4,
+            "a new view about a patient: add it above"
+        );
+    }
+}

@@ -47,7 +47,8 @@ crate::view! {
         personal last_name: Option<String>,
         personal email: Option<String>,
         personal phone: Option<String>,
-        operational medical_condition_id: Option<Uuid>,
+        /// Which disease the person has: data concerning health.
+        health medical_condition_id: Option<Uuid>,
         operational physician_id: Option<Uuid>,
         #[serde(serialize_with = "crate::http::timestamp::serialize")]
         operational first_contact_at: Option<DateTime<Utc>>,
@@ -198,7 +199,7 @@ pub struct Filters {
     pub status: Option<PatientStatus>,
     /// Exact email (trimmed, case-insensitive); navigator and above.
     pub email: Option<String>,
-    /// With this medical condition.
+    /// With this medical condition; navigator and above.
     pub medical_condition_id: Option<Uuid>,
     /// With this physician.
     pub physician_id: Option<Uuid>,
@@ -221,6 +222,9 @@ impl Filter<Entity> for Filters {
         }
         if self.q.is_some() {
             fields.extend(["first_name", "last_name"]);
+        }
+        if self.medical_condition_id.is_some() {
+            fields.push("medical_condition_id");
         }
         fields
     }
