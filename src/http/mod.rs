@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod resources;
 pub mod security;
+pub mod server;
 pub mod timestamp;
 pub mod versioning;
 pub mod writes;
@@ -172,6 +173,7 @@ pub fn app(state: AppState) -> Router {
     // `Router::layer` call boxes every route once more, and axum clones the
     // whole chain of boxes for each request.
     let middleware = ServiceBuilder::new()
+        .map_request(drop_unsafe_request_id::<Body>)
         .layer(SetRequestIdLayer::new(REQUEST_ID, RequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(tower::util::option_layer(trace))
@@ -196,6 +198,22 @@ where
     B::Error: Into<axum::BoxError>,
 {
     response.map(Body::new)
+}
+
+/// Removes a client's `x-request-id` unless it is a UUID (36 characters,
+/// hyphenated), so that a fresh one is made: the id is echoed in the
+/// response and logged, and free text there could carry anything, a
+/// patient's name included. A UUID still lets a client correlate its
+/// requests with the server's logs.
+fn drop_unsafe_request_id<B>(mut request: Request<B>) -> Request<B> {
+    let safe = request
+        .headers()
+        .get(REQUEST_ID)
+        .is_none_or(|value| value.len() == 36 && Uuid::try_parse_ascii(value.as_bytes()).is_ok());
+    if !safe {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
 }
 
 /// A random (v4) UUID for each request's `x-request-id`, written without

@@ -37,7 +37,7 @@ use crate::{
         auth::MaybePrincipal,
         auth::{Caller, PERSONAL_DATA, Personal, Redact, Viewer},
         extract::{ApiJson, ApiPath, ApiQuery, BodyDigest},
-        idempotency::{Created, Idempotency, IdempotencyKeyHeader},
+        idempotency::{ANONYMOUS, Created, Idempotency, IdempotencyKeyHeader},
         pagination::{NoOtherParams, Page, PageParams, parsed},
         versioning::{Tagged, Versioned},
     },
@@ -285,7 +285,7 @@ async fn create_intake_submission(
             "legacy_import is reserved for the importer",
         ));
     }
-    let actor = who.as_ref().map_or("anonymous", |p| p.subject.as_str());
+    let actor = who.as_ref().map_or(ANONYMOUS, |p| p.subject.as_str());
     // Whether the email was known is personal data: not for a viewer.
     let signed_in = who.as_ref().is_some_and(|p| p.role.allows(PERSONAL_DATA));
     let condition = resolve_condition(&state, body.medical_condition.as_ref()).await?;
