@@ -213,6 +213,9 @@ macro_rules! on_both {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
+                if !super::helpers::postgres_available() {
+                    return;
+                }
                 super::$name(super::helpers::Backend::Postgres).await;
             }
         }
