@@ -232,12 +232,10 @@ async fn serve(database_url: &str, args: &ServeArgs) -> Result<(), Box<dyn std::
         .with_intake_limit(intake_limit);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    // The peer address is the client the public intake's rate limit counts.
     let (access_log, db) = (state.access_log.clone(), state.db.clone());
-    let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    // Slow clients held within a header-read timeout and a connection cap.
+    let limits = http::server::Limits::default();
+    http::server::serve(listener, http::app(state), limits, shutdown()).await?;
     // Reads answered before the shutdown are logged before the process ends.
     access_log.flush().await?;
     // And the next start finds no write-ahead log to replay. Should another

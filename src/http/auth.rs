@@ -269,18 +269,14 @@ impl FromRequestParts<AppState> for Principal {
                     .headers
                     .get(axum::http::header::AUTHORIZATION)
                     .ok_or(ApiError::Unauthorized("A bearer token is required."))?;
-                let token = header
-                    .to_str()
-                    .ok()
-                    .and_then(|v| {
-                        v.strip_prefix("Bearer ")
-                            .or_else(|| v.strip_prefix("bearer "))
-                    })
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .ok_or(ApiError::Unauthorized(
-                        "The Authorization header must be 'Bearer <token>'.",
-                    ))?;
+                let token =
+                    header
+                        .to_str()
+                        .ok()
+                        .and_then(bearer_token)
+                        .ok_or(ApiError::Unauthorized(
+                            "The Authorization header must be 'Bearer <token>'.",
+                        ))?;
                 keys.verify(token)
             }
             Authenticator::ApiGateway {
@@ -299,6 +295,15 @@ impl FromRequestParts<AppState> for Principal {
             }
         }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is
+/// matched without regard to case (RFC 9110 11.1: `bearer`, `BEARER`), and
+/// separated from the token by one or more spaces.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Claims that an upstream authorizer verified (API Gateway's JWT
@@ -464,6 +469,27 @@ mod tests {
                 .unwrap();
         }
         assert!(keys.verified().len() <= VERIFIED_TOKENS);
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        for value in [
+            "Bearer t.k.n",
+            "bearer t.k.n",
+            "BEARER t.k.n",
+            "bEaReR   t.k.n ",
+        ] {
+            assert_eq!(bearer_token(value), Some("t.k.n"), "{value}");
+        }
+        for value in [
+            "Basic dXNlcg==",
+            "Bearer",
+            "Bearer ",
+            "Bearert.k.n",
+            "Bearer\tt.k.n",
+        ] {
+            assert_eq!(bearer_token(value), None, "{value}");
+        }
     }
 
     #[test]

@@ -197,12 +197,24 @@ impl ApiError {
     }
 }
 
+/// The bare 500 problem, for a failure already logged where it happened
+/// (a panic: see `http::log_panics`).
+pub fn internal_response() -> Response {
+    ApiError::Internal(String::new()).unlogged_response()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Self::Internal(detail) = &self {
             // The one place an internal failure is logged; the client gets a bare 500.
             tracing::error!(error = %detail, "internal error");
         }
+        self.unlogged_response()
+    }
+}
+
+impl ApiError {
+    fn unlogged_response(self) -> Response {
         let status = self.status();
         let mut response = (status, axum::Json(self.problem())).into_response();
         response.headers_mut().insert(

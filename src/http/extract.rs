@@ -74,8 +74,13 @@ fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
 
 /// Parses JSON bytes into `T`: syntax errors are 400, values that do not fit
 /// (wrong type, unknown or read-only field, invalid email...) are 422 naming
-/// the field as a JSON pointer.
+/// the field as a JSON pointer. The whole body must be one JSON document
+/// (anything but whitespace after it is a syntax error), checked before
+/// its fields: the bytes are kept and read again as one document (an
+/// intake's payload), and the answer to a malformed body does not depend
+/// on what its fields hold.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|err| syntax_error(&err))?;
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize(deserializer) {
         Ok(value) => Ok(value),
@@ -87,16 +92,20 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                     "The request body has invalid fields.".into(),
                     vec![FieldError::new(pointer, clean_message(&inner.to_string()))],
                 )),
-                _ => Err(ApiError::BadRequest(
-                    format!(
-                        "The request body is not valid JSON: {}.",
-                        clean_message(&inner.to_string())
-                    ),
-                    vec![],
-                )),
+                _ => Err(syntax_error(&inner)),
             }
         }
     }
+}
+
+fn syntax_error(err: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest(
+        format!(
+            "The request body is not valid JSON: {}.",
+            clean_message(&err.to_string())
+        ),
+        vec![],
+    )
 }
 
 /// A JSON pointer from serde's path (`.` is the root).
@@ -222,6 +231,24 @@ mod tests {
             parse_json::<Body>(br#"{"email": "#),
             Err(ApiError::BadRequest(..))
         ));
+    }
+
+    #[test]
+    fn bytes_after_the_value_are_a_bad_request_but_whitespace_is_not() {
+        for body in [
+            &br#"{"email": "a@b.co"} x"#[..],
+            br#"{"email": "a@b.co"}{"email": "c@d.co"}"#,
+            br#"{"email": "a@b.co"}]"#,
+            br#"{"email": 7} x"#,
+            br#"{} x"#,
+        ] {
+            assert!(
+                matches!(parse_json::<Body>(body), Err(ApiError::BadRequest(..))),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert!(parse_json::<Body>(b"{\"email\": \"a@b.co\"} \r\n\t").is_ok());
     }
 
     #[test]

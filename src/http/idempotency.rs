@@ -13,14 +13,29 @@
 //! sending keys still forgets the stored responses (they hold personal
 //! data). No background task: a Lambda sandbox may be frozen between
 //! requests, and a cold start does no eager work.
+//!
+//! # Anonymous callers
+//!
+//! The public intake's callers have no subject. Their keys are scoped to
+//! the client's address, the one identity of an anonymous caller that it
+//! cannot choose: the TCP peer, or API Gateway's source IP on Lambda (as
+//! for the intake's rate limit, see [`super::intake_guard`]). Otherwise any
+//! caller could replay another's key (and read its receipt) or claim it
+//! first (and have the other's submission refused as a different body).
+//! The whole address, not the limiter's IPv6 /64: a retry comes from the
+//! address that sent the request, and a /64 may be a whole office. Clients
+//! behind one NAT share a scope, as they share a rate limit.
+
+use std::{
+    net::IpAddr,
+    sync::atomic::{AtomicI64, Ordering},
+};
 
 use axum::{
     extract::FromRequestParts,
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
@@ -33,6 +48,7 @@ use utoipa::IntoParams;
 use super::{
     error::{ApiError, FieldError},
     extract::BodyDigest,
+    intake_guard::client_ip_in,
     versioning::etag,
 };
 use crate::db::{self, entities::idempotency_key};
@@ -44,11 +60,17 @@ pub const PURGE_BATCH: u64 = 64;
 /// How often a POST without a key purges, at most (per process).
 pub const PURGE_EVERY: TimeDelta = TimeDelta::minutes(1);
 
-/// The `Idempotency-Key` header and the path it was sent to.
+/// The actor an anonymous caller is recorded as; its keys are scoped to
+/// its address (see the module notes).
+pub const ANONYMOUS: &str = "anonymous";
+
+/// The `Idempotency-Key` header, the path it was sent to and the client's
+/// address.
 #[derive(Debug, Clone)]
 pub struct Idempotency {
     key: Option<String>,
     path: String,
+    client: Option<IpAddr>,
 }
 
 /// The `Idempotency-Key` header, for the OpenAPI document.
@@ -72,8 +94,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let path = parts.uri.path().to_owned();
+        let client = client_ip_in(&parts.extensions).map(|ip| ip.to_canonical());
         let Some(value) = parts.headers.get("idempotency-key") else {
-            return Ok(Self { key: None, path });
+            return Ok(Self {
+                key: None,
+                path,
+                client,
+            });
         };
         let key = value
             .to_str()
@@ -91,6 +118,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
         Ok(Self {
             key: Some(key.to_owned()),
             path,
+            client,
         })
     }
 }
@@ -138,7 +166,10 @@ impl IntoResponse for Created {
 
 impl Idempotency {
     fn scope(&self, actor: &str) -> String {
-        format!("{actor} POST {}", self.path)
+        match self.client {
+            Some(client) if actor == ANONYMOUS => format!("{actor}@{client} POST {}", self.path),
+            _ => format!("{actor} POST {}", self.path),
+        }
     }
 
     /// Inside the request's write transaction: the stored response if this

@@ -179,7 +179,11 @@ fn client_key(client: Option<IpAddr>) -> IpAddr {
 /// The request's client address: API Gateway's source IP on Lambda, else
 /// the TCP peer; never a header.
 pub fn client_ip(request: &Request) -> Option<IpAddr> {
-    let extensions = request.extensions();
+    client_ip_in(request.extensions())
+}
+
+/// [`client_ip`], from a request's extensions.
+pub fn client_ip_in(extensions: &axum::http::Extensions) -> Option<IpAddr> {
     extensions.get::<ClientIp>().map(|c| c.0).or_else(|| {
         extensions
             .get::<ConnectInfo<SocketAddr>>()

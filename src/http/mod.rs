@@ -2,7 +2,7 @@
 //! Lambda entry and the tests.
 //!
 //! A request passes the middleware (request id, tracing without personal
-//! data, body limit, panic guard in unwinding builds), is routed to a
+//! data, panic guard, body limit), is routed to a
 //! handler in `resources/`, whose extractors parse it into domain types (or
 //! fail with problem+json), and whose body calls the generic store in
 //! `db::store`.
@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod resources;
 pub mod security;
+pub mod server;
 pub mod timestamp;
 pub mod versioning;
 pub mod writes;
@@ -120,12 +121,20 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole API as a router, with its middleware.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// [`app`] with `extra` routes behind the same middleware: how a test
+/// serves a route the API does not have (one that panics, say) exactly as
+/// the API's own routes are served, without shipping it.
+pub fn app_with(state: AppState, extra: Router) -> Router {
     let cors_origins = state.cors_origins.clone();
     let intake_limiter = state.intake_limiter.clone();
     let access_log = state.access_log.clone();
     let (router, api) = openapi::router().with_state(state).split_for_parts();
     let router = router
         .merge(openapi::docs(api))
+        .merge(extra)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     // Method, route template, status and latency only: never the URI,
@@ -155,27 +164,20 @@ pub fn app(state: AppState) -> Router {
                 .on_failure(()),
         )
     });
-    // Where panics unwind (debug builds, the tests) a panicking handler
-    // answers 500 problem+json. The release build aborts on panic (see
-    // Cargo.toml: the 15 MB binary target): there a panic ends the process
-    // and its in-flight requests, and the layer could catch nothing.
-    let catch_panic = cfg!(panic = "unwind").then(|| {
-        ServiceBuilder::new()
-            .map_response(boxed_body)
-            .layer(CatchPanicLayer::custom(|_| {
-                axum::response::IntoResponse::into_response(ApiError::Internal(
-                    "handler panicked".into(),
-                ))
-            }))
-    });
+    // A panicking handler answers 500 problem+json and the server goes on
+    // (the release build unwinds, see Cargo.toml). The panic itself is
+    // logged once, by the hook of `log_panics`, not again here.
+    let catch_panic = CatchPanicLayer::custom(|_| error::internal_response());
     // One stack, outermost first, added with a single `layer` call: each
     // `Router::layer` call boxes every route once more, and axum clones the
     // whole chain of boxes for each request.
     let middleware = ServiceBuilder::new()
+        .map_request(drop_unsafe_request_id::<Body>)
         .layer(SetRequestIdLayer::new(REQUEST_ID, RequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(tower::util::option_layer(trace))
-        .layer(tower::util::option_layer(catch_panic))
+        .map_response(boxed_body)
+        .layer(catch_panic)
         // With no portal origin configured (the default), no CORS layer:
         // browsers get no permission either way, and no request pays for
         // its `Vary` and `Access-Control-Expose-Headers`.
@@ -196,6 +198,48 @@ where
     B::Error: Into<axum::BoxError>,
 {
     response.map(Body::new)
+}
+
+/// Removes a client's `x-request-id` unless it is a UUID (36 characters,
+/// hyphenated), so that a fresh one is made: the id is echoed in the
+/// response and logged, and free text there could carry anything, a
+/// patient's name included. A UUID still lets a client correlate its
+/// requests with the server's logs.
+fn drop_unsafe_request_id<B>(mut request: Request<B>) -> Request<B> {
+    let safe = request
+        .headers()
+        .get(REQUEST_ID)
+        .is_none_or(|value| value.len() == 36 && Uuid::try_parse_ascii(value.as_bytes()).is_ok());
+    if !safe {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+/// Makes every panic one `ERROR` event of the process's log (with its
+/// message and location) instead of the standard library's plain text on
+/// stderr: once per panic, in the log's format (JSON lines on Lambda). A
+/// request's panic is then answered 500 by the router without a second
+/// line. The entry points call it when they set up logging.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            tracing::error!(%location, %backtrace, "panicked: {message}");
+        } else {
+            tracing::error!(%location, "panicked: {message}");
+        }
+    }));
 }
 
 /// A random (v4) UUID for each request's `x-request-id`, written without

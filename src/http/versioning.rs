@@ -29,7 +29,8 @@ pub struct IfMatchHeader {
 }
 
 impl IfMatch {
-    /// Fails with 412 unless the header is absent, `*`, or names `current`.
+    /// Fails with 412 unless the header is absent, `*`, or names `current`
+    /// in a strong tag (`"3"`; `W/"3"` does not match).
     pub fn check(&self, current: i32) -> Result<(), ApiError> {
         match &self.0 {
             Some(versions) if !versions.contains(&current) => Err(ApiError::PreconditionFailed),
@@ -58,18 +59,29 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         if text == "*" {
             return Ok(Self(None));
         }
-        let versions = text
+        let tags = text
             .split(',')
-            .map(|tag| {
-                let tag = tag.trim().trim_start_matches("W/");
-                tag.strip_prefix('"')
-                    .and_then(|t| t.strip_suffix('"'))
-                    .and_then(|t| t.parse::<i32>().ok())
-            })
+            .map(|tag| parse_tag(tag.trim()))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(invalid)?;
-        Ok(Self(Some(versions)))
+        // RFC 9110 13.1.1: `If-Match` uses the strong comparison, which a
+        // weak tag never passes; it stays in the list only as valid syntax.
+        Ok(Self(Some(tags.into_iter().flatten().collect())))
     }
+}
+
+/// An entity tag of the list: `Some(version)` for a strong `"n"`, `None`
+/// for a weak `W/"n"`; not a tag at all (`Option` outside) is invalid.
+fn parse_tag(tag: &str) -> Option<Option<i32>> {
+    let (weak, quoted) = match tag.strip_prefix("W/") {
+        Some(rest) => (true, rest),
+        None => (false, tag),
+    };
+    let version = quoted
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse::<i32>().ok())?;
+    Some((!weak).then_some(version))
 }
 
 /// The ETag of a version.
@@ -123,6 +135,14 @@ mod tests {
             Err(ApiError::PreconditionFailed)
         ));
         assert!(IfMatch::default().check(7).is_ok());
+    }
+
+    #[test]
+    fn a_weak_tag_never_matches_but_is_valid_syntax() {
+        assert_eq!(parse_tag("\"3\""), Some(Some(3)));
+        assert_eq!(parse_tag("W/\"3\""), Some(None));
+        assert_eq!(parse_tag("w/\"3\""), None);
+        assert_eq!(parse_tag("3"), None);
     }
 
     #[test]

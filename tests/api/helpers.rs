@@ -1,9 +1,18 @@
 //! A fresh app per test, on its own database: a SQLite file in a temporary
-//! directory, or a new schema in the PostgreSQL named by
-//! `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
-//! Requests go through `navigator::app`, the same router production serves.
+//! directory, or a new schema in PostgreSQL. Requests go through
+//! `navigator::app`, the same router production serves.
+//!
+//! # Which PostgreSQL
+//!
+//! `TEST_DATABASE_URL` if it is set (CI sets it; a server that does not
+//! answer then fails the tests). Otherwise, where PostgreSQL's binaries are
+//! installed (`/usr/lib/postgresql/*/bin`), a throwaway cluster of this
+//! test binary's own: `initdb` in a temporary directory (as an unprivileged
+//! user when the tests run as root, which `initdb` refuses), on a free
+//! port, removed when the test binary exits. Otherwise the PostgreSQL half
+//! of the tests is skipped, and a banner on stderr says so and why.
 
-use std::{str::FromStr, sync::Arc};
+use std::{str::FromStr, sync::Arc, sync::OnceLock};
 
 use axum::{
     Router,
@@ -99,9 +108,224 @@ impl Reply {
     }
 }
 
+/// The URL of the PostgreSQL the tests use (see the module notes); only
+/// for a test that checked [`postgres_available`].
 pub(crate) fn postgres_admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    match postgres() {
+        Ok(url) => url.clone(),
+        Err(reason) => panic!("no PostgreSQL for the tests: {reason}"),
+    }
+}
+
+/// Whether the PostgreSQL tests can run here. When not, a PostgreSQL test
+/// returns at once, and this test binary has said why on stderr.
+pub fn postgres_available() -> bool {
+    postgres().is_ok()
+}
+
+fn postgres() -> &'static Result<String, String> {
+    static POSTGRES: OnceLock<Result<String, String>> = OnceLock::new();
+    POSTGRES.get_or_init(|| {
+        if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+            return Ok(url);
+        }
+        let started = throwaway_postgres::start();
+        // Straight to the process's stderr: the test harness captures
+        // `eprintln!` of passing tests, and this must be seen.
+        let banner = match &started {
+            Ok(cluster) => format!(
+                "\nPostgreSQL tests: TEST_DATABASE_URL is unset; started a throwaway cluster \
+                 ({}) at {} in {} for this test binary, removed when it exits.\n",
+                cluster.version,
+                cluster.url,
+                cluster.dir.display()
+            ),
+            Err(reason) => format!(
+                "\n{line}\nPostgreSQL half SKIPPED: TEST_DATABASE_URL is unset and {reason}.\n\
+                 Only the SQLite half of the tests runs. Set TEST_DATABASE_URL, or install \
+                 PostgreSQL's server binaries, to run both.\n{line}\n",
+                line = "!".repeat(78)
+            ),
+        };
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(banner.as_bytes());
+        started.map(|cluster| cluster.url)
+    })
+}
+
+/// A PostgreSQL cluster of this test binary's own.
+mod throwaway_postgres {
+    use std::{
+        os::unix::{fs::MetadataExt, process::CommandExt},
+        path::{Path, PathBuf},
+        process::{Command, Stdio},
+    };
+
+    pub struct Cluster {
+        pub url: String,
+        pub dir: PathBuf,
+        pub version: String,
+    }
+
+    /// Runs `initdb` and `pg_ctl start` from the newest
+    /// `/usr/lib/postgresql/*/bin`, and a watcher that stops the server and
+    /// removes its directory once this process has exited. `Err`: why no
+    /// cluster could be started.
+    pub fn start() -> Result<Cluster, String> {
+        let bin = binaries()?;
+        let version = bin
+            .parent()
+            .and_then(Path::file_name)
+            .map(|v| format!("PostgreSQL {}", v.to_string_lossy()))
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!("navigator-test-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let user = unprivileged_user()?;
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
+                .map_err(|e| format!("cannot hand {} to uid {uid}: {e}", dir.display()))?;
+        }
+        let as_user = |program: &str| {
+            let mut command = Command::new(bin.join(program));
+            command
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            if let Some((uid, gid)) = user {
+                command.uid(uid).gid(gid);
+            }
+            command
+        };
+        // Before anything else starts: a watcher that outlives this process,
+        // waits for it to end, then stops the server (if it runs) and
+        // removes everything.
+        let mut watcher = Command::new("sh");
+        watcher
+            .arg("-c")
+            .arg(r#"while [ -d "/proc/$1" ]; do sleep 1; done; "$2/pg_ctl" -D "$3/data" stop -m immediate; rm -rf "$3""#)
+            .args(["watcher", &std::process::id().to_string()])
+            .arg(&bin)
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some((uid, gid)) = user {
+            watcher.uid(uid).gid(gid);
+        }
+        watcher
+            .spawn()
+            .map_err(|e| format!("cannot start the clean-up watcher: {e}"))?;
+        let data = dir.join("data");
+        run(as_user("initdb").arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ]))?;
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            let port = free_port()?;
+            let options = format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -F",
+                dir.display()
+            );
+            let started = run(as_user("pg_ctl")
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(dir.join("server.log"))
+                .args(["-w", "-t", "60", "-o", &options, "start"]));
+            match started {
+                Ok(()) => {
+                    return Ok(Cluster {
+                        url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+                        dir,
+                        version,
+                    });
+                }
+                Err(err) => last_error = err, // the port was taken meanwhile
+            }
+        }
+        Err(last_error)
+    }
+
+    /// The newest installed version's binaries.
+    fn binaries() -> Result<PathBuf, String> {
+        let root = Path::new("/usr/lib/postgresql");
+        let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir(root)
+            .map_err(|_| {
+                format!(
+                    "no PostgreSQL binaries were found ({} is missing)",
+                    root.display()
+                )
+            })?
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let version = entry.file_name().to_string_lossy().parse::<u32>().ok()?;
+                let bin = entry.path().join("bin");
+                (bin.join("initdb").is_file() && bin.join("pg_ctl").is_file())
+                    .then_some((version, bin))
+            })
+            .collect();
+        found.sort();
+        found.pop().map(|(_, bin)| bin).ok_or_else(|| {
+            format!(
+                "no PostgreSQL binaries were found (no {}/*/bin/initdb)",
+                root.display()
+            )
+        })
+    }
+
+    /// Who runs the cluster: this process's user, unless it is root
+    /// (`initdb` refuses root), then `postgres` or `nobody`.
+    fn unprivileged_user() -> Result<Option<(u32, u32)>, String> {
+        let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+        if !root {
+            return Ok(None);
+        }
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        ["postgres", "nobody"]
+            .iter()
+            .find_map(|name| {
+                passwd.lines().find_map(|line| {
+                    let fields: Vec<&str> = line.split(':').collect();
+                    (fields.len() > 3 && fields[0] == *name)
+                        .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
+                        .flatten()
+                })
+            })
+            .map(Some)
+            .ok_or_else(|| {
+                "the tests run as root and there is no postgres or nobody user for initdb".into()
+            })
+    }
+
+    fn free_port() -> Result<u16, String> {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
+    }
+
+    fn run(command: &mut Command) -> Result<(), String> {
+        let output = command
+            .output()
+            .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{command:?} failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ))
+        }
+    }
 }
 
 impl TestApp {
@@ -412,6 +636,9 @@ macro_rules! on_both_databases {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
+                if !$crate::helpers::postgres_available() {
+                    return;
+                }
                 let app = $crate::helpers::TestApp::new($crate::helpers::Backend::Postgres).await;
                 run(&app).await;
                 app.finish().await;

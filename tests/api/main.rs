@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod authorization;
+mod edges;
 mod errors;
 mod journey;
 mod legacy;

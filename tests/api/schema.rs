@@ -354,6 +354,9 @@ async fn on_an_empty_sqlite(check: impl AsyncFnOnce(&str)) {
 async fn on_an_empty_postgres(check: impl AsyncFnOnce(&str)) {
     use navigator::db::{self, PoolSettings};
     use sea_orm::ConnectionTrait;
+    if !crate::helpers::postgres_available() {
+        return;
+    }
     let admin_url = crate::helpers::postgres_admin_url();
     let schema = format!("m_{}", Uuid::now_v7().simple());
     let admin = db::connect(

@@ -169,6 +169,9 @@ async fn after_a_graceful_shutdown_every_write_is_in_the_database_file_and_no_lo
 #[tokio::test]
 async fn on_postgresql_the_checkpoint_settings_change_nothing_and_the_shutdown_checkpoint_is_a_no_op()
  {
+    if !crate::helpers::postgres_available() {
+        return;
+    }
     let pool = db::connect(
         &crate::helpers::postgres_admin_url(),
         db::PoolSettings {

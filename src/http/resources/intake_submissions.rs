@@ -37,7 +37,7 @@ use crate::{
         ApiError, ApiResult, AppState,
         auth::MaybePrincipal,
         extract::{ApiJson, BodyDigest},
-        idempotency::{Created, Idempotency, IdempotencyKeyHeader},
+        idempotency::{ANONYMOUS, Created, Idempotency, IdempotencyKeyHeader},
         versioning::Versioned,
     },
 };
@@ -176,7 +176,7 @@ async fn create_intake_submission(
             "legacy_import is reserved for the importer",
         ));
     }
-    let actor = who.as_ref().map_or("anonymous", |p| p.subject.as_str());
+    let actor = who.as_ref().map_or(ANONYMOUS, |p| p.subject.as_str());
     // Whether the email was known is personal data: not for a viewer.
     let signed_in = who
         .as_ref()

@@ -306,7 +306,7 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
-        // Navigator's patch (see vendor/README.md): finish what a dropped query or
+        // Navigator's patch (vendor/patches/0001): finish what a dropped query or
         // transaction left on the connection (unsent bytes, unread results,
         // a queued ROLLBACK) before another task gets it. Upstream pings
         // here instead: a round trip to the server on every release, which
