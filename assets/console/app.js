@@ -95,20 +95,27 @@ async function route() {
   focusHeading();
 }
 
+let loaded = false;
+
+/** After a move within the console, focus to the new page's heading
+ * (unless the page put it in a field); on first load the tab order starts
+ * at the top, with the skip link. */
 function focusHeading() {
   const heading = main.querySelector('h1');
-  if (heading && document.activeElement?.closest?.('main') === null) heading.focus({ preventScroll: true });
-  else if (heading && !main.contains(document.activeElement)) heading.focus({ preventScroll: true });
+  if (loaded && heading && !main.contains(document.activeElement)) heading.focus({ preventScroll: true });
+  loaded = true;
 }
 
-/** A page asks for itself to be drawn again (after a change, or on 412). */
-export function refresh() { return route(); }
-
 document.addEventListener('click', (event) => {
-  const reload = event.target.closest?.('[data-reload]');
-  if (reload) {
+  // The 412 message's link draws the page again with the current record.
+  if (event.target.closest?.('[data-reload]')) {
     event.preventDefault();
     route();
+  }
+  // The skip link moves focus without touching the hash (the router's).
+  if (event.target.closest?.('.skip')) {
+    event.preventDefault();
+    main.focus();
   }
 });
 

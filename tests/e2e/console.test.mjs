@@ -205,14 +205,24 @@ test('a navigator works a lead from intake to conversion to a referral', async (
   assert.equal(leads.items.length, 1);
   ids.lead = leads.items[0].id;
   const page = await signedIn('navigator');
+  // The skip link, first in the tab order, moves focus to the content.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+  assert.match(page.url(), /#\/day$/);
   await page.getByRole('link', { name: 'Patients' }).click();
   const search = page.getByRole('searchbox', { name: 'Find a lead or patient' });
   await search.pressSequentially('lovel', { delay: 30 });
   await page.getByRole('link', { name: 'Ada Lovelace' }).waitFor();
   await accessible(page, 'search');
   await screenshot(page, 'search');
-  await page.getByRole('link', { name: 'Ada Lovelace' }).click();
+  // By keyboard: from the search box to the first result, Enter.
+  await search.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Ada Lovelace');
+  await page.keyboard.press('Enter');
   await page.getByRole('heading', { level: 1, name: /Ada Lovelace/ }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.tagName), 'H1', 'focus moves to the new page');
   await accessible(page, 'patient (lead)');
 
   // A field's problem+json error appears next to the field.
