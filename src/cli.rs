@@ -226,12 +226,20 @@ async fn serve(database_url: &str, args: &ServeArgs) -> Result<(), Box<dyn std::
         ),
     }
     let access_log = http::AccessLog::on_own_thread(database_url)?;
-    let state = AppState::new(db, Authenticator::Jwt(JwtKeys::new(&secret).into()))
+    let keys = std::sync::Arc::new(JwtKeys::new(&secret));
+    let state = AppState::new(db, Authenticator::Jwt(keys.clone()))
         .with_access_log(access_log)
         .with_cors_origins(cors_origins)
         .with_intake_limit(intake_limit);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
+    // Local SQLite mode only: a ready sign-in for whoever started the
+    // server. On stdout, not in the log: the token is a credential.
+    if database_url.starts_with("sqlite:") {
+        let token = keys.mint("local-admin", Role::Admin, 12 * 3600);
+        let link = http::console::sign_in_link(listener.local_addr()?, &token);
+        println!("Console (signed in as local-admin, for 12 hours): {link}");
+    }
     let (access_log, db) = (state.access_log.clone(), state.db.clone());
     // Slow clients held within a header-read timeout and a connection cap.
     let limits = http::server::Limits::default();

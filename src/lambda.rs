@@ -43,6 +43,8 @@
 //! | `NAVIGATOR_CORS_ORIGINS` | none | origins allowed by CORS, comma-separated; `*` is refused |
 //! | `NAVIGATOR_INTAKE_BURST` | `30` | public intake submissions per client at once (see [`crate::http::intake_guard`]) |
 //! | `NAVIGATOR_INTAKE_PER_SECOND` | `1` | then per second, per client |
+//! | `NAVIGATOR_CONSOLE_COGNITO_DOMAIN` | none | the Cognito hosted UI's origin: the console at `/console` signs in there (with the next; see [`crate::http::console`]) |
+//! | `NAVIGATOR_CONSOLE_CLIENT_ID` | none | the app client the console signs in as |
 //! | `NAVIGATOR_LAMBDA_MODE` | `api` | `migrate`: the migration function below |
 //! | `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` | `2773` | the secrets extension's port (its own setting) |
 //!

@@ -9,6 +9,7 @@
 
 pub mod access_log;
 pub mod auth;
+pub mod console;
 pub mod docs;
 pub mod error;
 pub mod extract;
@@ -71,6 +72,8 @@ pub struct Shared {
     pub intake_limiter: IntakeLimiter,
     /// Where reads of patients' personal data are recorded.
     pub access_log: AccessLog,
+    /// How the console at `/console` signs staff in.
+    pub console: console::SignIn,
 }
 
 impl std::ops::Deref for AppState {
@@ -93,6 +96,7 @@ impl AppState {
             cors_origins: Vec::new(),
             intake_limiter: IntakeLimiter::default(),
             access_log: AccessLog::inline(db.clone()),
+            console: console::SignIn::default(),
             db,
         }))
     }
@@ -107,6 +111,12 @@ impl AppState {
     /// counters).
     pub fn with_intake_limit(mut self, limit: IntakeLimit) -> Self {
         Arc::make_mut(&mut self.0).intake_limiter = IntakeLimiter::new(limit);
+        self
+    }
+
+    /// Signs the console's staff in this way.
+    pub fn with_console_sign_in(mut self, sign_in: console::SignIn) -> Self {
+        Arc::make_mut(&mut self.0).console = sign_in;
         self
     }
 
@@ -131,10 +141,12 @@ pub fn app_with(state: AppState, extra: Router) -> Router {
     let cors_origins = state.cors_origins.clone();
     let intake_limiter = state.intake_limiter.clone();
     let access_log = state.access_log.clone();
+    let console = console::router(&state.console);
     let (router, api) = openapi::router().with_state(state).split_for_parts();
     let router = router
         .merge(openapi::docs(api))
         .merge(extra)
+        .merge(console)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     // Method, route template, status and latency only: never the URI,

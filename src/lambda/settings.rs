@@ -303,7 +303,15 @@ pub(super) async fn build_state(settings: Settings) -> Result<AppState, StartErr
         }
     };
     tracing::info!(backend = ?db.get_database_backend(), "API state built");
+    let console =
+        crate::http::console::SignIn::from_env(|name| std::env::var(name).ok()).map_err(|_| {
+            StartError::Invalid(
+                crate::http::console::COGNITO_DOMAIN_VAR,
+                "the hosted UI's https:// origin, set together with NAVIGATOR_CONSOLE_CLIENT_ID",
+            )
+        })?;
     Ok(super::state(db, auth)
+        .with_console_sign_in(console)
         .with_cors_origins(settings.cors_origins)
         .with_intake_limit(settings.intake_limit))
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod authorization;
+mod console;
 mod edges;
 mod errors;
 mod journey;
