@@ -103,6 +103,9 @@ pub async fn erase(
         return Err(EraseError::AlreadyErased);
     }
     let now = Utc::now();
+    // The CRM rows the import kept of this person (owned by the importer:
+    // src/legacy/rows.rs); before the email is cleared, which it hashes.
+    crate::legacy::rows::erase(&tx, patient_id, before.email.as_deref()).await?;
     let patient = store::update::<patient::Entity>(
         &tx,
         actor,

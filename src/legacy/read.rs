@@ -33,6 +33,19 @@ impl Row {
             .filter(|v| !v.is_empty())
     }
 
+    /// A row as stored by an earlier import (`legacy_rows.row_values`).
+    pub fn from_json(value: &Value) -> Option<Row> {
+        let fields = value
+            .as_object()?
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+            .collect();
+        Some(Row {
+            fields,
+            malformed: None,
+        })
+    }
+
     /// The row in full, as written, for the report and for submissions.
     pub fn to_json(&self) -> Value {
         let map: Map<String, Value> = self
@@ -79,7 +92,33 @@ pub fn read(dir: &Path, name: &'static str) -> Result<Table, ImportError> {
             .collect();
         rows.push(Row { fields, malformed });
     }
-    Ok(Table { name, rows })
+    Ok(Table::new(name, rows, id_column(name)))
+}
+
+/// The id column of an export file.
+pub fn id_column(name: &str) -> &'static str {
+    match name {
+        "medical_condition" => "medical_condition_id",
+        "hospital" => "hospital_id",
+        "specialization" => "specialization_id",
+        "contact" => "contactid",
+        "patient" => "patientid",
+        _ => "eap_dossier_id",
+    }
+}
+
+impl Table {
+    /// A table of `rows`, ordered by their id: what the import makes of a
+    /// row must not depend on where the CRM happened to write it (rule 15).
+    pub fn new(name: &'static str, mut rows: Vec<Row>, id: &str) -> Table {
+        rows.sort_by(|a, b| a.get(id).cmp(&b.get(id)));
+        Table { name, rows }
+    }
+
+    /// The id of a row of this table.
+    pub fn id_of<'r>(&self, row: &'r Row) -> &'r str {
+        row.get(id_column(self.name)).unwrap_or("")
+    }
 }
 
 #[cfg(test)]

@@ -21,11 +21,12 @@ use serde_json::Value;
 use crate::{helpers::TestApp, on_both_databases};
 
 fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/legacy-crm/sample")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-crm/sample")
 }
 
 fn truth() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/legacy-crm/sample.truth.json");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-crm/sample.truth.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -276,7 +277,8 @@ fn same(left: &[Vec<String>], right: &[Vec<String>]) {
 fn generated_export(leads: u32) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("navigator-export-{}", Uuid::now_v7().simple()));
     let out = dir.join("export");
-    let generator = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/legacy-crm/generate.py");
+    let generator =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-crm/generate.py");
     let status = Command::new("python3")
         .arg(generator)
         .args([

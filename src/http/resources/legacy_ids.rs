@@ -1,6 +1,7 @@
 //! `/v1/legacy-ids`: where each imported CRM row went. Support asks "where
 //! did CRM contact X go?" with `?legacy_id=X`; the answer lists every record
-//! the row became (its submission, its call, its person...). Read-only.
+//! the row became (its submission, its call, its person...), with the row
+//! as last imported. Read-only.
 
 use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
@@ -14,7 +15,8 @@ use crate::{
     db::entities::legacy_id::{self as table, Entity},
     http::{
         ApiResult, AppState,
-        auth::{Caller, Redact, Viewer},
+        access_log::Disclosed,
+        auth::{Caller, Personal, Redact, Viewer},
         extract::ApiQuery,
         pagination::{NoOtherParams, Page, PageParams},
     },
@@ -36,6 +38,14 @@ pub struct View {
     pub record_id: Uuid,
     #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub imported_at: DateTime<Utc>,
+    /// The CRM row as last imported, every column as written; null once
+    /// its patient was erased. Personal data of that patient: omitted for
+    /// the viewer role.
+    #[serde(skip_serializing_if = "Personal::is_withheld")]
+    #[schema(value_type = Option<Object>)]
+    pub row: Personal<Option<serde_json::Value>>,
+    #[serde(skip)]
+    patient: Option<Uuid>,
 }
 
 impl From<table::Model> for View {
@@ -46,12 +56,20 @@ impl From<table::Model> for View {
             collection: m.collection,
             record_id: m.record_id,
             imported_at: m.imported_at,
+            row: Personal::Shown(None),
+            patient: None,
         }
     }
 }
 
-/// No personal data of patients.
-impl Redact for View {}
+/// A row that belongs to a patient is their personal data.
+impl Redact for View {
+    fn withhold_personal_data(&mut self) {
+        if self.patient.is_some() {
+            self.row = Personal::Withheld;
+        }
+    }
+}
 
 /// Filters of the list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -82,7 +100,7 @@ async fn list_legacy_ids(
     State(state): State<AppState>,
     who: Caller<Viewer>,
     ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Json<Page<View>>> {
+) -> ApiResult<Disclosed<Json<Page<View>>>> {
     let mut select = Entity::find();
     if let Some(id) = f.legacy_id {
         select = select.filter(table::Column::LegacyId.eq(id.trim()));
@@ -93,5 +111,20 @@ async fn list_legacy_ids(
     if let Some(id) = f.record_id {
         select = select.filter(table::Column::RecordId.eq(id));
     }
-    common::list::<Entity, View>(&state, &who, select, &f.page).await
+    let mut page = common::list::<Entity, View>(&state, &who, select, &f.page).await?;
+    let keys: Vec<(String, String)> = (page.0.items.iter())
+        .map(|v| (v.legacy_table.clone(), v.legacy_id.clone()))
+        .collect();
+    let rows = crate::legacy::rows::last_imported(&state.db, &keys).await?;
+    for view in &mut page.0.items {
+        if let Some((patient, values)) =
+            rows.get(&(view.legacy_table.clone(), view.legacy_id.clone()))
+        {
+            view.patient = *patient;
+            view.row = Personal::Shown(values.clone());
+        }
+    }
+    let page = page.0.for_role(who.role);
+    let patients: Vec<Uuid> = page.items.iter().filter_map(|v| v.patient).collect();
+    Ok(Disclosed::new(&who, patients, Json(page)))
 }
