@@ -250,6 +250,19 @@ async fn snapshot(app: &TestApp) -> Vec<Vec<String>> {
     ]
 }
 
+/// Every person's id with the dates the import gave them.
+async fn dated(app: &TestApp) -> Vec<String> {
+    let mut rows: Vec<String> = patient::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| format!("{} {} {:?}", p.id, p.created_at, p.converted_at))
+        .collect();
+    rows.sort();
+    rows
+}
+
 /// Compares two snapshots category by category, showing only what differs.
 #[track_caller]
 fn same(left: &[Vec<String>], right: &[Vec<String>]) {
@@ -292,4 +305,247 @@ fn generated_export(leads: u32) -> PathBuf {
         .expect("python3 runs the export generator");
     assert!(status.success());
     out
+}
+
+// ---- Successive exports (FORMAT.md rules 9-15), each rule from a small export of its own.
+
+const CONTACT: &str = "contactid,firstname,lastname,emailaddress1,contact_type,medical_condition,booking_date,reminder_date,no_show,job_title,specialization,medical_license_number,hospital,createdon,modifiedon";
+const PATIENT: &str = "patientid,firstname,lastname,email,first_contact_date,initial_consult_date,medical_condition,trial_id,eligible,ineligible_reason,ct_referral_date,eap_enrollment_date,contact_record,physician,ct_outcome,createdon,modifiedon";
+const DOSSIER: &str = "eap_dossier_id,eap_number,patient,product,eap_enrollment_date";
+
+/// A lead row of `email`, created on day `day` of January 2023.
+fn lead(id: &str, first: &str, email: &str, day: u32, booking: &str, no_show: &str) -> String {
+    format!(
+        "{id},{first},Lee,{email},Patient - Lead,Glioblastoma,{booking},,{no_show},,,,,2023-01-{day:02}T10:00:00Z,2023-01-{day:02}T10:00:00Z"
+    )
+}
+
+/// A patient row of `email` with an optional trial.
+fn patient_row(id: &str, email: &str, trial: &str, outcome: &str) -> String {
+    format!(
+        "{id},Ann,Lee,{email},,,,{trial},,,,2023-03-01T10:00:00Z,,,{outcome},2023-02-01T10:00:00Z,2023-02-01T10:00:00Z"
+    )
+}
+
+/// An export of these lead, patient and dossier rows, in a fresh directory.
+fn export_of(contacts: &[String], patients: &[String], dossiers: &[String]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("navigator-later-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, header: &str, rows: &[String]| {
+        let body: String = std::iter::once(header.to_owned())
+            .chain(rows.iter().cloned())
+            .map(|l| l + "\n")
+            .collect();
+        std::fs::write(dir.join(format!("{name}.csv")), body).unwrap();
+    };
+    file(
+        "medical_condition",
+        "medical_condition_id,name,abbreviation",
+        &["mc1,Glioblastoma,GBM".to_owned()],
+    );
+    file("hospital", "hospital_id,name,city", &[]);
+    file("specialization", "specialization_id,name", &[]);
+    file("contact", CONTACT, contacts);
+    file("patient", PATIENT, patients);
+    file("eap_dossier", DOSSIER, dossiers);
+    dir
+}
+
+async fn import(app: &TestApp, dir: &Path) -> legacy::Report {
+    legacy::import(&app.db, dir, legacy::Options::default())
+        .await
+        .unwrap()
+}
+
+fn entry<'r>(report: &'r legacy::Report, id: &str) -> &'r legacy::RowReport {
+    report
+        .entries
+        .iter()
+        .find(|e| e.id == id)
+        .unwrap_or_else(|| panic!("no entry for {id}"))
+}
+
+/// The one person of `email`, as a navigator sees them with their records.
+async fn person(app: &TestApp, email: &str) -> Value {
+    let found = app
+        .get(&format!("/v1/patients?email={email}"), Role::Navigator)
+        .await
+        .expect(200);
+    let id = found.body["items"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no person {email}"))
+        .to_owned();
+    app.get(
+        &format!("/v1/patients/{id}?include=calls,submissions,referrals,enrollments"),
+        Role::Navigator,
+    )
+    .await
+    .expect(200)
+    .body
+}
+
+on_both_databases! {
+    async fn rule_11_a_field_changed_in_navigator_and_in_the_crm_keeps_navigators_value_and_is_a_conflict(app) {
+        let first = export_of(&[lead("c1", "Ann", "ann@example.org", 1, "", "")], &[], &[]);
+        import(app, &first).await;
+        let ann = person(app, "ann@example.org").await;
+        let id = ann["id"].as_str().unwrap().to_owned();
+        app.patch(&format!("/v1/patients/{id}"), Role::Navigator, serde_json::json!({"first_name": "Anne", "last_name": "Lee-Smith"})).await.expect(200);
+
+        // The CRM renames her too, and books a call.
+        let later = export_of(&[lead("c1", "Annie", "ann@example.org", 1, "2023-02-01T09:00:00Z", "")], &[], &[]);
+        let report = import(app, &later).await;
+        let row = entry(&report, "c1");
+        assert_eq!(row.outcome, Outcome::Conflict, "{row:?}");
+        let conflict = row.conflicts.iter().find(|c| c.field == "first_name").unwrap();
+        assert_eq!((conflict.navigator.as_str(), conflict.crm.as_str()), (Some("Anne"), Some("Annie")));
+        assert_eq!(report.totals[&Outcome::Conflict], 1);
+        let ann = person(app, "ann@example.org").await;
+        assert_eq!(ann["first_name"], "Anne", "Navigator's value is kept");
+        assert_eq!(ann["last_name"], "Lee-Smith", "the CRM did not change it: Navigator's stays");
+        assert_eq!(ann["calls"].as_array().unwrap().len(), 1, "the new booking is a new call");
+
+        // A third import of the same export changes nothing.
+        let history_before = history::Entity::find().count(&app.db).await.unwrap();
+        let again = import(app, &later).await;
+        assert!(again.nothing_changed, "{}", again.summary());
+        assert!(again.entries.iter().all(|e| e.outcome == Outcome::Unchanged), "{}", again.summary());
+        assert_eq!(history::Entity::find().count(&app.db).await.unwrap(), history_before);
+    }
+
+    async fn rule_11_a_field_nobody_changed_in_navigator_follows_the_crm_and_history_names_the_import(app) {
+        import(app, &export_of(&[lead("c1", "Ann", "ann@example.org", 1, "", "")], &[], &[])).await;
+        let report = import(app, &export_of(&[lead("c1", "Annie", "ann@example.org", 1, "", "")], &[], &[])).await;
+        let row = entry(&report, "c1");
+        assert_eq!(row.outcome, Outcome::Updated);
+        assert!(row.changes.iter().any(|c| c.field == "first_name" && c.to == "Annie"), "{row:?}");
+        let ann = person(app, "ann@example.org").await;
+        assert_eq!(ann["first_name"], "Annie");
+        assert_eq!(ann["submissions"][0]["first_name"], "Ann", "a submission stays what was received");
+        let history = app.get(&format!("/v1/patients/{}/history", ann["id"].as_str().unwrap()), Role::Navigator).await.expect(200);
+        let last = history.body["items"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["actor"], legacy::ACTOR);
+        assert_eq!(last["changes"]["first_name"]["to"], "Annie");
+    }
+
+    async fn rule_11_a_rescheduled_booking_moves_the_call_and_a_no_show_answer_completes_it(app) {
+        import(app, &export_of(&[lead("c1", "Ann", "ann@example.org", 1, "2023-02-01T09:00:00Z", "")], &[], &[])).await;
+        import(app, &export_of(&[lead("c1", "Ann", "ann@example.org", 1, "2023-02-03T09:00:00Z", "")], &[], &[])).await;
+        let calls = person(app, "ann@example.org").await["calls"].clone();
+        assert_eq!(calls.as_array().unwrap().len(), 1, "{calls}");
+        assert_eq!(calls[0]["scheduled_at"], "2023-02-03T09:00:00Z");
+        import(app, &export_of(&[lead("c1", "Ann", "ann@example.org", 1, "2023-02-03T09:00:00Z", "No")], &[], &[])).await;
+        let calls = person(app, "ann@example.org").await["calls"].clone();
+        assert_eq!((calls.as_array().unwrap().len(), calls[0]["status"].as_str()), (1, Some("completed")));
+    }
+
+    async fn rule_11_a_changed_email_never_moves_a_row_to_another_person(app) {
+        import(app, &export_of(&[lead("c1", "Ann", "ann@example.org", 1, "", "")], &[], &[])).await;
+        let report = import(app, &export_of(&[lead("c1", "Ann", "ann.lee@example.org", 1, "", "")], &[], &[])).await;
+        let row = entry(&report, "c1");
+        assert_eq!(row.outcome, Outcome::Conflict);
+        assert!(row.conflicts.iter().any(|c| c.field == "email" && c.crm == "ann.lee@example.org"), "{row:?}");
+        assert_eq!(total(app, "/v1/patients").await, 1);
+        assert_eq!(person(app, "ann@example.org").await["submissions"].as_array().unwrap().len(), 1);
+    }
+
+    async fn rule_11_a_changed_trial_id_adds_a_referral_and_an_outcome_updates_the_current_one(app) {
+        let contacts = [lead("c1", "Ann", "ann@example.org", 1, "", "")];
+        import(app, &export_of(&contacts, &[patient_row("p1", "ann@example.org", "NCT01000001", "Pending")], &[])).await;
+        import(app, &export_of(&contacts, &[patient_row("p1", "ann@example.org", "NCT01000002", "Pending")], &[])).await;
+        let trials = all(app, "clinical-trials").await;
+        let ann = person(app, "ann@example.org").await;
+        let mut referred: Vec<&str> = ann["referrals"].as_array().unwrap().iter().map(|r| trials[r["trial_id"].as_str().unwrap()]["registry_id"].as_str().unwrap()).collect();
+        referred.sort();
+        assert_eq!(referred, ["NCT01000001", "NCT01000002"], "Navigator keeps the first referral");
+        import(app, &export_of(&contacts, &[patient_row("p1", "ann@example.org", "NCT01000002", "Enrolled")], &[])).await;
+        let ann = person(app, "ann@example.org").await;
+        let outcomes: BTreeMap<&str, &str> = ann["referrals"].as_array().unwrap().iter().map(|r| (trials[r["trial_id"].as_str().unwrap()]["registry_id"].as_str().unwrap(), r["outcome"].as_str().unwrap())).collect();
+        assert_eq!(outcomes["NCT01000002"], "enrolled");
+        assert_eq!(outcomes["NCT01000001"], "pending");
+    }
+
+    async fn rules_10_12_13_conversions_in_navigator_and_in_the_crm_and_a_gone_row_undo_nothing(app) {
+        // Bea converts in Navigator (after a completed call), Cas in the CRM.
+        let contacts = [lead("c1", "Bea", "bea@example.org", 1, "2023-01-05T09:00:00Z", "No"), lead("c2", "Cas", "cas@example.org", 2, "", "")];
+        import(app, &export_of(&contacts, &[], &[])).await;
+        let bea = person(app, "bea@example.org").await;
+        app.post(&format!("/v1/patients/{}/convert", bea["id"].as_str().unwrap()), Role::Navigator, serde_json::json!({})).await.expect(200);
+        let both = [patient_row("p1", "bea@example.org", "", ""), patient_row("p2", "cas@example.org", "", "")];
+        let report = import(app, &export_of(&contacts, &both, &[])).await;
+        assert_eq!(person(app, "bea@example.org").await["status"], "patient");
+        assert_eq!(person(app, "cas@example.org").await["status"], "patient", "a new patient row converts its person");
+        assert_ne!(entry(&report, "p2").outcome, Outcome::Rejected);
+
+        // The CRM loses Cas's patient row and Bea's lead row: nothing is undone or deleted.
+        let report = import(app, &export_of(&contacts[1..], &both[..1], &[])).await;
+        assert_eq!(entry(&report, "p2").outcome, Outcome::Gone);
+        assert_eq!(entry(&report, "c1").outcome, Outcome::Gone);
+        assert_eq!(report.totals[&Outcome::Gone], 2);
+        assert_eq!(person(app, "cas@example.org").await["status"], "patient", "never turned back into a lead");
+        let bea = person(app, "bea@example.org").await;
+        assert_eq!((bea["status"].as_str(), bea["calls"].as_array().unwrap().len()), (Some("patient"), 1));
+    }
+
+    async fn rule_13_an_erased_person_is_never_refilled(app) {
+        let rows = [lead("c1", "Ann", "ann@example.org", 1, "", "")];
+        import(app, &export_of(&rows, &[], &[])).await;
+        let id = person(app, "ann@example.org").await["id"].as_str().unwrap().to_owned();
+        app.post(&format!("/v1/patients/{id}/erase"), Role::Admin, serde_json::json!({"reason": "Art. 17"})).await.expect(200);
+        let kept = app.get(&format!("/v1/legacy-ids?legacy_id=c1&legacy_table=contact"), Role::Navigator).await.expect(200);
+        assert!(kept.body["items"].as_array().unwrap().iter().all(|i| i["row"].is_null()), "erasure reaches the kept CRM row: {}", kept.body);
+
+        // The CRM still has her, changed, and a new form of hers.
+        let later = [lead("c1", "Annie", "ann@example.org", 1, "", ""), lead("c9", "Ann", " ANN@example.org", 9, "2023-02-01T09:00:00Z", "")];
+        let report = import(app, &export_of(&later, &[], &[])).await;
+        assert_eq!(entry(&report, "c1").outcome, Outcome::Skipped);
+        assert_eq!(entry(&report, "c9").outcome, Outcome::Skipped);
+        let erased = app.get(&format!("/v1/patients/{id}"), Role::Navigator).await.expect(200).body;
+        assert!(erased["first_name"].is_null() && erased["email"].is_null(), "{erased}");
+        assert_eq!(total(app, "/v1/patients").await, 1);
+        assert_eq!(total(app, "/v1/intake-submissions").await, 1);
+        assert_eq!(total(app, "/v1/calls").await, 0);
+    }
+
+    async fn rule_14_the_row_as_last_imported_is_kept_shown_to_navigators_withheld_from_viewers_and_logged(app) {
+        let contacts = [lead("c1", "Ann", "ann@example.org", 1, "", "")];
+        import(app, &export_of(&contacts, &[patient_row("p1", "ann@example.org", "", "")], &[])).await;
+        let uri = "/v1/legacy-ids?legacy_id=p1&legacy_table=patient";
+        let shown = app.get(uri, Role::Navigator).await.expect(200);
+        let item = &shown.body["items"][0];
+        assert_eq!(item["row"]["eap_enrollment_date"], "2023-03-01T10:00:00Z", "a column with no place in the model is kept");
+        let patient = item["record_id"].as_str().unwrap().to_owned();
+        let viewer = app.get(uri, Role::Viewer).await.expect(200);
+        assert!(viewer.body["items"][0].get("row").is_none(), "{}", viewer.body);
+        let log = app.get(&format!("/v1/patients/{patient}/access-log"), Role::Admin).await.expect(200);
+        assert!(log.body["items"].as_array().unwrap().iter().any(|e| e["route"].as_str().unwrap_or("").contains("/v1/legacy-ids")), "{}", log.body);
+    }
+
+    async fn rule_15_the_same_export_gives_the_same_records_in_two_databases(app) {
+        legacy::import(&app.db, &sample(), legacy::Options::default()).await.unwrap();
+        let other = TestApp::new(app.backend).await;
+        legacy::import(&other.db, &sample(), legacy::Options::default()).await.unwrap();
+        let (here, there) = (snapshot(app).await, snapshot(&other).await);
+        assert_eq!(dated(app).await, dated(&other).await);
+        other.finish().await;
+        same(&here[..5], &there[..5]);
+    }
+
+    async fn an_eap_number_whose_rows_name_different_products_is_reported(app) {
+        let contacts = [lead("c1", "Ann", "ann@example.org", 1, "", "")];
+        let dossiers = ["d1,EAP-1,p1,Givinostat,2023-04-01T10:00:00Z".to_owned(), "d2,eap-1 ,p1,Vamorolone,2023-05-01T10:00:00Z".to_owned()];
+        let report = import(app, &export_of(&contacts, &[patient_row("p1", "ann@example.org", "", "")], &dossiers)).await;
+        assert!(entry(&report, "d2").warnings.iter().any(|w| w.contains("Vamorolone") && w.contains("Givinostat")), "{:?}", entry(&report, "d2"));
+        assert_eq!(total(app, "/v1/expanded-access-programs").await, 1);
+    }
+
+    async fn a_dry_run_of_a_later_export_reports_its_changes_and_writes_nothing(app) {
+        import(app, &export_of(&[lead("c1", "Ann", "ann@example.org", 1, "", "")], &[], &[])).await;
+        let later = export_of(&[lead("c1", "Annie", "ann@example.org", 1, "", ""), lead("c2", "Bo", "bo@example.org", 2, "", "")], &[], &[]);
+        let report = legacy::import(&app.db, &later, legacy::Options { dry_run: true }).await.unwrap();
+        assert_eq!(entry(&report, "c1").outcome, Outcome::Updated);
+        assert_eq!(entry(&report, "c2").outcome, Outcome::Created);
+        assert_eq!(person(app, "ann@example.org").await["first_name"], "Ann");
+        assert_eq!(total(app, "/v1/patients").await, 1);
+    }
 }
