@@ -492,7 +492,7 @@ on_both_databases! {
         import(app, &export_of(&rows, &[], &[])).await;
         let id = person(app, "ann@example.org").await["id"].as_str().unwrap().to_owned();
         app.post(&format!("/v1/patients/{id}/erase"), Role::Admin, serde_json::json!({"reason": "Art. 17"})).await.expect(200);
-        let kept = app.get(&format!("/v1/legacy-ids?legacy_id=c1&legacy_table=contact"), Role::Navigator).await.expect(200);
+        let kept = app.get("/v1/legacy-ids?legacy_id=c1&legacy_table=contact", Role::Navigator).await.expect(200);
         assert!(kept.body["items"].as_array().unwrap().iter().all(|i| i["row"].is_null()), "erasure reaches the kept CRM row: {}", kept.body);
 
         // The CRM still has her, changed, and a new form of hers.
