@@ -10,7 +10,8 @@ use std::{
 
 use navigator::{
     db::entities::{
-        call, eap_enrollment, history, intake_submission, legacy_id, patient, trial_referral,
+        call, eap_enrollment, history, intake_submission, legacy_id, legacy_row, patient,
+        trial_referral,
     },
     domain::Role,
     legacy::{self, Outcome},
@@ -548,4 +549,126 @@ on_both_databases! {
         assert_eq!(person(app, "ann@example.org").await["first_name"], "Ann");
         assert_eq!(total(app, "/v1/patients").await, 1);
     }
+}
+
+/// `later/`: the sample as `tests/fixtures/legacy-crm/later.py` changes it.
+fn later_sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-crm/later")
+}
+
+/// A later export of `export` made by `later.py`, in a fresh directory.
+fn later_of(export: &Path, every: u32) -> PathBuf {
+    let out = export.parent().unwrap().join("later");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-crm/later.py");
+    let status = Command::new("python3")
+        .arg(script)
+        .args([
+            export.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--every",
+            &every.to_string(),
+        ])
+        .status()
+        .expect("python3 runs later.py");
+    assert!(status.success());
+    out
+}
+
+on_both_databases! {
+    async fn a_later_export_of_the_sample_imports_with_the_report_expected_and_a_third_import_changes_nothing(app) {
+        import(app, &sample()).await;
+        let referrals = total(app, "/v1/trial-referrals").await;
+        let report = import(app, &later_sample()).await;
+        println!("{}", report.summary());
+        // later.py (every 10th): 25 lead rows gone, 25 new people, 3 patient
+        // rows naming another trial (a fourth patient row reports the
+        // person's first contact moved, as its earliest lead row is gone).
+        let count = |table: &str, outcome: Outcome| report.rows.get(table).and_then(|r| r.get(&outcome)).copied().unwrap_or(0);
+        assert_eq!(count("contact", Outcome::Gone), 25);
+        assert_eq!(count("contact", Outcome::Created), 25);
+        assert_eq!(report.created["patients"], 25);
+        assert_eq!(count("patient", Outcome::Updated), 4);
+        assert_eq!(total(app, "/v1/trial-referrals").await, referrals + 3, "a changed trial_id adds a referral");
+        assert_eq!(report.totals.get(&Outcome::Conflict), None, "nobody worked in Navigator");
+        assert!(count("contact", Outcome::Updated) >= 40, "{}", report.summary());
+        let renamed = report.entries.iter().filter(|e| e.changes.iter().any(|c| c.field == "first_name" && c.to.as_str().is_some_and(|n| n.ends_with("-Marie")))).count();
+        assert!(renamed > 0, "{}", report.summary());
+        let moved = report.entries.iter().filter(|e| e.changes.iter().any(|c| c.collection == "calls" && c.field == "scheduled_at")).count();
+        let answered = report.entries.iter().filter(|e| e.changes.iter().any(|c| c.collection == "calls" && c.field == "status")).count();
+        assert!(moved > 0 && answered > 0, "{}", report.summary());
+
+        let before = snapshot(app).await;
+        let history_before = history::Entity::find().count(&app.db).await.unwrap();
+        let third = import(app, &later_sample()).await;
+        assert!(third.nothing_changed, "{}", third.summary());
+        assert!(third.entries.iter().all(|e| matches!(e.outcome, Outcome::Unchanged | Outcome::Rejected | Outcome::Gone)), "{}", third.summary());
+        assert_eq!(snapshot(app).await, before);
+        assert_eq!(history::Entity::find().count(&app.db).await.unwrap(), history_before);
+    }
+
+    async fn a_later_import_killed_half_way_resumes_to_the_same_result_as_an_uninterrupted_one(app) {
+        let export = generated_export(1500);
+        let later = later_of(&export, 5);
+        legacy::import(&app.db, &export, legacy::Options::default()).await.unwrap();
+        let people = patient::Entity::find().count(&app.db).await.unwrap();
+        let kept = legacy_row::Entity::find().count(&app.db).await.unwrap();
+        let binary = env!("CARGO_BIN_EXE_navigator");
+        let mut child = Command::new(binary)
+            .args(["import-legacy", later.to_str().unwrap()])
+            .env("DATABASE_URL", &app.url)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill it once its new people are committed: the rows it read are
+        // kept last, so it is then certainly half-way.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while patient::Entity::find().count(&app.db).await.unwrap_or(0) == people && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(patient::Entity::find().count(&app.db).await.unwrap() > people, "the later import committed nothing before it was killed");
+        assert_eq!(legacy_row::Entity::find().count(&app.db).await.unwrap(), kept, "the kill came after the rows were kept");
+
+        let status = Command::new(binary).args(["import-legacy", later.to_str().unwrap()]).env("DATABASE_URL", &app.url).env("RUST_LOG", "warn").stdout(Stdio::null()).status().unwrap();
+        assert!(status.success());
+
+        let clean = TestApp::new(app.backend).await;
+        legacy::import(&clean.db, &export, legacy::Options::default()).await.unwrap();
+        legacy::import(&clean.db, &later, legacy::Options::default()).await.unwrap();
+        let (resumed, uninterrupted) = (snapshot(app).await, snapshot(&clean).await);
+        let (resumed_people, clean_people) = (people_now(app).await, people_now(&clean).await);
+        clean.finish().await;
+        same(&resumed, &uninterrupted);
+        assert!(resumed_people == clean_people, "the people's fields differ");
+        std::fs::remove_dir_all(export.parent().unwrap()).ok();
+    }
+}
+
+/// Every person's fields (without bookkeeping), and every call's, sorted.
+async fn people_now(app: &TestApp) -> Vec<String> {
+    let mut out: Vec<String> = patient::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| {
+            format!(
+                "{} {} {:?} {:?} {:?} {:?}",
+                p.id, p.status, p.first_name, p.last_name, p.converted_at, p.medical_condition_id
+            )
+        })
+        .collect();
+    out.extend(
+        call::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| format!("{} {} {}", c.id, c.scheduled_at, c.status)),
+    );
+    out.sort();
+    out
 }
