@@ -71,9 +71,10 @@ pub async fn import(
         existing: write::existing(db).await?,
         ..Default::default()
     };
-    let stored = rows::load(db, &mut known).await?;
+    let (stored, last_export) = rows::load(db, &mut known).await?;
     tracing::info!(ms = started.elapsed().as_millis() as u64, "export read");
-    let last = plan::Plan::build(&rows::last_export(&stored), &known);
+    let last = plan::Plan::build(&last_export, &known);
+    drop(last_export);
     let mut plan = plan::Plan::build(&export, &known);
     tracing::info!(ms = started.elapsed().as_millis() as u64, "planned");
     let written = write::write(db, last, &mut plan, options.dry_run, now).await?;
@@ -112,8 +113,8 @@ fn settle(
     for table in export.tables() {
         for row in &table.rows {
             let key = (table.name.to_owned(), table.id_of(row).to_owned());
-            if let Some(Some(values)) = stored.get(&key)
-                && *values != row.to_json()
+            if let Some(Some(digest)) = stored.get(&key)
+                && *digest != rows::digest(&row.to_json())
             {
                 changed.insert((table.name, key.1));
             }

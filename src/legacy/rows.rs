@@ -2,7 +2,10 @@
 //! the last import made of them, written after each import, emptied by
 //! erasure, and shown by `GET /v1/legacy-ids`.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    hash::{Hash, Hasher},
+};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -25,20 +28,29 @@ use crate::db::{
 const BATCH: usize = 5000;
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// The rows as last imported, by (file, id); `None` for an erased
-/// person's.
-pub type Stored = HashMap<(String, String), Option<Value>>;
+/// A digest of each row as last imported, by (file, id), to tell whether
+/// it changed; `None` for an erased person's.
+pub type Stored = HashMap<(String, String), Option<u64>>;
 
-/// Reads the stored rows, and what planning must know of them: the person
-/// each lead or patient row joined (by their email now), erased people's
-/// rows and email hashes.
-pub async fn load(db: &DatabaseConnection, known: &mut Known) -> Result<Stored, DbErr> {
+/// The digest of a row's values.
+pub fn digest(values: &Value) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    values.to_string().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Reads the stored rows: their digests, the export they make (what the
+/// last import saw), and what planning must know of them: the person each
+/// lead or patient row joined (by their email now), erased people's rows
+/// and email hashes.
+pub async fn load(db: &DatabaseConnection, known: &mut Known) -> Result<(Stored, Export), DbErr> {
     let rows = legacy_row::Entity::find().all(db).await?;
     let mut stored = Stored::with_capacity(rows.len());
     let emails: HashMap<Uuid, &String> = (known.existing.patients.iter())
         .map(|(email, id)| (*id, email))
         .collect();
     let mut pins = HashMap::new();
+    let mut tables: HashMap<String, Vec<Row>> = HashMap::new();
     for row in rows {
         let key = (row.legacy_table, row.legacy_id);
         if let Some(hash) = row.suppressed {
@@ -48,7 +60,11 @@ pub async fn load(db: &DatabaseConnection, known: &mut Known) -> Result<Stored, 
         if let Some(email) = row.patient_id.and_then(|p| emails.get(&p)) {
             pins.insert(key.clone(), (*email).clone());
         }
-        stored.insert(key, row.row_values);
+        let values = row.row_values.as_ref();
+        if let Some(parsed) = values.and_then(Row::from_json) {
+            tables.entry(key.0.clone()).or_default().push(parsed);
+        }
+        stored.insert(key, values.map(digest));
     }
     known.pins = pins;
     let erased: Vec<Uuid> = patient::Entity::find()
@@ -59,27 +75,22 @@ pub async fn load(db: &DatabaseConnection, known: &mut Known) -> Result<Stored, 
         .all(db)
         .await?;
     known.erased = erased.into_iter().collect();
-    Ok(stored)
-}
-
-/// The export the stored rows make: what the last import saw.
-pub fn last_export(stored: &Stored) -> Export {
-    let table = |name: &'static str| {
-        let rows: Vec<Row> = stored
-            .iter()
-            .filter(|((t, _), _)| t == name)
-            .filter_map(|(_, v)| v.as_ref().and_then(Row::from_json))
-            .collect();
-        Table::new(name, rows, id_column(name))
+    let mut table = |name: &'static str| {
+        Table::new(
+            name,
+            tables.remove(name).unwrap_or_default(),
+            id_column(name),
+        )
     };
-    Export {
+    let last = Export {
         medical_conditions: table("medical_condition"),
         hospitals: table("hospital"),
         specializations: table("specialization"),
         contacts: table("contact"),
         patients: table("patient"),
         dossiers: table("eap_dossier"),
-    }
+    };
+    Ok((stored, last))
 }
 
 /// Stores the export's rows as imported now: those new or changed since
@@ -105,11 +116,7 @@ pub async fn store(
             };
             let values = row.to_json();
             let key = (table.name.to_owned(), id.to_owned());
-            if id.is_empty()
-                || stored
-                    .get(&key)
-                    .is_some_and(|v| v.as_ref() == Some(&values))
-            {
+            if id.is_empty() || stored.get(&key) == Some(&Some(digest(&values))) {
                 continue;
             }
             batch.push(legacy_row::ActiveModel {

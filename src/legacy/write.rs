@@ -62,21 +62,9 @@ struct Mode {
 
 /// The records the database already has, by natural key.
 pub async fn existing(db: &DatabaseConnection) -> Result<Existing, DbErr> {
-    let mut found = Existing::default();
-    let rows: Vec<(Uuid, String)> = medical_condition::Entity::find()
-        .select_only()
-        .columns([
-            medical_condition::Column::Id,
-            medical_condition::Column::Abbreviation,
-        ])
-        .into_tuple()
-        .all(db)
-        .await?;
-    found.conditions = rows
-        .into_iter()
-        .map(|(id, a)| (a.to_uppercase(), id))
-        .collect();
-    let rows: Vec<(Uuid, String, String)> = hospital::Entity::find()
+    use super::plan::key_upper;
+    type Pc = patient::Column;
+    let hospitals: Vec<(Uuid, String, String)> = hospital::Entity::find()
         .select_only()
         .columns([
             hospital::Column::Id,
@@ -86,61 +74,61 @@ pub async fn existing(db: &DatabaseConnection) -> Result<Existing, DbErr> {
         .into_tuple()
         .all(db)
         .await?;
-    found.hospitals = rows.into_iter().map(|(id, n, c)| ((n, c), id)).collect();
-    let rows: Vec<(Uuid, String)> = specialization::Entity::find()
-        .select_only()
-        .columns([specialization::Column::Id, specialization::Column::Name])
-        .into_tuple()
-        .all(db)
-        .await?;
-    found.specializations = rows
-        .into_iter()
-        .map(|(id, n)| (n.to_lowercase(), id))
-        .collect();
-    let rows: Vec<(Uuid, Option<String>)> = practitioner::Entity::find()
-        .select_only()
-        .columns([practitioner::Column::Id, practitioner::Column::Email])
-        .into_tuple()
-        .all(db)
-        .await?;
-    found.practitioners = rows
-        .into_iter()
-        .filter_map(|(id, e)| e.map(|e| (e, id)))
-        .collect();
-    let rows: Vec<(Uuid, Option<String>)> = patient::Entity::find()
-        .select_only()
-        .columns([patient::Column::Id, patient::Column::Email])
-        .into_tuple()
-        .all(db)
-        .await?;
-    found.patients = rows
-        .into_iter()
-        .filter_map(|(id, e)| e.map(|e| (e, id)))
-        .collect();
-    let rows: Vec<(Uuid, String)> = clinical_trial::Entity::find()
-        .select_only()
-        .columns([
-            clinical_trial::Column::Id,
+    Ok(Existing {
+        conditions: keyed::<medical_condition::Entity>(
+            db,
+            medical_condition::Column::Abbreviation,
+            |a| a.to_uppercase(),
+        )
+        .await?,
+        hospitals: hospitals
+            .into_iter()
+            .map(|(id, n, c)| ((n, c), id))
+            .collect(),
+        specializations: keyed::<specialization::Entity>(db, specialization::Column::Name, |n| {
+            n.to_lowercase()
+        })
+        .await?,
+        practitioners: keyed::<practitioner::Entity>(
+            db,
+            practitioner::Column::Email,
+            str::to_owned,
+        )
+        .await?,
+        patients: keyed::<patient::Entity>(db, Pc::Email, str::to_owned).await?,
+        trials: keyed::<clinical_trial::Entity>(
+            db,
             clinical_trial::Column::RegistryId,
-        ])
-        .into_tuple()
-        .all(db)
-        .await?;
-    found.trials = rows.into_iter().map(|(id, r)| (r, id)).collect();
-    let rows: Vec<(Uuid, String)> = expanded_access_program::Entity::find()
-        .select_only()
-        .columns([
-            expanded_access_program::Column::Id,
+            str::to_owned,
+        )
+        .await?,
+        programs: keyed::<expanded_access_program::Entity>(
+            db,
             expanded_access_program::Column::EapNumber,
-        ])
+            key_upper,
+        )
+        .await?,
+    })
+}
+
+/// Every record of `E` by its natural key `column` (made comparable by
+/// `key`); records without one are left out.
+async fn keyed<E: Record>(
+    db: &DatabaseConnection,
+    column: E::Column,
+    key: impl Fn(&str) -> String,
+) -> Result<HashMap<String, Uuid>, DbErr> {
+    let rows: Vec<(Uuid, Option<String>)> = E::find()
+        .select_only()
+        .column(E::id_column())
+        .column(column)
         .into_tuple()
         .all(db)
         .await?;
-    found.programs = rows
+    Ok(rows
         .into_iter()
-        .map(|(id, n)| (super::plan::key_upper(&n), id))
-        .collect();
-    Ok(found)
+        .filter_map(|(id, k)| k.map(|k| (key(&k), id)))
+        .collect())
 }
 
 /// Records where each row went (`legacy_ids`): every record of every
@@ -204,11 +192,10 @@ pub async fn write(
 ) -> Result<Written, DbErr> {
     let mode = Mode { dry_run, now };
     let mut out = Written::default();
-    let w = &mut out;
-    let o = old;
+    let (mut o, w) = (old, &mut out);
     kind::<medical_condition::Entity>(
         db,
-        o.conditions.planned,
+        take(&mut o.conditions.planned),
         take(&mut new.conditions.planned),
         mode,
         w,
@@ -216,7 +203,7 @@ pub async fn write(
     .await?;
     kind::<hospital::Entity>(
         db,
-        o.hospitals.planned,
+        take(&mut o.hospitals.planned),
         take(&mut new.hospitals.planned),
         mode,
         w,
@@ -224,7 +211,7 @@ pub async fn write(
     .await?;
     kind::<specialization::Entity>(
         db,
-        o.specializations.planned,
+        take(&mut o.specializations.planned),
         take(&mut new.specializations.planned),
         mode,
         w,
@@ -232,22 +219,40 @@ pub async fn write(
     .await?;
     kind::<practitioner::Entity>(
         db,
-        o.practitioners.planned,
+        take(&mut o.practitioners.planned),
         take(&mut new.practitioners.planned),
         mode,
         w,
     )
     .await?;
-    kind::<clinical_trial::Entity>(db, o.trials.planned, take(&mut new.trials.planned), mode, w)
-        .await?;
+    kind::<clinical_trial::Entity>(
+        db,
+        take(&mut o.trials.planned),
+        take(&mut new.trials.planned),
+        mode,
+        w,
+    )
+    .await?;
     kind::<expanded_access_program::Entity>(
         db,
-        o.programs.planned,
+        take(&mut o.programs.planned),
         take(&mut new.programs.planned),
         mode,
         w,
     )
     .await?;
+    people(db, o, new, mode, w).await?;
+    Ok(out)
+}
+
+/// The people's kinds, in dependency order.
+async fn people(
+    db: &DatabaseConnection,
+    o: Plan,
+    new: &mut Plan,
+    mode: Mode,
+    w: &mut Written,
+) -> Result<(), DbErr> {
     kind::<patient::Entity>(db, o.patients, take(&mut new.patients), mode, w).await?;
     // Submissions are what was received: created, never changed.
     let last = o
@@ -266,7 +271,7 @@ pub async fn write(
     )
     .await?;
     kind::<eap_enrollment::Entity>(db, o.enrollments, take(&mut new.enrollments), mode, w).await?;
-    Ok(out)
+    Ok(())
 }
 
 fn take<T>(planned: &mut Vec<T>) -> Vec<T> {

@@ -177,32 +177,13 @@ on_both_databases! {
 
     async fn an_import_killed_half_way_resumes_to_the_same_result_as_an_uninterrupted_one(app) {
         let export = generated_export(2500);
-        let binary = env!("CARGO_BIN_EXE_navigator");
-        let mut child = Command::new(binary)
-            .args(["import-legacy", export.to_str().unwrap()])
-            .env("DATABASE_URL", &app.url)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Kill it as soon as its first people are committed: the import is
+        // Killed as soon as its first people are committed: the import is
         // then certainly half-way (the legacy ids are written last).
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let people = patient::Entity::find().count(&app.db).await.unwrap_or(0);
-            if people > 0 || Instant::now() > deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        import_killed_once_people_exceed(app, &export, 0).await;
         assert!(patient::Entity::find().count(&app.db).await.unwrap() > 0, "the import committed nothing before it was killed");
         assert_eq!(legacy_id::Entity::find().count(&app.db).await.unwrap(), 0, "the kill came after the import finished");
 
-        let status = Command::new(binary).args(["import-legacy", export.to_str().unwrap()]).env("DATABASE_URL", &app.url).env("RUST_LOG", "warn").stdout(Stdio::null()).status().unwrap();
-        assert!(status.success());
+        assert!(import_command(app, &export).status().unwrap().success());
 
         let clean = TestApp::new(app.backend).await;
         legacy::import(&clean.db, &export, legacy::Options::default()).await.unwrap();
@@ -211,6 +192,32 @@ on_both_databases! {
         same(&resumed, &uninterrupted);
         std::fs::remove_dir_all(export.parent().unwrap()).ok();
     }
+}
+
+/// `navigator import-legacy DIR` into the app's database, quiet.
+fn import_command(app: &TestApp, dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_navigator"));
+    command
+        .args(["import-legacy", dir.to_str().unwrap()])
+        .env("DATABASE_URL", &app.url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
+/// Runs the import of `dir` and kills it (`kill -9`) as soon as the
+/// database holds more than `people` people, or after two minutes.
+async fn import_killed_once_people_exceed(app: &TestApp, dir: &Path, people: u64) {
+    let mut child = import_command(app, dir).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while patient::Entity::find().count(&app.db).await.unwrap_or(0) <= people
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 /// The ids of every imported record, and the mapping of legacy rows.
@@ -612,28 +619,13 @@ on_both_databases! {
         legacy::import(&app.db, &export, legacy::Options::default()).await.unwrap();
         let people = patient::Entity::find().count(&app.db).await.unwrap();
         let kept = legacy_row::Entity::find().count(&app.db).await.unwrap();
-        let binary = env!("CARGO_BIN_EXE_navigator");
-        let mut child = Command::new(binary)
-            .args(["import-legacy", later.to_str().unwrap()])
-            .env("DATABASE_URL", &app.url)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Kill it once its new people are committed: the rows it read are
+        // Killed once its new people are committed: the rows it read are
         // kept last, so it is then certainly half-way.
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while patient::Entity::find().count(&app.db).await.unwrap_or(0) == people && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        import_killed_once_people_exceed(app, &later, people).await;
         assert!(patient::Entity::find().count(&app.db).await.unwrap() > people, "the later import committed nothing before it was killed");
         assert_eq!(legacy_row::Entity::find().count(&app.db).await.unwrap(), kept, "the kill came after the rows were kept");
 
-        let status = Command::new(binary).args(["import-legacy", later.to_str().unwrap()]).env("DATABASE_URL", &app.url).env("RUST_LOG", "warn").stdout(Stdio::null()).status().unwrap();
-        assert!(status.success());
+        assert!(import_command(app, &later).status().unwrap().success());
 
         let clean = TestApp::new(app.backend).await;
         legacy::import(&clean.db, &export, legacy::Options::default()).await.unwrap();
