@@ -236,7 +236,7 @@ async fn reads_logged_before_migration_5_survive_it(url: &str) {
     .await
     .unwrap();
 
-    assert_eq!(migrations::run(&db).await.unwrap(), [5]);
+    assert_eq!(migrations::run_through(&db, 5).await.unwrap(), [5]);
     let page = PageRequest {
         limit: 10,
         after: None,
