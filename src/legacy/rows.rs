@@ -44,27 +44,31 @@ pub fn digest(values: &Value) -> u64 {
 /// lead or patient row joined (by their email now), erased people's rows
 /// and email hashes.
 pub async fn load(db: &DatabaseConnection, known: &mut Known) -> Result<(Stored, Export), DbErr> {
-    let rows = legacy_row::Entity::find().all(db).await?;
-    let mut stored = Stored::with_capacity(rows.len());
+    let mut stored = Stored::new();
     let emails: HashMap<Uuid, &String> = (known.existing.patients.iter())
         .map(|(email, id)| (*id, email))
         .collect();
     let mut pins = HashMap::new();
     let mut tables: HashMap<String, Vec<Row>> = HashMap::new();
-    for row in rows {
-        let key = (row.legacy_table, row.legacy_id);
-        if let Some(hash) = row.suppressed {
-            known.suppressed.insert(hash);
-            known.erased_rows.insert(key.clone());
+    let mut after: Option<(String, String)> = None;
+    // Page by page: only the digests and the parsed rows are held, never
+    // every stored row's JSON at once.
+    while let Some(page) = next_page(db, &mut after).await? {
+        for row in page {
+            let key = (row.legacy_table, row.legacy_id);
+            if let Some(hash) = row.suppressed {
+                known.suppressed.insert(hash);
+                known.erased_rows.insert(key.clone());
+            }
+            if let Some(email) = row.patient_id.and_then(|p| emails.get(&p)) {
+                pins.insert(key.clone(), (*email).clone());
+            }
+            let values = row.row_values.as_ref();
+            if let Some(parsed) = values.and_then(Row::from_json) {
+                tables.entry(key.0.clone()).or_default().push(parsed);
+            }
+            stored.insert(key, values.map(digest));
         }
-        if let Some(email) = row.patient_id.and_then(|p| emails.get(&p)) {
-            pins.insert(key.clone(), (*email).clone());
-        }
-        let values = row.row_values.as_ref();
-        if let Some(parsed) = values.and_then(Row::from_json) {
-            tables.entry(key.0.clone()).or_default().push(parsed);
-        }
-        stored.insert(key, values.map(digest));
     }
     known.pins = pins;
     let erased: Vec<Uuid> = patient::Entity::find()
@@ -91,6 +95,27 @@ pub async fn load(db: &DatabaseConnection, known: &mut Known) -> Result<(Stored,
         dossiers: table("eap_dossier"),
     };
     Ok((stored, last))
+}
+
+/// The next page of stored rows after `after` (by key), and where the
+/// one after it starts; `None` at the end.
+async fn next_page(
+    db: &DatabaseConnection,
+    after: &mut Option<(String, String)>,
+) -> Result<Option<Vec<legacy_row::Model>>, DbErr> {
+    let mut cursor = legacy_row::Entity::find().cursor_by((
+        legacy_row::Column::LegacyTable,
+        legacy_row::Column::LegacyId,
+    ));
+    if let Some(key) = after.clone() {
+        cursor.after(key);
+    }
+    let page = cursor.first(BATCH as u64).all(db).await?;
+    let Some(last) = page.last() else {
+        return Ok(None);
+    };
+    *after = Some((last.legacy_table.clone(), last.legacy_id.clone()));
+    Ok(Some(page))
 }
 
 /// Stores the export's rows as imported now: those new or changed since
