@@ -1,7 +1,7 @@
 //! Reference data: conditions consolidated by abbreviation, hospitals by
 //! name and city, specializations by name, practitioners by email.
 
-use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveValue::Set, prelude::Uuid};
 
 use super::{Plan, date, epoch, key_upper, stable_id, text};
 use crate::{
@@ -50,7 +50,7 @@ impl Plan {
             self.links.conditions.insert(legacy_id.to_owned(), id);
         }
         // Submissions name conditions by abbreviation (the option set).
-        let known: Vec<(String, sea_orm::prelude::Uuid)> = self
+        let known: Vec<(String, Uuid)> = self
             .conditions
             .by_key
             .iter()
@@ -135,17 +135,9 @@ impl Plan {
                 continue;
             };
             let mut warnings = Vec::new();
-            let model = self.practitioner(row, kind, &mut warnings);
+            let (key, id, model) = self.practitioner(row, kind, contact_id, &mut warnings);
             self.rows[index].warnings.extend(warnings);
-            let email = model.email.clone().unwrap();
-            let key = email.unwrap_or_else(|| format!("contact:{contact_id}"));
-            let created = model.created_at.clone().unwrap();
-            let id = stable_id(created, &format!("practitioner:{key}"));
-            let (id, new) = self.practitioners.find_or_plan(key, id, |id| {
-                let mut model = model;
-                model.id = Set(id);
-                model
-            });
+            let (id, new) = self.practitioners.find_or_plan(key, id, |_| model);
             self.rows[index].record("practitioners", id, new);
             let physician = kind == "physician";
             let entry = self.links.practitioners.entry(contact_id.to_owned());
@@ -153,13 +145,15 @@ impl Plan {
         }
     }
 
-    /// A practitioner's record as `row` has it (its id still to be set).
+    /// A practitioner's natural key (their email, else their contact id),
+    /// id and record as `row` has them.
     fn practitioner(
         &self,
         row: &Row,
         kind: &str,
+        contact_id: &str,
         warnings: &mut Vec<String>,
-    ) -> practitioner::ActiveModel {
+    ) -> (String, Uuid, practitioner::ActiveModel) {
         let email = match row.get("emailaddress1").map(Email::parse) {
             Some(Ok(email)) => Some(email.as_str().to_owned()),
             Some(Err(_)) => {
@@ -168,7 +162,7 @@ impl Plan {
             }
             None => None,
         };
-        let mut lookup = |column: &str, found: Option<Option<&sea_orm::prelude::Uuid>>| {
+        let mut lookup = |column: &str, found: Option<Option<&Uuid>>| {
             let found = found?.copied();
             if found.is_none() {
                 warnings.push(format!(
@@ -185,8 +179,12 @@ impl Plan {
         let specialization_id = lookup("specialization", specialization);
         let created = date(row, "createdon", warnings).unwrap_or_else(epoch);
         let modified = date(row, "modifiedon", warnings).unwrap_or(created);
-        practitioner::ActiveModel {
-            id: Set(sea_orm::prelude::Uuid::nil()),
+        let key = email
+            .clone()
+            .unwrap_or_else(|| format!("contact:{contact_id}"));
+        let id = stable_id(created, &format!("practitioner:{key}"));
+        let model = practitioner::ActiveModel {
+            id: Set(id),
             kind: Set(kind.to_owned()),
             first_name: Set(text(row, "firstname").unwrap_or_default()),
             last_name: Set(text(row, "lastname").unwrap_or_default()),
@@ -199,6 +197,7 @@ impl Plan {
             version: Set(1),
             created_at: Set(created),
             updated_at: Set(modified),
-        }
+        };
+        (key, id, model)
     }
 }
