@@ -156,7 +156,11 @@ pub async fn erase(
     let now = Utc::now();
     let patient = match store::find_for_update::<patient::Entity>(&tx, patient_id).await {
         Ok(before) if before.erased_at.is_some() => return Err(EraseError::AlreadyErased),
-        Ok(before) => Some(
+        Ok(before) => Some({
+            // The CRM rows the import kept of this person (owned by the
+            // importer: src/legacy/rows.rs); before the email, which it
+            // hashes, is cleared.
+            crate::legacy::rows::erase(&tx, patient_id, before.email.as_deref()).await?;
             store::update::<patient::Entity>(
                 &tx,
                 actor,
@@ -171,8 +175,8 @@ pub async fn erase(
                     ..Default::default()
                 },
             )
-            .await?,
-        ),
+            .await?
+        }),
         // Deleted: known by their history, erased at most once.
         Err(StoreError::NotFound) => {
             if !has_history(&tx, PATIENTS.collection, patient_id).await? {
@@ -185,6 +189,7 @@ pub async fn erase(
             if erased.is_some() {
                 return Err(EraseError::AlreadyErased);
             }
+            crate::legacy::rows::erase(&tx, patient_id, None).await?;
             None
         }
         Err(err) => return Err(err.into()),

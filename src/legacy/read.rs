@@ -1,7 +1,7 @@
 //! Reading the export's CSV files: UTF-8 with or without a byte-order mark,
 //! RFC 4180 quoting, columns found by header name in any order.
 
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
 use serde_json::{Map, Value};
 
@@ -15,10 +15,12 @@ pub struct Table {
     pub rows: Vec<Row>,
 }
 
-/// One row: each header with its value as written.
+/// One row: its file's header, shared by every row, and its values as
+/// written.
 #[derive(Debug, Clone)]
 pub struct Row {
-    fields: Vec<(String, String)>,
+    headers: Arc<[String]>,
+    values: Vec<String>,
     /// Set when the row had another number of fields than the header.
     pub malformed: Option<String>,
 }
@@ -26,18 +28,28 @@ pub struct Row {
 impl Row {
     /// The trimmed value of a column, `None` when absent or empty.
     pub fn get(&self, column: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(name, _)| name == column)
-            .map(|(_, v)| v.trim())
+        let at = self.headers.iter().position(|name| name == column)?;
+        self.values
+            .get(at)
+            .map(|v| v.trim())
             .filter(|v| !v.is_empty())
+    }
+
+    /// A row as stored by an earlier import (`legacy_rows.row_values`).
+    pub fn from_json(value: &Value) -> Option<Row> {
+        let object = value.as_object()?;
+        Some(Row {
+            headers: object.keys().cloned().collect(),
+            values: (object.values())
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .collect(),
+            malformed: None,
+        })
     }
 
     /// The row in full, as written, for the report and for submissions.
     pub fn to_json(&self) -> Value {
-        let map: Map<String, Value> = self
-            .fields
-            .iter()
+        let map: Map<String, Value> = (self.headers.iter().zip(&self.values))
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
         Value::Object(map)
@@ -47,24 +59,19 @@ impl Row {
 /// Reads `<dir>/<name>.csv`.
 pub fn read(dir: &Path, name: &'static str) -> Result<Table, ImportError> {
     let path = dir.join(format!("{name}.csv"));
-    let bytes = std::fs::read(&path)
-        .map_err(|e| ImportError::Read(path.display().to_string(), e.to_string()))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| ImportError::Read(path.display().to_string(), "not UTF-8".into()))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let failed =
+        |e: &dyn std::fmt::Display| ImportError::Read(path.display().to_string(), e.to_string());
+    // Read as it is parsed: the file is never held whole in memory.
+    let file = std::fs::File::open(&path).map_err(|e| failed(&e))?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| ImportError::Read(path.display().to_string(), e.to_string()))?
-        .iter()
-        .map(|h| h.trim().to_owned())
+        .from_reader(std::io::BufReader::new(file));
+    let headers: Arc<[String]> = (reader.headers().map_err(|e| failed(&e))?.iter())
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
         .collect();
     let mut rows = Vec::new();
     for record in reader.records() {
-        let record =
-            record.map_err(|e| ImportError::Read(path.display().to_string(), e.to_string()))?;
+        let record = record.map_err(|e| failed(&e))?;
         let malformed = (record.len() != headers.len()).then(|| {
             format!(
                 "has {} fields where the header has {}",
@@ -72,14 +79,44 @@ pub fn read(dir: &Path, name: &'static str) -> Result<Table, ImportError> {
                 headers.len()
             )
         });
-        let fields = headers
+        let values = record
             .iter()
-            .cloned()
-            .zip(record.iter().map(str::to_owned))
+            .take(headers.len())
+            .map(str::to_owned)
             .collect();
-        rows.push(Row { fields, malformed });
+        rows.push(Row {
+            headers: headers.clone(),
+            values,
+            malformed,
+        });
     }
-    Ok(Table { name, rows })
+    Ok(Table::new(name, rows, id_column(name)))
+}
+
+/// The id column of an export file.
+pub fn id_column(name: &str) -> &'static str {
+    match name {
+        "medical_condition" => "medical_condition_id",
+        "hospital" => "hospital_id",
+        "specialization" => "specialization_id",
+        "contact" => "contactid",
+        "patient" => "patientid",
+        _ => "eap_dossier_id",
+    }
+}
+
+impl Table {
+    /// A table of `rows`, ordered by their id: what the import makes of a
+    /// row must not depend on where the CRM happened to write it (rule 15).
+    pub fn new(name: &'static str, mut rows: Vec<Row>, id: &str) -> Table {
+        rows.sort_by(|a, b| a.get(id).cmp(&b.get(id)));
+        Table { name, rows }
+    }
+
+    /// The id of a row of this table.
+    pub fn id_of<'r>(&self, row: &'r Row) -> &'r str {
+        row.get(id_column(self.name)).unwrap_or("")
+    }
 }
 
 #[cfg(test)]

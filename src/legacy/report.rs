@@ -15,10 +15,68 @@ pub enum Outcome {
     /// Its data went into a record that another row, or the database,
     /// already had (a person's second form, a duplicate condition).
     Merged,
-    /// An earlier import already took it; nothing was written.
+    /// An earlier import already took it as it is; nothing was written.
     Unchanged,
+    /// It changed since the last import, and its changes were brought over
+    /// (`changes`).
+    Updated,
+    /// It changed since the last import where Navigator changed the same
+    /// field: Navigator's value was kept (`conflicts`).
+    Conflict,
     /// It could not be imported; `reason` says why and `row` holds it whole.
     Rejected,
+    /// An earlier import took it, and it is no longer in the export.
+    /// Nothing was deleted.
+    Gone,
+    /// It belongs to an erased person: nothing of it was imported.
+    Skipped,
+}
+
+/// A field an import set in a record.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Change {
+    /// The record's collection.
+    pub collection: &'static str,
+    /// The record's id.
+    pub record: Uuid,
+    /// The field.
+    pub field: String,
+    /// Its value before.
+    pub from: Value,
+    /// The CRM's value, now the record's.
+    pub to: Value,
+}
+
+/// A field changed both in Navigator and in the CRM since the last import:
+/// Navigator's value was kept.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Conflict {
+    /// The record's collection.
+    pub collection: &'static str,
+    /// The record's id, when it has one yet.
+    pub record: Option<Uuid>,
+    /// The field.
+    pub field: String,
+    /// The value in Navigator, kept.
+    pub navigator: Value,
+    /// The CRM's value, not applied.
+    pub crm: Value,
+}
+
+impl Outcome {
+    /// Its name in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Merged => "merged",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Updated => "updated",
+            Outcome::Conflict => "conflict",
+            Outcome::Rejected => "rejected",
+            Outcome::Gone => "gone",
+            Outcome::Skipped => "skipped",
+        }
+    }
 }
 
 /// A record a row became or contributed to.
@@ -52,6 +110,15 @@ pub struct RowReport {
     /// A rejected row, whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub row: Option<Value>,
+    /// Fields this import brought over from the CRM.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// Fields where Navigator's value was kept over the CRM's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
+    /// The patient the row belongs to (its stored values are their data).
+    #[serde(skip)]
+    pub patient: Option<Uuid>,
     #[serde(skip)]
     owner: bool,
 }
@@ -67,8 +134,38 @@ impl RowReport {
             warnings: vec![],
             reason: None,
             row: None,
+            changes: vec![],
+            conflicts: vec![],
+            patient: None,
             owner: false,
         }
+    }
+
+    /// The row's first record: its own when `own`, else the one it merged into.
+    pub fn record(&mut self, collection: &'static str, id: Uuid, own: bool) {
+        if own {
+            self.own(collection, id)
+        } else {
+            self.merge(collection, id)
+        }
+    }
+
+    /// Navigator's value of `field` was kept over the CRM's.
+    pub fn conflict(
+        &mut self,
+        collection: &'static str,
+        record: Option<Uuid>,
+        field: &str,
+        navigator: Value,
+        crm: Value,
+    ) {
+        self.conflicts.push(Conflict {
+            collection,
+            record,
+            field: field.to_owned(),
+            navigator,
+            crm,
+        });
     }
 
     /// The row's own record.
@@ -88,20 +185,32 @@ impl RowReport {
         self.records.push(RecordRef { collection, id });
     }
 
-    /// Decides the outcome once the import has written: `known` says whether
-    /// an earlier import already mapped this row, `inserted` whether a
-    /// record was created by this run.
-    pub fn settle(&mut self, known: bool, inserted: impl Fn(&Uuid) -> bool) {
-        if self.outcome == Outcome::Rejected {
+    /// Decides the outcome once the import has written: `stored` says
+    /// whether an earlier import kept this row, `changed` whether its
+    /// values differ from those, `inserted` whether a record was created by
+    /// this run.
+    pub fn settle(&mut self, stored: bool, changed: bool, inserted: impl Fn(&Uuid) -> bool) {
+        if matches!(self.outcome, Outcome::Rejected | Outcome::Skipped) {
             return;
         }
-        self.outcome = if known {
-            Outcome::Unchanged
+        self.outcome = if !self.conflicts.is_empty() {
+            Outcome::Conflict
         } else if self.owner && self.records.first().is_some_and(|r| inserted(&r.id)) {
             Outcome::Created
+        } else if changed || !self.changes.is_empty() {
+            Outcome::Updated
+        } else if stored {
+            Outcome::Unchanged
         } else {
             Outcome::Merged
         };
+    }
+
+    /// A row an earlier import kept that the export no longer has.
+    pub fn gone(table: &'static str, id: String) -> Self {
+        let mut report = Self::new(table, id);
+        report.outcome = Outcome::Gone;
+        report
     }
 }
 
@@ -118,6 +227,12 @@ pub struct Report {
     pub rows_read: usize,
     /// Rows by file and outcome.
     pub rows: BTreeMap<&'static str, BTreeMap<Outcome, usize>>,
+    /// Rows by outcome, all files together.
+    pub totals: BTreeMap<Outcome, usize>,
+    /// Fields brought over from the CRM into existing records.
+    pub fields_updated: usize,
+    /// Fields where Navigator's value was kept over the CRM's.
+    pub conflicts: usize,
     /// Records created (or, in a dry run, to be created), by collection.
     pub created: BTreeMap<&'static str, usize>,
     /// Rows imported with values left out.
@@ -146,18 +261,20 @@ impl Report {
         for (table, outcomes) in &self.rows {
             let parts: Vec<String> = outcomes
                 .iter()
-                .map(|(o, n)| {
-                    format!(
-                        "{n} {}",
-                        serde_json::to_value(o)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default()
-                    )
-                })
+                .map(|(o, n)| format!("{n} {}", o.name()))
                 .collect();
             out.push_str(&format!("  {table:<18} {}\n", parts.join(", ")));
         }
+        let totals: Vec<String> = self
+            .totals
+            .iter()
+            .map(|(o, n)| format!("{n} {}", o.name()))
+            .collect();
+        out.push_str(&format!("  {:<18} {}\n", "total", totals.join(", ")));
+        out.push_str(&format!(
+            "  fields updated: {}; conflicts (Navigator's value kept): {}\n",
+            self.fields_updated, self.conflicts
+        ));
         let created: Vec<String> = self
             .created
             .iter()

@@ -1,20 +1,28 @@
 //! Writing a plan: kind by kind in dependency order, in batches, each batch
-//! one transaction holding its records, their history and their legacy ids.
-//! A record whose id already exists is skipped, so a second run writes
-//! nothing and a run killed half-way resumes where it stopped.
+//! one transaction holding its records and their history.
+//!
+//! A planned record that does not exist is created, unless the last import
+//! planned it too (then Navigator deleted it, and that stays done). One
+//! that exists is merged three ways, field by field: where the CRM's value
+//! changed since the last import (the plan of the rows as last imported),
+//! the record takes it if it still holds the value the import gave it, and
+//! keeps its own (a conflict) if Navigator changed it meanwhile. A second
+//! run therefore writes nothing, and a run killed half-way resumes where
+//! it stopped.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QuerySelect, TryIntoModel, prelude::Uuid,
+    IdenStatic, IntoActiveModel, Iterable, QueryFilter, QuerySelect, TryIntoModel, prelude::Uuid,
 };
 use serde::Serialize;
+use serde_json::Value;
 
 use super::{
     plan::{ACTOR, Existing, Plan, Planned},
-    report::RowReport,
+    report::{Change, Conflict, Outcome, RowReport},
 };
 use crate::db::{
     self,
@@ -23,7 +31,7 @@ use crate::db::{
         intake_submission, legacy_id, medical_condition, patient, practitioner, specialization,
         trial_referral,
     },
-    store::{self, Record},
+    store::{self, Mutable, Record},
 };
 
 /// Rows per transaction: large enough that a page of an index is rewritten
@@ -39,25 +47,24 @@ pub struct Written {
     pub inserted: HashSet<Uuid>,
     /// Records inserted (or, in a dry run, to insert), by collection.
     pub created: BTreeMap<&'static str, usize>,
+    /// Fields brought over from the CRM (or, in a dry run, to bring over).
+    pub changes: Vec<Change>,
+    /// Fields where Navigator's value was kept.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// How a kind is written.
+#[derive(Clone, Copy)]
+struct Mode {
+    dry_run: bool,
+    now: DateTime<Utc>,
 }
 
 /// The records the database already has, by natural key.
 pub async fn existing(db: &DatabaseConnection) -> Result<Existing, DbErr> {
-    let mut found = Existing::default();
-    let rows: Vec<(Uuid, String)> = medical_condition::Entity::find()
-        .select_only()
-        .columns([
-            medical_condition::Column::Id,
-            medical_condition::Column::Abbreviation,
-        ])
-        .into_tuple()
-        .all(db)
-        .await?;
-    found.conditions = rows
-        .into_iter()
-        .map(|(id, a)| (a.to_uppercase(), id))
-        .collect();
-    let rows: Vec<(Uuid, String, String)> = hospital::Entity::find()
+    use super::plan::key_upper;
+    type Pc = patient::Column;
+    let hospitals: Vec<(Uuid, String, String)> = hospital::Entity::find()
         .select_only()
         .columns([
             hospital::Column::Id,
@@ -67,87 +74,61 @@ pub async fn existing(db: &DatabaseConnection) -> Result<Existing, DbErr> {
         .into_tuple()
         .all(db)
         .await?;
-    found.hospitals = rows.into_iter().map(|(id, n, c)| ((n, c), id)).collect();
-    let rows: Vec<(Uuid, String)> = specialization::Entity::find()
-        .select_only()
-        .columns([specialization::Column::Id, specialization::Column::Name])
-        .into_tuple()
-        .all(db)
-        .await?;
-    found.specializations = rows
-        .into_iter()
-        .map(|(id, n)| (n.to_lowercase(), id))
-        .collect();
-    let rows: Vec<(Uuid, Option<String>)> = practitioner::Entity::find()
-        .select_only()
-        .columns([practitioner::Column::Id, practitioner::Column::Email])
-        .into_tuple()
-        .all(db)
-        .await?;
-    found.practitioners = rows
-        .into_iter()
-        .filter_map(|(id, e)| e.map(|e| (e, id)))
-        .collect();
-    let rows: Vec<(Uuid, Option<String>)> = patient::Entity::find()
-        .select_only()
-        .columns([patient::Column::Id, patient::Column::Email])
-        .into_tuple()
-        .all(db)
-        .await?;
-    found.patients = rows
-        .into_iter()
-        .filter_map(|(id, e)| e.map(|e| (e, id)))
-        .collect();
-    let rows: Vec<(Uuid, String)> = clinical_trial::Entity::find()
-        .select_only()
-        .columns([
-            clinical_trial::Column::Id,
+    Ok(Existing {
+        conditions: keyed::<medical_condition::Entity>(
+            db,
+            medical_condition::Column::Abbreviation,
+            |a| a.to_uppercase(),
+        )
+        .await?,
+        hospitals: hospitals
+            .into_iter()
+            .map(|(id, n, c)| ((n, c), id))
+            .collect(),
+        specializations: keyed::<specialization::Entity>(db, specialization::Column::Name, |n| {
+            n.to_lowercase()
+        })
+        .await?,
+        practitioners: keyed::<practitioner::Entity>(
+            db,
+            practitioner::Column::Email,
+            str::to_owned,
+        )
+        .await?,
+        patients: keyed::<patient::Entity>(db, Pc::Email, str::to_owned).await?,
+        trials: keyed::<clinical_trial::Entity>(
+            db,
             clinical_trial::Column::RegistryId,
-        ])
-        .into_tuple()
-        .all(db)
-        .await?;
-    found.trials = rows.into_iter().map(|(id, r)| (r, id)).collect();
-    let rows: Vec<(Uuid, String)> = expanded_access_program::Entity::find()
-        .select_only()
-        .columns([
-            expanded_access_program::Column::Id,
+            str::to_owned,
+        )
+        .await?,
+        programs: keyed::<expanded_access_program::Entity>(
+            db,
             expanded_access_program::Column::EapNumber,
-        ])
-        .into_tuple()
-        .all(db)
-        .await?;
-    found.programs = rows
-        .into_iter()
-        .map(|(id, n)| (super::plan::key_upper(&n), id))
-        .collect();
-    Ok(found)
+            key_upper,
+        )
+        .await?,
+    })
 }
 
-/// The (legacy table, legacy id, collection) of these rows that an earlier
-/// import already mapped.
-pub async fn known(
+/// Every record of `E` by its natural key `column` (made comparable by
+/// `key`); records without one are left out.
+async fn keyed<E: Record>(
     db: &DatabaseConnection,
-    rows: &[RowReport],
-) -> Result<HashSet<(String, String, String)>, DbErr> {
-    let mut known = HashSet::new();
-    let ids: Vec<String> = rows
-        .iter()
-        .map(|r| r.id.clone())
-        .filter(|id| !id.is_empty())
-        .collect();
-    for batch in ids.chunks(BATCH) {
-        let mapped = legacy_id::Entity::find()
-            .filter(legacy_id::Column::LegacyId.is_in(batch.to_vec()))
-            .all(db)
-            .await?;
-        known.extend(
-            mapped
-                .into_iter()
-                .map(|m| (m.legacy_table, m.legacy_id, m.collection)),
-        );
-    }
-    Ok(known)
+    column: E::Column,
+    key: impl Fn(&str) -> String,
+) -> Result<HashMap<String, Uuid>, DbErr> {
+    let rows: Vec<(Uuid, Option<String>)> = E::find()
+        .select_only()
+        .column(E::id_column())
+        .column(column)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, k)| k.map(|k| (key(&k), id)))
+        .collect())
 }
 
 /// Records where each row went (`legacy_ids`): every record of every
@@ -159,7 +140,13 @@ pub async fn links(
 ) -> Result<(), DbErr> {
     let mut mappings: Vec<legacy_id::ActiveModel> = rows
         .iter()
-        .filter(|r| r.outcome != super::Outcome::Rejected && !r.id.is_empty())
+        .filter(|r| {
+            !matches!(
+                r.outcome,
+                Outcome::Rejected | Outcome::Skipped | Outcome::Gone | Outcome::Unchanged
+            )
+        })
+        .filter(|r| !r.id.is_empty())
         .flat_map(|r| {
             r.records.iter().map(move |record| legacy_id::ActiveModel {
                 id: Set(Uuid::now_v7()),
@@ -193,192 +180,196 @@ pub async fn links(
     Ok(())
 }
 
-/// Writes the plan (or, in a dry run, only looks up what it would write).
+/// Writes the plan `new` over what the database holds, `old` being the
+/// plan of the rows as last imported (or, in a dry run, only works out
+/// what it would write).
 pub async fn write(
     db: &DatabaseConnection,
-    plan: &mut Plan,
+    old: Plan,
+    new: &mut Plan,
     dry_run: bool,
     now: DateTime<Utc>,
 ) -> Result<Written, DbErr> {
-    let mut written = Written::default();
+    let mode = Mode { dry_run, now };
+    let mut out = Written::default();
+    let (mut o, w) = (old, &mut out);
     kind::<medical_condition::Entity>(
         db,
-        std::mem::take(&mut plan.conditions),
-        dry_run,
-        now,
-        &mut written,
+        take(&mut o.conditions.planned),
+        take(&mut new.conditions.planned),
+        mode,
+        w,
     )
     .await?;
     kind::<hospital::Entity>(
         db,
-        std::mem::take(&mut plan.hospitals),
-        dry_run,
-        now,
-        &mut written,
+        take(&mut o.hospitals.planned),
+        take(&mut new.hospitals.planned),
+        mode,
+        w,
     )
     .await?;
     kind::<specialization::Entity>(
         db,
-        std::mem::take(&mut plan.specializations),
-        dry_run,
-        now,
-        &mut written,
+        take(&mut o.specializations.planned),
+        take(&mut new.specializations.planned),
+        mode,
+        w,
     )
     .await?;
     kind::<practitioner::Entity>(
         db,
-        std::mem::take(&mut plan.practitioners),
-        dry_run,
-        now,
-        &mut written,
+        take(&mut o.practitioners.planned),
+        take(&mut new.practitioners.planned),
+        mode,
+        w,
     )
     .await?;
     kind::<clinical_trial::Entity>(
         db,
-        std::mem::take(&mut plan.trials),
-        dry_run,
-        now,
-        &mut written,
+        take(&mut o.trials.planned),
+        take(&mut new.trials.planned),
+        mode,
+        w,
     )
     .await?;
     kind::<expanded_access_program::Entity>(
         db,
-        std::mem::take(&mut plan.programs),
-        dry_run,
-        now,
-        &mut written,
+        take(&mut o.programs.planned),
+        take(&mut new.programs.planned),
+        mode,
+        w,
     )
     .await?;
-    kind::<patient::Entity>(
-        db,
-        std::mem::take(&mut plan.patients),
-        dry_run,
-        now,
-        &mut written,
-    )
-    .await?;
-    kind::<intake_submission::Entity>(
-        db,
-        std::mem::take(&mut plan.submissions),
-        dry_run,
-        now,
-        &mut written,
-    )
-    .await?;
-    kind::<call::Entity>(
-        db,
-        std::mem::take(&mut plan.calls),
-        dry_run,
-        now,
-        &mut written,
-    )
-    .await?;
-    kind::<trial_referral::Entity>(
-        db,
-        std::mem::take(&mut plan.referrals),
-        dry_run,
-        now,
-        &mut written,
-    )
-    .await?;
-    kind::<eap_enrollment::Entity>(
-        db,
-        std::mem::take(&mut plan.enrollments),
-        dry_run,
-        now,
-        &mut written,
-    )
-    .await?;
-    Ok(written)
+    people(db, o, new, mode, w).await?;
+    Ok(out)
 }
 
+/// The people's kinds, in dependency order.
+async fn people(
+    db: &DatabaseConnection,
+    o: Plan,
+    new: &mut Plan,
+    mode: Mode,
+    w: &mut Written,
+) -> Result<(), DbErr> {
+    kind::<patient::Entity>(db, o.patients, take(&mut new.patients), mode, w).await?;
+    // Submissions are what was received: created, never changed.
+    let last = o
+        .submissions
+        .into_iter()
+        .map(|p| (p.id, Value::Null))
+        .collect();
+    create::<intake_submission::Entity>(db, &last, take(&mut new.submissions), mode, w).await?;
+    kind::<call::Entity>(db, o.calls, take(&mut new.calls), mode, w).await?;
+    kind::<trial_referral::Entity>(
+        db,
+        o.referrals.planned,
+        take(&mut new.referrals.planned),
+        mode,
+        w,
+    )
+    .await?;
+    kind::<eap_enrollment::Entity>(db, o.enrollments, take(&mut new.enrollments), mode, w).await?;
+    Ok(())
+}
+
+fn take<T>(planned: &mut Vec<T>) -> Vec<T> {
+    std::mem::take(planned)
+}
+
+/// A kind whose records change: created where missing, merged three ways
+/// where present and planned otherwise than last time.
 async fn kind<E>(
     db: &DatabaseConnection,
-    planned: Vec<Planned<E::ActiveModel>>,
-    dry_run: bool,
-    now: DateTime<Utc>,
-    written: &mut Written,
+    old: Vec<Planned<E::ActiveModel>>,
+    new: Vec<Planned<E::ActiveModel>>,
+    mode: Mode,
+    out: &mut Written,
 ) -> Result<(), DbErr>
+where
+    E: Mutable,
+    E::Model: Serialize + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model> + Clone + Send,
+{
+    let mut last: HashMap<Uuid, Value> = HashMap::with_capacity(old.len());
+    for planned in old {
+        last.insert(planned.id, json_of::<E>(planned.model)?);
+    }
+    let moved = create::<E>(db, &last, new, mode, out).await?;
+    for batch in moved.chunks(BATCH) {
+        let tx = begin(db, mode).await?;
+        for (current, planned) in batch {
+            let before = &last[&planned.id];
+            merge::<E>(&tx, current, before, planned.model.clone(), mode, out).await?;
+        }
+        finish(tx, mode).await?;
+    }
+    Ok(())
+}
+
+async fn begin(db: &DatabaseConnection, mode: Mode) -> Result<db::WriteTransaction, DbErr> {
+    if mode.dry_run {
+        db::begin_trial(db).await
+    } else {
+        db::begin_write(db).await
+    }
+}
+
+async fn finish(tx: db::WriteTransaction, mode: Mode) -> Result<(), DbErr> {
+    if mode.dry_run {
+        tx.rollback().await
+    } else {
+        tx.commit().await
+    }
+}
+
+/// Creates the planned records that do not exist and that the last import
+/// did not plan (one it planned and is missing was deleted in Navigator).
+/// Returns the existing ones the CRM changed since the last import, with
+/// their current values.
+async fn create<E>(
+    db: &DatabaseConnection,
+    last: &HashMap<Uuid, Value>,
+    planned: Vec<Planned<E::ActiveModel>>,
+    mode: Mode,
+    out: &mut Written,
+) -> Result<Vec<(E::Model, Planned<E::ActiveModel>)>, DbErr>
 where
     E: Record,
     E::Model: Serialize + IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model> + Clone + Send,
 {
     let started = std::time::Instant::now();
-    // In id order (ids are time-ordered), so each batch appends to the
-    // primary-key and history indexes instead of touching pages all over.
     let total = planned.len();
     let mut planned = planned;
+    // In id order (ids are time-ordered), so each batch appends to the
+    // primary-key and history indexes instead of touching pages all over.
     planned.sort_by_key(|p| p.id);
+    let mut moved = Vec::new();
     let mut remaining = planned.into_iter();
     loop {
         let chunk: Vec<Planned<E::ActiveModel>> = remaining.by_ref().take(BATCH).collect();
         if chunk.is_empty() {
             break;
         }
-        let tx = if dry_run {
-            db::begin_trial(db).await?
-        } else {
-            db::begin_write(db).await?
-        };
-        let mut present = HashSet::new();
-        for ids in chunk.chunks(ROWS_PER_STATEMENT * 10) {
-            let ids: Vec<Uuid> = ids.iter().map(|p| p.id).collect();
-            let found: Vec<Uuid> = E::find()
-                .select_only()
-                .column(E::id_column())
-                .filter(E::id_column().is_in(ids))
-                .into_tuple()
-                .all(&tx)
-                .await?;
-            present.extend(found);
+        let tx = begin(db, mode).await?;
+        let mut present = present::<E>(&tx, &chunk).await?;
+        let mut new = Vec::new();
+        for p in chunk {
+            match (present.remove(&p.id), last.get(&p.id)) {
+                (None, None) => new.push(p),
+                (None, Some(_)) => {}
+                (Some(current), Some(before)) if !before.is_null() => {
+                    if *before != json_of::<E>(p.model.clone())? {
+                        moved.push((current, p));
+                    }
+                }
+                (Some(_), _) => {}
+            }
         }
-        let rows = chunk.len();
-        let new: Vec<Planned<E::ActiveModel>> = chunk
-            .into_iter()
-            .filter(|p| !present.contains(&p.id))
-            .collect();
-        *written.created.entry(E::COLLECTION).or_default() += new.len();
-        written.inserted.extend(new.iter().map(|p| p.id));
-        if dry_run {
-            tx.rollback().await?;
-            continue;
-        }
-        let inserted = new.len();
-        let mut models = Vec::with_capacity(inserted);
-        let mut histories = Vec::with_capacity(inserted);
-        for planned in new {
-            let model = planned.model.try_into_model()?;
-            let after = serde_json::to_value(&model).unwrap_or_default();
-            histories.push(history::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                collection: Set(E::COLLECTION.to_owned()),
-                record_id: Set(planned.id),
-                version: Set(1),
-                action: Set("create".to_owned()),
-                actor: Set(ACTOR.to_owned()),
-                at: Set(now),
-                changes: Set(store::creation(after)),
-            });
-            models.push(model.into_active_model());
-        }
-        for rows in models.chunks(ROWS_PER_STATEMENT) {
-            E::insert_many(rows.to_vec())
-                .exec_without_returning(&tx)
-                .await?;
-        }
-        for rows in histories.chunks(ROWS_PER_STATEMENT) {
-            history::Entity::insert_many(rows.to_vec())
-                .exec_without_returning(&tx)
-                .await?;
-        }
-        tx.commit().await?;
-        tracing::debug!(
-            collection = E::COLLECTION,
-            rows,
-            inserted,
-            "import batch committed"
-        );
+        insert::<E>(&tx, new, mode, out).await?;
+        finish(tx, mode).await?;
     }
     tracing::info!(
         collection = E::COLLECTION,
@@ -386,5 +377,201 @@ where
         ms = started.elapsed().as_millis() as u64,
         "written"
     );
+    Ok(moved)
+}
+
+/// The records of `chunk` that exist, by id.
+async fn present<E: Record>(
+    tx: &db::WriteTransaction,
+    chunk: &[Planned<E::ActiveModel>],
+) -> Result<HashMap<Uuid, E::Model>, DbErr> {
+    let mut present = HashMap::new();
+    for ids in chunk.chunks(ROWS_PER_STATEMENT * 10) {
+        let ids: Vec<Uuid> = ids.iter().map(|p| p.id).collect();
+        let found = E::find().filter(E::id_column().is_in(ids)).all(tx).await?;
+        present.extend(found.into_iter().map(|m| (E::id_of(&m), m)));
+    }
+    Ok(present)
+}
+
+/// Inserts new records with their history (actor [`ACTOR`]).
+async fn insert<E>(
+    tx: &db::WriteTransaction,
+    new: Vec<Planned<E::ActiveModel>>,
+    mode: Mode,
+    out: &mut Written,
+) -> Result<(), DbErr>
+where
+    E: Record,
+    E::Model: Serialize + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model> + Clone + Send,
+{
+    *out.created.entry(E::COLLECTION).or_default() += new.len();
+    out.inserted.extend(new.iter().map(|p| p.id));
+    if mode.dry_run {
+        return Ok(());
+    }
+    let mut models = Vec::with_capacity(new.len());
+    let mut histories = Vec::with_capacity(new.len());
+    for planned in new {
+        let model = planned.model.try_into_model()?;
+        let after = serde_json::to_value(&model).unwrap_or_default();
+        histories.push(history::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            collection: Set(E::COLLECTION.to_owned()),
+            record_id: Set(planned.id),
+            version: Set(1),
+            action: Set("create".to_owned()),
+            actor: Set(ACTOR.to_owned()),
+            at: Set(mode.now),
+            changes: Set(store::creation(after)),
+        });
+        models.push(model.into_active_model());
+    }
+    for rows in models.chunks(ROWS_PER_STATEMENT) {
+        E::insert_many(rows.to_vec())
+            .exec_without_returning(tx)
+            .await?;
+    }
+    for rows in histories.chunks(ROWS_PER_STATEMENT) {
+        history::Entity::insert_many(rows.to_vec())
+            .exec_without_returning(tx)
+            .await?;
+    }
     Ok(())
+}
+
+/// Bookkeeping columns no import compares.
+const BOOKKEEPING: &[&str] = &["id", "version", "created_at", "updated_at"];
+
+/// Merges the CRM's new values into `current`, field by field: a field
+/// whose planned value moved from `last` takes it if Navigator left it as
+/// the import set it, and is a conflict otherwise.
+async fn merge<E>(
+    tx: &db::WriteTransaction,
+    current: &E::Model,
+    last: &Value,
+    planned: E::ActiveModel,
+    mode: Mode,
+    out: &mut Written,
+) -> Result<(), DbErr>
+where
+    E: Mutable,
+    E::Model: Serialize,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model> + Clone + Send,
+{
+    let crm = json_of::<E>(planned.clone())?;
+    let now = serde_json::to_value(current).unwrap_or_default();
+    let record = E::id_of(current);
+    let mut changes = planned;
+    let mut any = false;
+    for column in E::Column::iter() {
+        let field = column.as_str();
+        let (was, to, has) = (
+            last.get(field).unwrap_or(&Value::Null),
+            crm.get(field).unwrap_or(&Value::Null),
+            now.get(field).unwrap_or(&Value::Null),
+        );
+        let moved = !BOOKKEEPING.contains(&field) && was != to && has != to;
+        if moved && has == was && !undoes(E::COLLECTION, field, has, to) {
+            out.changes.push(Change {
+                collection: E::COLLECTION,
+                record,
+                field: field.to_owned(),
+                from: has.clone(),
+                to: to.clone(),
+            });
+            any = true;
+            continue;
+        }
+        if moved && has != was {
+            out.conflicts.push(Conflict {
+                collection: E::COLLECTION,
+                record: Some(record),
+                field: field.to_owned(),
+                navigator: has.clone(),
+                crm: to.clone(),
+            });
+        }
+        changes.not_set(column);
+    }
+    if any && !mode.dry_run {
+        store::update::<E>(tx, ACTOR, current, changes)
+            .await
+            .map_err(|e| DbErr::Custom(format!("merging into {record}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Whether setting `field` from `current` to `crm` would undo what
+/// Navigator did (rule 13): an import never turns a patient back into a
+/// lead, reopens a call or an enrollment, or moves a record to another
+/// person.
+fn undoes(collection: &str, field: &str, current: &Value, crm: &Value) -> bool {
+    match (collection, field) {
+        (_, "patient_id" | "patient_status") => true,
+        ("patients", "status") => current == "patient",
+        ("patients", "converted_at") => crm.is_null(),
+        ("calls", "status") => crm == "scheduled",
+        ("eap-enrollments", "status") => current == "completed",
+        _ => false,
+    }
+}
+
+/// A planned record as the JSON of its model.
+fn json_of<E>(model: E::ActiveModel) -> Result<Value, DbErr>
+where
+    E: EntityTrait,
+    E::Model: Serialize,
+    E::ActiveModel: TryIntoModel<E::Model>,
+{
+    let model = model.try_into_model()?;
+    Ok(serde_json::to_value(&model).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_import_never_undoes_a_conversion_or_reopens_a_call() {
+        assert!(undoes(
+            "patients",
+            "status",
+            &json!("patient"),
+            &json!("lead")
+        ));
+        assert!(!undoes(
+            "patients",
+            "status",
+            &json!("lead"),
+            &json!("patient")
+        ));
+        assert!(undoes(
+            "calls",
+            "status",
+            &json!("completed"),
+            &json!("scheduled")
+        ));
+        assert!(!undoes(
+            "calls",
+            "status",
+            &json!("scheduled"),
+            &json!("no_show")
+        ));
+        assert!(undoes(
+            "intake-submissions",
+            "patient_id",
+            &json!("a"),
+            &json!("b")
+        ));
+        assert!(!undoes(
+            "patients",
+            "first_name",
+            &json!("Ann"),
+            &json!("Anne")
+        ));
+    }
 }

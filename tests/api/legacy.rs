@@ -10,7 +10,8 @@ use std::{
 
 use navigator::{
     db::entities::{
-        call, eap_enrollment, history, intake_submission, legacy_id, patient, trial_referral,
+        call, eap_enrollment, history, intake_submission, legacy_id, legacy_row, patient,
+        trial_referral,
     },
     domain::Role,
     legacy::{self, Outcome},
@@ -21,11 +22,12 @@ use serde_json::Value;
 use crate::{helpers::TestApp, on_both_databases};
 
 fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/legacy-crm/sample")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-crm/sample")
 }
 
 fn truth() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/legacy-crm/sample.truth.json");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-crm/sample.truth.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -175,32 +177,13 @@ on_both_databases! {
 
     async fn an_import_killed_half_way_resumes_to_the_same_result_as_an_uninterrupted_one(app) {
         let export = generated_export(2500);
-        let binary = env!("CARGO_BIN_EXE_navigator");
-        let mut child = Command::new(binary)
-            .args(["import-legacy", export.to_str().unwrap()])
-            .env("DATABASE_URL", &app.url)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Kill it as soon as its first people are committed: the import is
+        // Killed as soon as its first people are committed: the import is
         // then certainly half-way (the legacy ids are written last).
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let people = patient::Entity::find().count(&app.db).await.unwrap_or(0);
-            if people > 0 || Instant::now() > deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        import_killed_once_people_exceed(app, &export, 0).await;
         assert!(patient::Entity::find().count(&app.db).await.unwrap() > 0, "the import committed nothing before it was killed");
         assert_eq!(legacy_id::Entity::find().count(&app.db).await.unwrap(), 0, "the kill came after the import finished");
 
-        let status = Command::new(binary).args(["import-legacy", export.to_str().unwrap()]).env("DATABASE_URL", &app.url).env("RUST_LOG", "warn").stdout(Stdio::null()).status().unwrap();
-        assert!(status.success());
+        assert!(import_command(app, &export).status().unwrap().success());
 
         let clean = TestApp::new(app.backend).await;
         legacy::import(&clean.db, &export, legacy::Options::default()).await.unwrap();
@@ -209,6 +192,32 @@ on_both_databases! {
         same(&resumed, &uninterrupted);
         std::fs::remove_dir_all(export.parent().unwrap()).ok();
     }
+}
+
+/// `navigator import-legacy DIR` into the app's database, quiet.
+fn import_command(app: &TestApp, dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_navigator"));
+    command
+        .args(["import-legacy", dir.to_str().unwrap()])
+        .env("DATABASE_URL", &app.url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
+/// Runs the import of `dir` and kills it (`kill -9`) as soon as the
+/// database holds more than `people` people, or after two minutes.
+async fn import_killed_once_people_exceed(app: &TestApp, dir: &Path, people: u64) {
+    let mut child = import_command(app, dir).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while patient::Entity::find().count(&app.db).await.unwrap_or(0) <= people
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 /// The ids of every imported record, and the mapping of legacy rows.
@@ -249,6 +258,19 @@ async fn snapshot(app: &TestApp) -> Vec<Vec<String>> {
     ]
 }
 
+/// Every person's id with the dates the import gave them.
+async fn dated(app: &TestApp) -> Vec<String> {
+    let mut rows: Vec<String> = patient::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| format!("{} {} {:?}", p.id, p.created_at, p.converted_at))
+        .collect();
+    rows.sort();
+    rows
+}
+
 /// Compares two snapshots category by category, showing only what differs.
 #[track_caller]
 fn same(left: &[Vec<String>], right: &[Vec<String>]) {
@@ -276,7 +298,8 @@ fn same(left: &[Vec<String>], right: &[Vec<String>]) {
 fn generated_export(leads: u32) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("navigator-export-{}", Uuid::now_v7().simple()));
     let out = dir.join("export");
-    let generator = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/legacy-crm/generate.py");
+    let generator =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-crm/generate.py");
     let status = Command::new("python3")
         .arg(generator)
         .args([
@@ -289,5 +312,355 @@ fn generated_export(leads: u32) -> PathBuf {
         .status()
         .expect("python3 runs the export generator");
     assert!(status.success());
+    out
+}
+
+// ---- Successive exports (FORMAT.md rules 9-15), each rule from a small export of its own.
+
+const CONTACT: &str = "contactid,firstname,lastname,emailaddress1,contact_type,medical_condition,booking_date,reminder_date,no_show,job_title,specialization,medical_license_number,hospital,createdon,modifiedon";
+const PATIENT: &str = "patientid,firstname,lastname,email,first_contact_date,initial_consult_date,medical_condition,trial_id,eligible,ineligible_reason,ct_referral_date,eap_enrollment_date,contact_record,physician,ct_outcome,createdon,modifiedon";
+const DOSSIER: &str = "eap_dossier_id,eap_number,patient,product,eap_enrollment_date";
+
+/// A lead row of `email`, created on day `day` of January 2023.
+fn lead(id: &str, first: &str, email: &str, day: u32, booking: &str, no_show: &str) -> String {
+    format!(
+        "{id},{first},Lee,{email},Patient - Lead,Glioblastoma,{booking},,{no_show},,,,,2023-01-{day:02}T10:00:00Z,2023-01-{day:02}T10:00:00Z"
+    )
+}
+
+/// A patient row of `email` with an optional trial.
+fn patient_row(id: &str, email: &str, trial: &str, outcome: &str) -> String {
+    format!(
+        "{id},Ann,Lee,{email},,,,{trial},,,,2023-03-01T10:00:00Z,,,{outcome},2023-02-01T10:00:00Z,2023-02-01T10:00:00Z"
+    )
+}
+
+/// An export of these lead, patient and dossier rows, in a fresh directory.
+fn export_of(contacts: &[String], patients: &[String], dossiers: &[String]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("navigator-later-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, header: &str, rows: &[String]| {
+        let body: String = std::iter::once(header.to_owned())
+            .chain(rows.iter().cloned())
+            .map(|l| l + "\n")
+            .collect();
+        std::fs::write(dir.join(format!("{name}.csv")), body).unwrap();
+    };
+    file(
+        "medical_condition",
+        "medical_condition_id,name,abbreviation",
+        &["mc1,Glioblastoma,GBM".to_owned()],
+    );
+    file("hospital", "hospital_id,name,city", &[]);
+    file("specialization", "specialization_id,name", &[]);
+    file("contact", CONTACT, contacts);
+    file("patient", PATIENT, patients);
+    file("eap_dossier", DOSSIER, dossiers);
+    dir
+}
+
+async fn import(app: &TestApp, dir: &Path) -> legacy::Report {
+    legacy::import(&app.db, dir, legacy::Options::default())
+        .await
+        .unwrap()
+}
+
+fn entry<'r>(report: &'r legacy::Report, id: &str) -> &'r legacy::RowReport {
+    report
+        .entries
+        .iter()
+        .find(|e| e.id == id)
+        .unwrap_or_else(|| panic!("no entry for {id}"))
+}
+
+/// The one person of `email`, as a navigator sees them with their records.
+async fn person(app: &TestApp, email: &str) -> Value {
+    let found = app
+        .get(&format!("/v1/patients?email={email}"), Role::Navigator)
+        .await
+        .expect(200);
+    let id = found.body["items"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no person {email}"))
+        .to_owned();
+    app.get(
+        &format!("/v1/patients/{id}?include=calls,submissions,referrals,enrollments"),
+        Role::Navigator,
+    )
+    .await
+    .expect(200)
+    .body
+}
+
+on_both_databases! {
+    async fn rule_11_a_field_changed_in_navigator_and_in_the_crm_keeps_navigators_value_and_is_a_conflict(app) {
+        let first = export_of(&[lead("c1", "Ann", "ann@example.org", 1, "", "")], &[], &[]);
+        import(app, &first).await;
+        let ann = person(app, "ann@example.org").await;
+        let id = ann["id"].as_str().unwrap().to_owned();
+        app.patch(&format!("/v1/patients/{id}"), Role::Navigator, serde_json::json!({"first_name": "Anne", "last_name": "Lee-Smith"})).await.expect(200);
+
+        // The CRM renames her too, and books a call.
+        let later = export_of(&[lead("c1", "Annie", "ann@example.org", 1, "2023-02-01T09:00:00Z", "")], &[], &[]);
+        let report = import(app, &later).await;
+        let row = entry(&report, "c1");
+        assert_eq!(row.outcome, Outcome::Conflict, "{row:?}");
+        let conflict = row.conflicts.iter().find(|c| c.field == "first_name").unwrap();
+        assert_eq!((conflict.navigator.as_str(), conflict.crm.as_str()), (Some("Anne"), Some("Annie")));
+        assert_eq!(report.totals[&Outcome::Conflict], 1);
+        let ann = person(app, "ann@example.org").await;
+        assert_eq!(ann["first_name"], "Anne", "Navigator's value is kept");
+        assert_eq!(ann["last_name"], "Lee-Smith", "the CRM did not change it: Navigator's stays");
+        assert_eq!(ann["calls"].as_array().unwrap().len(), 1, "the new booking is a new call");
+
+        // A third import of the same export changes nothing.
+        let history_before = history::Entity::find().count(&app.db).await.unwrap();
+        let again = import(app, &later).await;
+        assert!(again.nothing_changed, "{}", again.summary());
+        assert!(again.entries.iter().all(|e| e.outcome == Outcome::Unchanged), "{}", again.summary());
+        assert_eq!(history::Entity::find().count(&app.db).await.unwrap(), history_before);
+    }
+
+    async fn rule_11_a_field_nobody_changed_in_navigator_follows_the_crm_and_history_names_the_import(app) {
+        import(app, &export_of(&[lead("c1", "Ann", "ann@example.org", 1, "", "")], &[], &[])).await;
+        let report = import(app, &export_of(&[lead("c1", "Annie", "ann@example.org", 1, "", "")], &[], &[])).await;
+        let row = entry(&report, "c1");
+        assert_eq!(row.outcome, Outcome::Updated);
+        assert!(row.changes.iter().any(|c| c.field == "first_name" && c.to == "Annie"), "{row:?}");
+        let ann = person(app, "ann@example.org").await;
+        assert_eq!(ann["first_name"], "Annie");
+        assert_eq!(ann["submissions"][0]["first_name"], "Ann", "a submission stays what was received");
+        let history = app.get(&format!("/v1/patients/{}/history", ann["id"].as_str().unwrap()), Role::Navigator).await.expect(200);
+        let last = history.body["items"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["actor"], legacy::ACTOR);
+        assert_eq!(last["changes"]["first_name"]["to"], "Annie");
+    }
+
+    async fn rule_11_a_rescheduled_booking_moves_the_call_and_a_no_show_answer_completes_it(app) {
+        import(app, &export_of(&[lead("c1", "Ann", "ann@example.org", 1, "2023-02-01T09:00:00Z", "")], &[], &[])).await;
+        import(app, &export_of(&[lead("c1", "Ann", "ann@example.org", 1, "2023-02-03T09:00:00Z", "")], &[], &[])).await;
+        let calls = person(app, "ann@example.org").await["calls"].clone();
+        assert_eq!(calls.as_array().unwrap().len(), 1, "{calls}");
+        assert_eq!(calls[0]["scheduled_at"], "2023-02-03T09:00:00Z");
+        import(app, &export_of(&[lead("c1", "Ann", "ann@example.org", 1, "2023-02-03T09:00:00Z", "No")], &[], &[])).await;
+        let calls = person(app, "ann@example.org").await["calls"].clone();
+        assert_eq!((calls.as_array().unwrap().len(), calls[0]["status"].as_str()), (1, Some("completed")));
+    }
+
+    async fn rule_11_a_changed_email_never_moves_a_row_to_another_person(app) {
+        import(app, &export_of(&[lead("c1", "Ann", "ann@example.org", 1, "", "")], &[], &[])).await;
+        let report = import(app, &export_of(&[lead("c1", "Ann", "ann.lee@example.org", 1, "", "")], &[], &[])).await;
+        let row = entry(&report, "c1");
+        assert_eq!(row.outcome, Outcome::Conflict);
+        assert!(row.conflicts.iter().any(|c| c.field == "email" && c.crm == "ann.lee@example.org"), "{row:?}");
+        assert_eq!(total(app, "/v1/patients").await, 1);
+        assert_eq!(person(app, "ann@example.org").await["submissions"].as_array().unwrap().len(), 1);
+    }
+
+    async fn rule_11_a_changed_trial_id_adds_a_referral_and_an_outcome_updates_the_current_one(app) {
+        let contacts = [lead("c1", "Ann", "ann@example.org", 1, "", "")];
+        import(app, &export_of(&contacts, &[patient_row("p1", "ann@example.org", "NCT01000001", "Pending")], &[])).await;
+        import(app, &export_of(&contacts, &[patient_row("p1", "ann@example.org", "NCT01000002", "Pending")], &[])).await;
+        let trials = all(app, "clinical-trials").await;
+        let ann = person(app, "ann@example.org").await;
+        let mut referred: Vec<&str> = ann["referrals"].as_array().unwrap().iter().map(|r| trials[r["trial_id"].as_str().unwrap()]["registry_id"].as_str().unwrap()).collect();
+        referred.sort();
+        assert_eq!(referred, ["NCT01000001", "NCT01000002"], "Navigator keeps the first referral");
+        import(app, &export_of(&contacts, &[patient_row("p1", "ann@example.org", "NCT01000002", "Enrolled")], &[])).await;
+        let ann = person(app, "ann@example.org").await;
+        let outcomes: BTreeMap<&str, &str> = ann["referrals"].as_array().unwrap().iter().map(|r| (trials[r["trial_id"].as_str().unwrap()]["registry_id"].as_str().unwrap(), r["outcome"].as_str().unwrap())).collect();
+        assert_eq!(outcomes["NCT01000002"], "enrolled");
+        assert_eq!(outcomes["NCT01000001"], "pending");
+    }
+
+    async fn rules_10_12_13_conversions_in_navigator_and_in_the_crm_and_a_gone_row_undo_nothing(app) {
+        // Bea converts in Navigator (after a completed call), Cas in the CRM.
+        let contacts = [lead("c1", "Bea", "bea@example.org", 1, "2023-01-05T09:00:00Z", "No"), lead("c2", "Cas", "cas@example.org", 2, "", "")];
+        import(app, &export_of(&contacts, &[], &[])).await;
+        let bea = person(app, "bea@example.org").await;
+        app.post(&format!("/v1/patients/{}/convert", bea["id"].as_str().unwrap()), Role::Navigator, serde_json::json!({})).await.expect(200);
+        let both = [patient_row("p1", "bea@example.org", "", ""), patient_row("p2", "cas@example.org", "", "")];
+        let report = import(app, &export_of(&contacts, &both, &[])).await;
+        assert_eq!(person(app, "bea@example.org").await["status"], "patient");
+        assert_eq!(person(app, "cas@example.org").await["status"], "patient", "a new patient row converts its person");
+        assert_ne!(entry(&report, "p2").outcome, Outcome::Rejected);
+
+        // The CRM loses Cas's patient row and Bea's lead row: nothing is undone or deleted.
+        let report = import(app, &export_of(&contacts[1..], &both[..1], &[])).await;
+        assert_eq!(entry(&report, "p2").outcome, Outcome::Gone);
+        assert_eq!(entry(&report, "c1").outcome, Outcome::Gone);
+        assert_eq!(report.totals[&Outcome::Gone], 2);
+        assert_eq!(person(app, "cas@example.org").await["status"], "patient", "never turned back into a lead");
+        let bea = person(app, "bea@example.org").await;
+        assert_eq!((bea["status"].as_str(), bea["calls"].as_array().unwrap().len()), (Some("patient"), 1));
+    }
+
+    async fn rule_13_an_erased_person_is_never_refilled(app) {
+        let rows = [lead("c1", "Ann", "ann@example.org", 1, "", "")];
+        import(app, &export_of(&rows, &[], &[])).await;
+        let id = person(app, "ann@example.org").await["id"].as_str().unwrap().to_owned();
+        app.post(&format!("/v1/patients/{id}/erase"), Role::Admin, serde_json::json!({"reason": "Art. 17"})).await.expect(200);
+        let kept = app.get("/v1/legacy-ids?legacy_id=c1&legacy_table=contact", Role::Navigator).await.expect(200);
+        assert!(kept.body["items"].as_array().unwrap().iter().all(|i| i["row"].is_null()), "erasure reaches the kept CRM row: {}", kept.body);
+
+        // The CRM still has her, changed, and a new form of hers.
+        let later = [lead("c1", "Annie", "ann@example.org", 1, "", ""), lead("c9", "Ann", " ANN@example.org", 9, "2023-02-01T09:00:00Z", "")];
+        let report = import(app, &export_of(&later, &[], &[])).await;
+        assert_eq!(entry(&report, "c1").outcome, Outcome::Skipped);
+        assert_eq!(entry(&report, "c9").outcome, Outcome::Skipped);
+        let erased = app.get(&format!("/v1/patients/{id}"), Role::Navigator).await.expect(200).body;
+        assert!(erased["first_name"].is_null() && erased["email"].is_null(), "{erased}");
+        assert_eq!(total(app, "/v1/patients").await, 1);
+        assert_eq!(total(app, "/v1/intake-submissions").await, 1);
+        assert_eq!(total(app, "/v1/calls").await, 0);
+    }
+
+    async fn rule_14_the_row_as_last_imported_is_kept_shown_to_navigators_withheld_from_viewers_and_logged(app) {
+        let contacts = [lead("c1", "Ann", "ann@example.org", 1, "", "")];
+        import(app, &export_of(&contacts, &[patient_row("p1", "ann@example.org", "", "")], &[])).await;
+        let uri = "/v1/legacy-ids?legacy_id=p1&legacy_table=patient";
+        let shown = app.get(uri, Role::Navigator).await.expect(200);
+        let item = &shown.body["items"][0];
+        assert_eq!(item["row"]["eap_enrollment_date"], "2023-03-01T10:00:00Z", "a column with no place in the model is kept");
+        let patient = item["record_id"].as_str().unwrap().to_owned();
+        let viewer = app.get(uri, Role::Viewer).await.expect(200);
+        assert!(viewer.body["items"][0].get("row").is_none(), "{}", viewer.body);
+        let log = app.get(&format!("/v1/patients/{patient}/access-log"), Role::Admin).await.expect(200);
+        assert!(log.body["items"].as_array().unwrap().iter().any(|e| e["route"].as_str().unwrap_or("").contains("/v1/legacy-ids")), "{}", log.body);
+    }
+
+    async fn rule_15_the_same_export_gives_the_same_records_in_two_databases(app) {
+        legacy::import(&app.db, &sample(), legacy::Options::default()).await.unwrap();
+        let other = TestApp::new(app.backend).await;
+        legacy::import(&other.db, &sample(), legacy::Options::default()).await.unwrap();
+        let (here, there) = (snapshot(app).await, snapshot(&other).await);
+        assert_eq!(dated(app).await, dated(&other).await);
+        other.finish().await;
+        same(&here[..5], &there[..5]);
+    }
+
+    async fn an_eap_number_whose_rows_name_different_products_is_reported(app) {
+        let contacts = [lead("c1", "Ann", "ann@example.org", 1, "", "")];
+        let dossiers = ["d1,EAP-1,p1,Givinostat,2023-04-01T10:00:00Z".to_owned(), "d2,eap-1 ,p1,Vamorolone,2023-05-01T10:00:00Z".to_owned()];
+        let report = import(app, &export_of(&contacts, &[patient_row("p1", "ann@example.org", "", "")], &dossiers)).await;
+        assert!(entry(&report, "d2").warnings.iter().any(|w| w.contains("Vamorolone") && w.contains("Givinostat")), "{:?}", entry(&report, "d2"));
+        assert_eq!(total(app, "/v1/expanded-access-programs").await, 1);
+    }
+
+    async fn a_dry_run_of_a_later_export_reports_its_changes_and_writes_nothing(app) {
+        import(app, &export_of(&[lead("c1", "Ann", "ann@example.org", 1, "", "")], &[], &[])).await;
+        let later = export_of(&[lead("c1", "Annie", "ann@example.org", 1, "", ""), lead("c2", "Bo", "bo@example.org", 2, "", "")], &[], &[]);
+        let report = legacy::import(&app.db, &later, legacy::Options { dry_run: true }).await.unwrap();
+        assert_eq!(entry(&report, "c1").outcome, Outcome::Updated);
+        assert_eq!(entry(&report, "c2").outcome, Outcome::Created);
+        assert_eq!(person(app, "ann@example.org").await["first_name"], "Ann");
+        assert_eq!(total(app, "/v1/patients").await, 1);
+    }
+}
+
+/// `later/`: the sample as `tests/fixtures/legacy-crm/later.py` changes it.
+fn later_sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-crm/later")
+}
+
+/// A later export of `export` made by `later.py`, in a fresh directory.
+fn later_of(export: &Path, every: u32) -> PathBuf {
+    let out = export.parent().unwrap().join("later");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-crm/later.py");
+    let status = Command::new("python3")
+        .arg(script)
+        .args([
+            export.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--every",
+            &every.to_string(),
+        ])
+        .status()
+        .expect("python3 runs later.py");
+    assert!(status.success());
+    out
+}
+
+on_both_databases! {
+    async fn a_later_export_of_the_sample_imports_with_the_report_expected_and_a_third_import_changes_nothing(app) {
+        import(app, &sample()).await;
+        let referrals = total(app, "/v1/trial-referrals").await;
+        let report = import(app, &later_sample()).await;
+        println!("{}", report.summary());
+        // later.py (every 10th): 25 lead rows gone, 25 new people, 3 patient
+        // rows naming another trial (a fourth patient row reports the
+        // person's first contact moved, as its earliest lead row is gone).
+        let count = |table: &str, outcome: Outcome| report.rows.get(table).and_then(|r| r.get(&outcome)).copied().unwrap_or(0);
+        assert_eq!(count("contact", Outcome::Gone), 25);
+        assert_eq!(count("contact", Outcome::Created), 25);
+        assert_eq!(report.created["patients"], 25);
+        assert_eq!(count("patient", Outcome::Updated), 4);
+        assert_eq!(total(app, "/v1/trial-referrals").await, referrals + 3, "a changed trial_id adds a referral");
+        assert_eq!(report.totals.get(&Outcome::Conflict), None, "nobody worked in Navigator");
+        assert!(count("contact", Outcome::Updated) >= 40, "{}", report.summary());
+        let renamed = report.entries.iter().filter(|e| e.changes.iter().any(|c| c.field == "first_name" && c.to.as_str().is_some_and(|n| n.ends_with("-Marie")))).count();
+        assert!(renamed > 0, "{}", report.summary());
+        let moved = report.entries.iter().filter(|e| e.changes.iter().any(|c| c.collection == "calls" && c.field == "scheduled_at")).count();
+        let answered = report.entries.iter().filter(|e| e.changes.iter().any(|c| c.collection == "calls" && c.field == "status")).count();
+        assert!(moved > 0 && answered > 0, "{}", report.summary());
+
+        let before = snapshot(app).await;
+        let history_before = history::Entity::find().count(&app.db).await.unwrap();
+        let third = import(app, &later_sample()).await;
+        assert!(third.nothing_changed, "{}", third.summary());
+        assert!(third.entries.iter().all(|e| matches!(e.outcome, Outcome::Unchanged | Outcome::Rejected | Outcome::Gone)), "{}", third.summary());
+        assert_eq!(snapshot(app).await, before);
+        assert_eq!(history::Entity::find().count(&app.db).await.unwrap(), history_before);
+    }
+
+    async fn a_later_import_killed_half_way_resumes_to_the_same_result_as_an_uninterrupted_one(app) {
+        let export = generated_export(1500);
+        let later = later_of(&export, 5);
+        legacy::import(&app.db, &export, legacy::Options::default()).await.unwrap();
+        let people = patient::Entity::find().count(&app.db).await.unwrap();
+        let kept = legacy_row::Entity::find().count(&app.db).await.unwrap();
+        // Killed once its new people are committed: the rows it read are
+        // kept last, so it is then certainly half-way.
+        import_killed_once_people_exceed(app, &later, people).await;
+        assert!(patient::Entity::find().count(&app.db).await.unwrap() > people, "the later import committed nothing before it was killed");
+        assert_eq!(legacy_row::Entity::find().count(&app.db).await.unwrap(), kept, "the kill came after the rows were kept");
+
+        assert!(import_command(app, &later).status().unwrap().success());
+
+        let clean = TestApp::new(app.backend).await;
+        legacy::import(&clean.db, &export, legacy::Options::default()).await.unwrap();
+        legacy::import(&clean.db, &later, legacy::Options::default()).await.unwrap();
+        let (resumed, uninterrupted) = (snapshot(app).await, snapshot(&clean).await);
+        let (resumed_people, clean_people) = (people_now(app).await, people_now(&clean).await);
+        clean.finish().await;
+        same(&resumed, &uninterrupted);
+        assert!(resumed_people == clean_people, "the people's fields differ");
+        std::fs::remove_dir_all(export.parent().unwrap()).ok();
+    }
+}
+
+/// Every person's fields (without bookkeeping), and every call's, sorted.
+async fn people_now(app: &TestApp) -> Vec<String> {
+    let mut out: Vec<String> = patient::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| {
+            format!(
+                "{} {} {:?} {:?} {:?} {:?}",
+                p.id, p.status, p.first_name, p.last_name, p.converted_at, p.medical_condition_id
+            )
+        })
+        .collect();
+    out.extend(
+        call::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| format!("{} {} {}", c.id, c.scheduled_at, c.status)),
+    );
+    out.sort();
     out
 }

@@ -14,6 +14,7 @@ pub mod hospital;
 pub mod idempotency_key;
 pub mod intake_submission;
 pub mod legacy_id;
+pub mod legacy_row;
 pub mod medical_condition;
 pub mod patient;
 pub mod practitioner;

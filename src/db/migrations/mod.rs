@@ -14,6 +14,7 @@ mod m0003_legacy_ids;
 mod m0004_privacy;
 mod m0005_access_log_index;
 mod m0006_erasure_outlives_the_record;
+mod m0007_legacy_rows;
 
 use chrono::Utc;
 use sea_orm::{
@@ -62,6 +63,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "erasure outlives the patient's row; idempotency keys found by age",
         statements: m0006_erasure_outlives_the_record::statements,
+    },
+    Migration {
+        version: 7,
+        name: "legacy CRM rows as last imported",
+        statements: m0007_legacy_rows::statements,
     },
 ];
 

@@ -143,6 +143,23 @@ where
     V: From<E::Model> + Declared,
     F: Filter<E>,
 {
+    let listed = listed::<E, V, F>(state, who, filters).await?;
+    Ok(page_of(who, listed, V::from))
+}
+
+/// The records of a list's page, for a list that adds to its views; a role
+/// may not filter by a field of `V` it may not read.
+pub async fn listed<E, V, F>(
+    state: &AppState,
+    who: &Principal,
+    filters: F,
+) -> ApiResult<store::Listed<E::Model>>
+where
+    E: store::Record,
+    E::Model: Sync,
+    V: Declared,
+    F: Filter<E>,
+{
     if filters
         .reads()
         .iter()
@@ -151,14 +168,23 @@ where
         return Err(ApiError::Forbidden);
     }
     let page = filters.page().parse()?;
-    let listed = store::list(&state.db, filters.select(E::find())?, page).await?;
-    let (items, patients) = shown_all(who, listed.items);
+    Ok(store::list(&state.db, filters.select(E::find())?, page).await?)
+}
+
+/// A page of records as views the caller may see, marked with the patients
+/// they show.
+pub fn page_of<M, V: Declared>(
+    who: &Principal,
+    listed: store::Listed<M>,
+    view: impl FnMut(M) -> V,
+) -> Disclosed<Json<Page<Shown<V>>>> {
+    let (items, patients) = shown_all(who, listed.items.into_iter().map(view));
     let page = Page {
         items,
         next_cursor: listed.next_after.map(pagination::encode_cursor),
         total: listed.total,
     };
-    Ok(Disclosed::new(who, patients, Json(page)))
+    Disclosed::new(who, patients, Json(page))
 }
 
 /// `POST /v1/{collection}`: inserts the body's row as the caller

@@ -134,6 +134,25 @@ pub trait Declared: Serialize {
     fn patient(&self) -> Option<Uuid>;
 }
 
+/// A field that names a patient: always (`Uuid`) or where it does
+/// (`Option<Uuid>`).
+pub trait Patient {
+    /// The patient named, if any.
+    fn patient(&self) -> Option<Uuid>;
+}
+
+impl Patient for Uuid {
+    fn patient(&self) -> Option<Uuid> {
+        Some(*self)
+    }
+}
+
+impl Patient for Option<Uuid> {
+    fn patient(&self) -> Option<Uuid> {
+        *self
+    }
+}
+
 /// A record as `role` may see it: what every response that shows a record
 /// serialises. Where the role reads every field (the common case), the
 /// view is written as it is; otherwise through JSON without the withheld
@@ -249,7 +268,9 @@ macro_rules! view {
     (@name) => { None };
     (@name $patient:ident) => { Some(stringify!($patient)) };
     (@patient $self:ident) => { None };
-    (@patient $self:ident $patient:ident) => { Some($self.$patient) };
+    (@patient $self:ident $patient:ident) => {
+        $crate::http::resources::declare::Patient::patient(&$self.$patient)
+    };
 }
 
 #[cfg(test)]
