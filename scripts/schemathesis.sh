@@ -33,7 +33,7 @@ token=$(DATABASE_URL=$db_url "$bin" token --role admin --sub schemathesis)
 
 # One worker: with several, CPython 3.11.7's ast.parse can race inside
 # hypothesis (gh-106905, "AST constructor recursion depth mismatch").
-timeout 900 schemathesis run "http://127.0.0.1:$port/openapi.json" \
+timeout 900 schemathesis --config-file "$root/scripts/schemathesis.toml" run "http://127.0.0.1:$port/openapi.json" \
   -H "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
   --phases examples,coverage,fuzzing,stateful \
