@@ -228,6 +228,10 @@ fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
     let has_header = params
         .iter()
         .any(|p| matches!(p.parameter_in, ParameterIn::Header));
+    // A write that takes If-Match (a conversion too) can find it stale.
+    let has_if_match = params
+        .iter()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Header) && p.name == "If-Match");
     let mut statuses: Vec<(u16, &str)> = Vec::new();
     if has_body || has_path_id || has_query || has_header {
         statuses.push((
@@ -255,7 +259,7 @@ fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
     ) {
         statuses.push((409, "Conflicts with existing data: a unique value, a missing or still-referenced record, or a rule of the model"));
     }
-    if matches!(method, HttpMethod::Patch | HttpMethod::Delete) {
+    if has_if_match || matches!(method, HttpMethod::Patch | HttpMethod::Delete) {
         statuses.push((412, "If-Match names a version that is no longer current"));
     }
     if has_body {
@@ -424,6 +428,13 @@ fn note_references(doc: &mut Document) {
                 "Must name an existing {}: an id that names none is refused (422).",
                 noun.replace('_', " ")
             );
+            // An optional reference's example is none: a made-up id is
+            // exactly the value the API must refuse.
+            let nullable = serde_json::to_value(&property.schema_type)
+                .is_ok_and(|t| t.as_array().is_some_and(|t| t.contains(&json!("null"))));
+            if nullable && property.examples.is_empty() {
+                property.examples = vec![Value::Null];
+            }
             property.description = Some(match property.description.take() {
                 Some(text) => format!("{text} {note}"),
                 None => note,

@@ -28,7 +28,8 @@ pub struct IfMatchHeader {
     #[param(
         rename = "If-Match",
         nullable = false,
-        pattern = r#"^[ \t]*(\*|(W/)?"[0-9]{1,9}"([ \t]*,[ \t]*(W/)?"[0-9]{1,9}")*)[ \t]*$"#
+        example = r#""1""#,
+        pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(, ?(W/)?"[0-9]{1,9}")*)$"#
     )]
     if_match: Option<String>,
 }
