@@ -18,7 +18,11 @@ impl utoipa::PartialSchema for Email {
             .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
                 utoipa::openapi::KnownFormat::Email,
             )))
+            .description(Some(
+                "Stored trimmed and lower-cased: one person is one address however it was typed.",
+            ))
             .max_length(Some(254))
+            .pattern(Some(super::pattern::email()))
             .examples(["ann@example.org"])
             .into()
     }
@@ -27,9 +31,12 @@ impl utoipa::PartialSchema for Email {
 impl utoipa::ToSchema for Email {}
 
 impl Email {
-    /// Normalises and validates a raw address.
+    /// Validates a raw address and normalises it: at most 254 characters,
+    /// a local part of 1 to 64 characters, `@`, a domain of at least two
+    /// dot-separated labels that neither starts nor ends with `-`, and no
+    /// white space, control character or `<>()[],;:\"` once trimmed.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let email = raw.trim().to_lowercase();
+        let email = raw.trim();
         if email.is_empty() {
             return Err(Invalid("must not be empty"));
         }
@@ -39,18 +46,20 @@ impl Email {
         let Some((local, domain)) = email.split_once('@') else {
             return Err(Invalid("must contain '@'"));
         };
+        // Checked before lower-casing, which can change a character count
+        // (the schema's pattern sees the address as sent).
         let well_formed = !local.is_empty()
-            && local.len() <= 64
+            && local.chars().count() <= 64
             && !domain.contains('@')
             && domain.contains('.')
             && !domain.starts_with(['.', '-'])
             && !domain.ends_with(['.', '-'])
             && !domain.contains("..")
-            && !email
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"".contains(c));
+            && !email.chars().any(|c| {
+                c.is_whitespace() || c.is_control() || super::pattern::EMAIL_SPECIALS.contains(c)
+            });
         if well_formed {
-            Ok(Self(email))
+            Ok(Self(email.to_lowercase()))
         } else {
             Err(Invalid("is not a valid email address"))
         }
@@ -109,6 +118,51 @@ mod tests {
         ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} was accepted");
         }
+    }
+
+    #[test]
+    fn the_schema_allows_exactly_the_addresses_parse_accepts() {
+        let long_local = format!("{}@example.org", "a".repeat(64));
+        let too_long_local = format!("{}@example.org", "a".repeat(65));
+        let wide_local = format!("{}@example.org", "é".repeat(64));
+        let longest = format!("a@{}.org", "b".repeat(248));
+        let too_long = format!("a@{}.org", "b".repeat(249));
+        super::super::pattern::tests::agree(
+            Email::parse,
+            &[
+                "ann@example.org",
+                " Ann@Example.ORG ",
+                "\u{3000}ann@example.org\r\n",
+                "ann+eap@example.org",
+                "zoë@exämple.org",
+                "o'brien!#$%&*/=?^_`{|}~@a.b",
+                "ann@ex-.ample.org",
+                "ann@a.b.c.d",
+                &long_local,
+                &too_long_local,
+                &wide_local,
+                &longest,
+                &too_long,
+                "",
+                "ann",
+                "ann@",
+                "@example.org",
+                "ann@example",
+                "a b@example.org",
+                "ann@@example.org",
+                "ann@example..org",
+                "ann@.example.org",
+                "ann@example.org.",
+                "ann@-example.org",
+                "ann@example.org-",
+                "ann<x>@example.org",
+                "ann@exa\"mple.org",
+                "ann@exam;ple.org",
+                "ann\u{0}@example.org",
+                "ann\u{85}@example.org",
+                "ann@example.org\u{a0}x",
+            ],
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod email;
 mod enums;
+mod pattern;
 mod text;
 
 pub use email::Email;

@@ -4,12 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Invalid;
 
-/// What the OpenAPI document says of text that must not be blank or hold
-/// control characters (tab and newline allowed).
-const NOT_BLANK: &str = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*[^\s\u0000-\u001F\u007F][^\u0000-\u0008\u000B-\u001F\u007F]*$";
-
 /// Describes a string newtype in the OpenAPI document with the same bounds
-/// its `parse` enforces.
+/// its `parse` enforces (the pattern from [`super::pattern`]).
 macro_rules! string_schema {
     ($name:ident, min = $min:literal, max = $max:literal, pattern = $pattern:expr, example = $example:literal) => {
         impl utoipa::PartialSchema for $name {
@@ -18,7 +14,7 @@ macro_rules! string_schema {
                     .schema_type(utoipa::openapi::schema::Type::String)
                     .min_length(Some($min))
                     .max_length(Some($max))
-                    .pattern(Some($pattern))
+                    .pattern(Some($pattern()))
                     .examples([$example])
                     .into()
             }
@@ -59,7 +55,7 @@ macro_rules! text_type {
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
-        string_schema!($name, min = 1, max = $max, pattern = NOT_BLANK, example = $example);
+        string_schema!($name, min = 1, max = $max, pattern = super::pattern::trimmed_text, example = $example);
 
         impl $name {
             /// Trims and checks the length (1 to the maximum, in characters).
@@ -107,7 +103,7 @@ string_schema!(
     Phone,
     min = 5,
     max = 40,
-    pattern = r"^\s*\+?[0-9 ().-]*[0-9][0-9 ().-]*\s*$",
+    pattern = super::pattern::phone,
     example = "+31 20 123 4567"
 );
 
@@ -155,7 +151,7 @@ string_schema!(
     Abbreviation,
     min = 1,
     max = 40,
-    pattern = NOT_BLANK,
+    pattern = super::pattern::trimmed_text,
     example = "DMD"
 );
 
@@ -189,7 +185,7 @@ string_schema!(
     RegistryId,
     min = 1,
     max = 40,
-    pattern = NOT_BLANK,
+    pattern = super::pattern::trimmed_text,
     example = "NCT01234567"
 );
 
@@ -231,6 +227,90 @@ mod tests {
         assert!(Phone::parse("12").is_err());
         assert!(Phone::parse("call me").is_err());
         assert!(Phone::parse("++3112345").is_err());
+    }
+
+    use super::super::pattern::tests::agree;
+
+    #[test]
+    fn the_schema_of_a_name_allows_exactly_what_parse_accepts() {
+        let longest = "é".repeat(200);
+        let too_long = "x".repeat(201);
+        let padded_too_long = format!(" {}", "x".repeat(200));
+        agree(
+            Name::parse,
+            &[
+                "Ann",
+                "  Ann ",
+                "Zoë 李",
+                "\tAnn\n",
+                "A\tn\nn",
+                "\r\u{b}Ann\u{c}\r",
+                "\u{85}Ann\u{3000}",
+                "\u{feff}",
+                "a\u{a0}b",
+                &longest,
+                &too_long,
+                &padded_too_long,
+                "",
+                "   ",
+                "\u{a0}\u{2028}",
+                "A\rB",
+                "A\u{0}B",
+                "A\u{85}B",
+                "\u{9f}",
+                "\u{7f}Ann",
+            ],
+        );
+    }
+
+    #[test]
+    fn the_schema_of_a_text_allows_exactly_what_parse_accepts() {
+        let longest = "x".repeat(4000);
+        let too_long = "x".repeat(4001);
+        agree(
+            Text::parse,
+            &[
+                "Line one\nLine two",
+                &longest,
+                &too_long,
+                "\n\n",
+                "bell\u{7}",
+            ],
+        );
+    }
+
+    #[test]
+    fn the_schema_of_a_phone_allows_exactly_what_parse_accepts() {
+        agree(
+            Phone::parse,
+            &[
+                "+31 (0)20-123.4567",
+                "12345",
+                " 12345\t",
+                "\u{a0}+12345",
+                "+ 1 2 3 4 5",
+                "(((((12345)))))",
+                "12345678901234567890",
+                "1234",
+                "123456789012345678901",
+                "++3112345",
+                "12345+",
+                "call me",
+                "123\u{a0}45",
+                "12\t345",
+                "",
+                "1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1",
+            ],
+        );
+    }
+
+    #[test]
+    fn the_schemas_of_codes_allow_exactly_what_parse_accepts() {
+        let longest = "x".repeat(40);
+        let too_long = "x".repeat(41);
+        let samples = ["dmd", " NCT0001 ", &longest, &too_long, "", " ", "a\u{1b}b"];
+        agree(Abbreviation::parse, &samples);
+        agree(RegistryId::parse, &samples);
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations, and
 //! the offline docs page. Error responses are added here by one rule per
 //! kind of operation, so that every operation lists every status it can
-//! return without each handler repeating them.
+//! return without each handler repeating them; so are the links from the
+//! operation that creates a record to those that read, change, delete it
+//! and list its history, and the rules between fields that no single
+//! field's schema can say.
 
 use axum::Router;
 use utoipa::{
@@ -16,7 +19,8 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 
 use super::{AppState, error::Problem, health, resources, resources::declare::Declaration};
-use crate::domain::Role;
+use crate::domain::{Eligibility, Role};
+use serde_json::{Value, json};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -92,10 +96,15 @@ pub fn docs(doc: Document) -> Router {
     super::docs::router(finish(doc))
 }
 
-/// Adds to each operation the problem responses it can produce, and to
-/// each view's schema which of its properties a viewer does not receive.
+/// Adds to each operation the problem responses it can produce and its
+/// links, to each view's schema which of its properties a viewer does not
+/// receive, and to the request bodies their cross-field rules and what
+/// they must name.
 fn finish(mut doc: Document) -> Document {
     note_withheld_properties(&mut doc);
+    add_rules(&mut doc);
+    note_references(&mut doc);
+    link_records(&mut doc);
     for (path, item) in doc.paths.paths.iter_mut() {
         let methods = [
             (HttpMethod::Get, item.get.as_mut()),
@@ -219,6 +228,10 @@ fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
     let has_header = params
         .iter()
         .any(|p| matches!(p.parameter_in, ParameterIn::Header));
+    // A write that takes If-Match (a conversion too) can find it stale.
+    let has_if_match = params
+        .iter()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Header) && p.name == "If-Match");
     let mut statuses: Vec<(u16, &str)> = Vec::new();
     if has_body || has_path_id || has_query || has_header {
         statuses.push((
@@ -246,7 +259,7 @@ fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
     ) {
         statuses.push((409, "Conflicts with existing data: a unique value, a missing or still-referenced record, or a rule of the model"));
     }
-    if matches!(method, HttpMethod::Patch | HttpMethod::Delete) {
+    if has_if_match || matches!(method, HttpMethod::Patch | HttpMethod::Delete) {
         statuses.push((412, "If-Match names a version that is no longer current"));
     }
     if has_body {
@@ -271,6 +284,242 @@ fn add_problems(path: &str, method: HttpMethod, operation: &mut Operation) {
             .responses
             .entry(status.to_string())
             .or_insert(RefOr::T(response));
+    }
+}
+
+/// The rules between fields of a request body that no field's own schema
+/// can say, in JSON Schema (each schema takes one keyword, so its output
+/// does not depend on a map's order). The handlers enforce the same
+/// (`patients.rs`, `trial_referrals.rs`): the schema only lets a client or
+/// a fuzzer know them beforehand.
+fn rules() -> Vec<(&'static str, &'static str, Value)> {
+    // A present, non-null value: the property's own schema says the rest
+    // (and some generators mishandle a `$ref` inside these branches).
+    let given = json!({"type": "string"});
+    let not_ineligible: Vec<Value> = Eligibility::ALL
+        .iter()
+        .filter(|e| **e != Eligibility::Ineligible)
+        .map(|e| json!(e.as_str()))
+        .collect();
+    let ineligible = Eligibility::Ineligible.as_str();
+    let not_ineligible_or_null = [not_ineligible.clone(), vec![Value::Null]].concat();
+    vec![
+        (
+            "NewPatient",
+            "anyOf",
+            json!([
+                {"required": ["email"], "properties": {"email": given}},
+                {"required": ["phone"], "properties": {"phone": given}},
+            ]),
+        ),
+        (
+            // Whether the record keeps one depends on the fields the body
+            // leaves alone; the schema can only refuse clearing both.
+            "PatientPatch",
+            "not",
+            json!({
+                "required": ["email", "phone"],
+                "properties": {"email": {"type": "null"}, "phone": {"type": "null"}},
+            }),
+        ),
+        (
+            "NewTrialReferral",
+            "oneOf",
+            json!([
+                {
+                    "required": ["eligibility", "ineligible_reason"],
+                    "properties": {"eligibility": {"const": ineligible}, "ineligible_reason": given},
+                },
+                {
+                    "properties": {
+                        "eligibility": {"enum": not_ineligible_or_null},
+                        "ineligible_reason": {"type": "null"},
+                    },
+                },
+            ]),
+        ),
+        (
+            // Without `eligibility`, the record's own decides.
+            "TrialReferralPatch",
+            "oneOf",
+            json!([
+                {
+                    "required": ["eligibility"],
+                    "properties": {"eligibility": {"const": ineligible}, "ineligible_reason": given},
+                },
+                {
+                    "required": ["eligibility"],
+                    "properties": {
+                        "eligibility": {"enum": not_ineligible},
+                        "ineligible_reason": {"type": "null"},
+                    },
+                },
+                {"not": {"required": ["eligibility"]}},
+            ]),
+        ),
+    ]
+}
+
+fn add_rules(doc: &mut Document) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for (name, keyword, rule) in rules() {
+        if let Some(RefOr::T(Schema::Object(schema))) = components.schemas.get_mut(name) {
+            schema
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(keyword.to_owned(), rule);
+        }
+    }
+}
+
+/// The request bodies' schemas (`NewCall`, `CallPatch`...), by name.
+fn request_body_schemas(doc: &Document) -> Vec<String> {
+    let mut names: Vec<String> = doc
+        .paths
+        .paths
+        .values()
+        .flat_map(|item| [&item.post, &item.patch, &item.put])
+        .flatten()
+        .filter_map(|operation| operation.request_body.as_ref())
+        .flat_map(|body| body.content.values())
+        .filter_map(|content| match &content.schema {
+            Some(RefOr::Ref(reference)) => reference
+                .ref_location
+                .strip_prefix("#/components/schemas/")
+                .map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// A body's `…_id` property must name a record that exists, which no
+/// schema can say: each says so, so that a reader (and whoever reads the
+/// fuzzers' warnings) knows why a well-formed id can still be refused.
+fn note_references(doc: &mut Document) {
+    let names = request_body_schemas(doc);
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for name in names {
+        let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut(&name) else {
+            continue;
+        };
+        for (field, property) in body.properties.iter_mut() {
+            let Some(noun) = field.strip_suffix("_id") else {
+                continue;
+            };
+            let RefOr::T(Schema::Object(property)) = property else {
+                continue;
+            };
+            if !matches!(
+                property.format,
+                Some(openapi::SchemaFormat::KnownFormat(
+                    openapi::KnownFormat::Uuid
+                ))
+            ) {
+                continue;
+            }
+            let note = format!(
+                "Must name an existing {}: an id that names none is refused (422).",
+                noun.replace('_', " ")
+            );
+            // An optional reference's example is none: a made-up id is
+            // exactly the value the API must refuse.
+            let nullable = serde_json::to_value(&property.schema_type)
+                .is_ok_and(|t| t.as_array().is_some_and(|t| t.contains(&json!("null"))));
+            if nullable && property.examples.is_empty() {
+                property.examples = vec![Value::Null];
+            }
+            property.description = Some(match property.description.take() {
+                Some(text) => format!("{text} {note}"),
+                None => note,
+            });
+        }
+    }
+}
+
+/// One operation on a record (`/v1/calls/{id}`, `/v1/calls/{id}/history`):
+/// its path's collection, its id and whether it takes `If-Match`.
+struct OnRecord {
+    collection: String,
+    operation_id: String,
+    if_match: bool,
+}
+
+/// Links, for clients and for schemathesis's stateful phase, from each
+/// response that returns a record (a create's 201, an update's 200) to
+/// every operation on that record: its id from the body, and `If-Match`
+/// from the ETag where the operation takes it. Derived from the paths, so
+/// a new collection's operations are linked without a line here.
+fn link_records(doc: &mut Document) {
+    let mut on_record = Vec::new();
+    for (path, item) in doc.paths.paths.iter() {
+        let Some((collection, rest)) = path.split_once("/{id}") else {
+            continue;
+        };
+        if collection.contains('{') || rest.contains('{') {
+            continue;
+        }
+        for operation in [&item.get, &item.post, &item.patch, &item.delete]
+            .into_iter()
+            .flatten()
+        {
+            let Some(operation_id) = operation.operation_id.clone() else {
+                continue;
+            };
+            let if_match = operation
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| matches!(p.parameter_in, ParameterIn::Header) && p.name == "If-Match");
+            on_record.push(OnRecord {
+                collection: collection.to_owned(),
+                operation_id,
+                if_match,
+            });
+        }
+    }
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let sources = [
+            (path.as_str(), item.post.as_mut(), "201"),
+            (
+                path.strip_suffix("/{id}").unwrap_or_default(),
+                item.patch.as_mut(),
+                "200",
+            ),
+        ];
+        for (collection, operation, status) in sources {
+            let Some(operation) = operation else { continue };
+            let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status) else {
+                continue;
+            };
+            let links: serde_json::Map<String, Value> = on_record
+                .iter()
+                .filter(|target| target.collection == collection)
+                .map(|target| {
+                    let mut parameters = json!({"path.id": "$response.body#/id"});
+                    if target.if_match {
+                        parameters["header.If-Match"] = json!("$response.header.ETag");
+                    }
+                    let link =
+                        json!({"operationId": target.operation_id, "parameters": parameters});
+                    (target.operation_id.clone(), link)
+                })
+                .collect();
+            if !links.is_empty() {
+                // Written as JSON: utoipa 5.5's `Link` spells its fields in
+                // snake case (`operation_id`), which no reader understands.
+                response
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .insert("links".to_owned(), Value::Object(links));
+            }
+        }
     }
 }
 

@@ -31,6 +31,8 @@ pub struct PageParams {
     #[serde(default, deserialize_with = "parsed")]
     pub limit: Option<u64>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
+    #[schema(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
     /// Also return the total number of matching records (costs a count).
     #[serde(default, deserialize_with = "parsed")]

@@ -23,8 +23,14 @@ pub struct IfMatch(Option<Vec<i32>>);
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)]
 pub struct IfMatchHeader {
-    /// The ETag of the version this change is based on; 412 if it is no longer current.
-    #[param(rename = "If-Match")]
+    /// The ETag of the version this change is based on (`"3"`), `*`, or a
+    /// comma-separated list of ETags; 412 if it is no longer current.
+    #[param(
+        rename = "If-Match",
+        nullable = false,
+        example = r#""1""#,
+        pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(, ?(W/)?"[0-9]{1,9}")*)$"#
+    )]
     if_match: Option<String>,
 }
 

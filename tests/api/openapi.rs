@@ -2,6 +2,7 @@
 
 use axum::http::Method;
 use navigator::{domain::Role, http::openapi};
+use serde_json::json;
 
 use crate::on_both_databases;
 
@@ -86,5 +87,102 @@ on_both_databases! {
         assert_eq!(asset.header("content-encoding"), Some("gzip"));
         assert_eq!(asset.header("content-type"), Some("text/javascript; charset=utf-8"));
         app.send(Method::GET, "/docs/swagger-ui-bundle.js", None, None, &[("accept-encoding", "identity")]).await.expect_problem(406);
+    }
+}
+
+/// Every collection's create, and every update, links to each operation on
+/// the record it returns (the id from its body, `If-Match` from its ETag),
+/// for clients and schemathesis's stateful phase; a new collection is
+/// covered without editing this test.
+#[test]
+fn every_create_links_to_the_operations_on_the_record_it_creates() {
+    let doc = serde_json::to_value(openapi::document()).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let mut checked = 0;
+    for (path, item) in paths {
+        let Some(created) = item["post"]["responses"].get("201") else {
+            continue;
+        };
+        let on_record = paths.iter().filter(|(other, _)| {
+            other
+                .strip_prefix(path.as_str())
+                .and_then(|rest| rest.strip_prefix("/{id}"))
+                .is_some_and(|rest| !rest.contains('{'))
+        });
+        for (other, target) in on_record {
+            let updated = target["patch"]["responses"].get("200");
+            for (method, op) in target.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap();
+                for source in [Some(created), updated].into_iter().flatten() {
+                    let link = &source["links"][id];
+                    assert_eq!(link["operationId"], id, "POST {path} -> {method} {other}");
+                    assert_eq!(link["parameters"]["path.id"], "$response.body#/id");
+                    let takes_if_match = op["parameters"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|p| p["name"] == "If-Match");
+                    assert_eq!(
+                        link["parameters"].get("header.If-Match").is_some(),
+                        takes_if_match,
+                        "{id}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10 * 4, "{checked} links");
+}
+
+/// The pattern the document gives for `name`'s schema.
+fn pattern(schema: &serde_json::Value) -> regex::Regex {
+    regex::Regex::new(schema["pattern"].as_str().expect("a pattern")).unwrap()
+}
+
+on_both_databases! {
+    async fn a_new_patient_needs_an_email_or_a_phone_as_the_schema_says(app) {
+        let doc = serde_json::to_value(openapi::document()).unwrap();
+        let either = doc["components"]["schemas"]["NewPatient"]["anyOf"].as_array().unwrap();
+        let required: Vec<_> = either.iter().map(|rule| rule["required"][0].as_str().unwrap()).collect();
+        assert_eq!(required, ["email", "phone"]);
+        app.post("/v1/patients", Role::Navigator, json!({"first_name": "Ann"})).await.expect_problem(422);
+        app.post("/v1/patients", Role::Navigator, json!({"email": null, "phone": null})).await.expect_problem(422);
+        app.post("/v1/patients", Role::Navigator, json!({"phone": "12345"})).await.expect(201);
+        app.post("/v1/patients", Role::Navigator, json!({"email": "ann@example.org"})).await.expect(201);
+    }
+
+    async fn the_cursors_and_etags_the_api_issues_match_the_documented_patterns(app) {
+        let doc = serde_json::to_value(openapi::document()).unwrap();
+        let params = |path: &str, method: &str| doc["paths"][path][method]["parameters"].as_array().unwrap().clone();
+        let cursor = params("/v1/hospitals", "get").into_iter().find(|p| p["name"] == "cursor").unwrap();
+        let if_match = params("/v1/hospitals/{id}", "patch").into_iter().find(|p| p["name"] == "If-Match").unwrap();
+        for name in ["Ann", "Bob"] {
+            app.post("/v1/hospitals", Role::Admin, json!({"name": name, "city": "Leiden"})).await.expect(201);
+        }
+        let page = app.get("/v1/hospitals?limit=1", Role::Viewer).await.expect(200);
+        let next = page.body["next_cursor"].as_str().unwrap();
+        assert!(pattern(&cursor["schema"]).is_match(next), "{next}");
+        app.get(&format!("/v1/hospitals?cursor={next}"), Role::Viewer).await.expect(200);
+        // The same length and alphabet, but bits past the id's 16 bytes.
+        let forbidden = "AAAAAAAAAAAAAAAAAAAAAB";
+        assert!(!pattern(&cursor["schema"]).is_match(forbidden));
+        app.get(&format!("/v1/hospitals?cursor={forbidden}"), Role::Viewer).await.expect_problem(400);
+
+        let id = page.body["items"][0]["id"].as_str().unwrap();
+        let allows = pattern(&if_match["schema"]);
+        for (city, form) in [("Delft", 0), ("Gouda", 1), ("Breda", 2)] {
+            let current = app.get(&format!("/v1/hospitals/{id}"), Role::Viewer).await.expect(200);
+            let etag = current.header("etag").unwrap().to_owned();
+            let tag = match form {
+                0 => etag,
+                1 => "*".to_owned(),
+                _ => format!("\"99999\", W/{etag}"),
+            };
+            assert!(allows.is_match(&tag), "{tag}");
+            app.send(Method::PATCH, &format!("/v1/hospitals/{id}"), Some(Role::Admin), Some(json!({"city": city})), &[("if-match", &tag)]).await.expect(200);
+        }
+        assert!(!allows.is_match("3"));
+        app.send(Method::PATCH, &format!("/v1/hospitals/{id}"), Some(Role::Admin), Some(json!({"city": "Delft"})), &[("if-match", "3")]).await.expect_problem(400);
     }
 }
