@@ -16,9 +16,10 @@
 # 6. the transformed template's API: preflights public, everything else behind the authorizer
 # 7. unit tests of the migration custom resource's inline Python
 #
-# The rule set is read from NAVIGATOR_HIPAA_RULES (default ../shared/aws-guard/hipaa-security, where
-# this project keeps its copy); cfn-guard is installed with `cargo install cfn-guard --locked`
-# (about 4 minutes on 2 cores) unless the pinned version is on PATH.
+# The rule set is deploy/aws-guard/hipaa-security (an unchanged copy of the registry's, Apache-2.0,
+# with its LICENSE and NOTICE; NAVIGATOR_HIPAA_RULES reads another); cfn-guard is installed with
+# `cargo install cfn-guard --locked` (about 4 minutes on 2 cores) unless the pinned version is on
+# PATH.
 #
 # Exits non-zero on the first failure.
 set -euo pipefail
@@ -49,7 +50,7 @@ if ! tools_ok; then
     tools_ok || { echo "tool installation did not give the pinned versions" >&2; exit 1; }
 fi
 
-hipaa_rules="${NAVIGATOR_HIPAA_RULES:-$repo/../shared/aws-guard/hipaa-security}"
+hipaa_rules="${NAVIGATOR_HIPAA_RULES:-$repo/deploy/aws-guard/hipaa-security}"
 [ -d "$hipaa_rules" ] || { echo "FAILED: no HIPAA rule set at $hipaa_rules (set NAVIGATOR_HIPAA_RULES)" >&2; exit 1; }
 if [ "$(cfn-guard --version 2>/dev/null)" != "cfn-guard $CFN_GUARD_VERSION" ]; then
     echo "== installing cfn-guard $CFN_GUARD_VERSION (cargo install --locked)"
