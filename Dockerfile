@@ -6,39 +6,51 @@
 #
 # On Lambda the runtime sets AWS_LAMBDA_RUNTIME_API and the binary is its own
 # runtime interface client (lambda_runtime), so no AWS base image is needed;
-# configure it as for the zip package (see src/lambda.rs). Lambda layers do
-# not apply to images: the AWS Parameters and Secrets Lambda Extension, which
-# the function asks for the database credentials, must be in the image under
-# /opt/extensions. Unzip the extension's layer for your Region and
-# architecture into a directory (it holds extensions/...) and pass it as the
-# secrets-extension build context; without it the stage below is empty.
+# it is configured like every entry point (README, Configuration), and the
+# deploy template gives it the database (NAVIGATOR_DB_HOST: RDS Proxy). The
+# image sets no DATABASE_URL: the local default (sqlite://navigator.db in
+# the working directory /data) applies only where nothing else is
+# configured, and Lambda refuses it.
 #
-#   docker build -t navigator .                       # builds the binary in the builder stage
-#   docker build --build-context secrets-extension=./layer -t navigator .
+# Lambda layers do not apply to images, so two things a zip function gets
+# from layers come in as build contexts (each stage is empty without one):
+#   rds-ca             deploy/rds-ca/ with global-bundle.pem, the RDS CA
+#                      bundle the database's certificate is verified against
+#                      (deploy/rds-ca/fetch.sh downloads it)
+#   secrets-extension  the AWS Parameters and Secrets Lambda Extension's
+#                      layer, unzipped (it holds extensions/...): the
+#                      migration function reads the administrator's secret
+#                      through it
+#
+#   podman build --platform linux/arm64 --build-context rds-ca=deploy/rds-ca \
+#     --build-context secrets-extension=./layer -t navigator .
+#
+# Both architectures build: linux/arm64 (Graviton, the template's default)
+# and linux/amd64; the builder compiles for the platform it runs on.
 #
 # Without AWS_LAMBDA_RUNTIME_API the binary serves HTTP, as `navigator serve`:
 #
-#   docker run -p 3000:3000 -e NAVIGATOR_ADDR=0.0.0.0:3000 navigator
-#   podman run -p 3000:3000 -e NAVIGATOR_ADDR=0.0.0.0:3000 \
-#     -e DATABASE_URL=postgres://user@host/navigator navigator
+#   podman run -p 3000:3000 -e NAVIGATOR_ADDR=0.0.0.0:3000 navigator
 #
-# (the default database is /data/navigator.db, a SQLite file in the image's
+# (the database is then /data/navigator.db, a SQLite file in the image's
 # writable /data: mount a volume there to keep it). With no registry at hand,
-# the `prebuilt` target packages a binary built beforehand on the host:
+# the `prebuilt` target packages binaries built beforehand on the host, one
+# per architecture, at target/image/<amd64|arm64>/bootstrap:
 #
-#   cargo build --release --locked --target x86_64-unknown-linux-musl --bin navigator
-#   podman build --target prebuilt -t navigator:local .
+#   cargo lambda build --release --target aarch64-unknown-linux-musl --bin navigator
+#   podman build --platform linux/arm64 --target prebuilt -t navigator:local .
+#   (scripts/lambda-check.sh stages the binaries and builds both)
 
 ARG RUST_VERSION=1.95
 
 # --- The binary, built from source ---------------------------------------
 FROM docker.io/library/rust:${RUST_VERSION}-slim-bookworm AS builder
+ARG TARGETARCH
 # The musl C toolchain compiles the C in the dependency tree (ring, SQLite).
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends musl-tools ca-certificates \
-    && rm -rf /var/lib/apt/lists/* \
-    && rustup target add x86_64-unknown-linux-musl
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 # Build configuration (SQLite's compile options) and the patched sqlx-core
@@ -47,17 +59,22 @@ COPY .cargo ./.cargo
 COPY vendor ./vendor
 COPY src ./src
 COPY assets ./assets
-RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin navigator \
+RUN case "$TARGETARCH" in \
+      arm64) target=aarch64-unknown-linux-musl ;; \
+      *) target=x86_64-unknown-linux-musl ;; \
+    esac \
+    && rustup target add "$target" \
+    && cargo build --release --locked --target "$target" --bin navigator \
     && mkdir -p /out/data \
-    && cp target/x86_64-unknown-linux-musl/release/navigator /out/bootstrap
+    && cp "target/$target/release/navigator" /out/bootstrap
 
-# --- The secrets extension: empty unless given as a build context ----------
+# --- Optional build contexts (see above) -----------------------------------
 FROM scratch AS secrets-extension
+FROM scratch AS rds-ca
 
 # --- What every variant shares ---------------------------------------------
 FROM scratch AS base
-ENV DATABASE_URL=sqlite:///data/navigator.db \
-    NAVIGATOR_ADDR=0.0.0.0:3000 \
+ENV NAVIGATOR_ADDR=0.0.0.0:3000 \
     RUST_LOG=info
 # Any non-root id: the image has no user database. Lambda runs images as its
 # own non-root user anyway. /data is created owned by it.
@@ -66,12 +83,15 @@ WORKDIR /data
 EXPOSE 3000
 ENTRYPOINT ["/bootstrap"]
 
-# --- From a binary built on the host (offline builds, local checks) --------
+# --- From binaries built on the host (offline builds, local checks) --------
 FROM base AS prebuilt
-COPY target/x86_64-unknown-linux-musl/release/navigator /bootstrap
+ARG TARGETARCH
+COPY --from=rds-ca / /opt/rds-ca/
+COPY target/image/${TARGETARCH}/bootstrap /bootstrap
 
-# --- The default: from source, with CA roots and the optional extension ----
+# --- The default: from source, with CA roots and the optional contexts -----
 FROM base AS lambda
 COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=secrets-extension / /opt/
+COPY --from=rds-ca / /opt/rds-ca/
 COPY --from=builder /out/bootstrap /bootstrap

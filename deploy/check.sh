@@ -10,7 +10,16 @@
 #    tools evaluate conditions with the parameter defaults only
 # 4. the AWS SAM transform (aws-sam-translator) of each variant, then cfn-lint and checkov on the
 #    resulting CloudFormation: cfn-lint 1.x validates SAM resources against schemas only
-# 5. unit tests of the migration custom resource's inline Python
+# 5. cfn-guard with the AWS Guard Rules Registry's HIPAA Security rule set on each transformed
+#    variant: no failed rule. Rules that cannot apply are suppressed inline in the template
+#    (Metadata: guard: SuppressedRules, with the reason in a comment beside them) and listed below.
+# 6. the transformed template's API: preflights public, everything else behind the authorizer
+# 7. unit tests of the migration custom resource's inline Python
+#
+# The rule set is deploy/aws-guard/hipaa-security (an unchanged copy of the registry's, Apache-2.0,
+# with its LICENSE and NOTICE; NAVIGATOR_HIPAA_RULES reads another); cfn-guard is installed with
+# `cargo install cfn-guard --locked` (about 4 minutes on 2 cores) unless the pinned version is on
+# PATH.
 #
 # Exits non-zero on the first failure.
 set -euo pipefail
@@ -18,6 +27,7 @@ set -euo pipefail
 CFN_LINT_VERSION=1.58.0
 CHECKOV_VERSION=3.3.30
 SAM_TRANSLATOR_VERSION=1.115.0
+CFN_GUARD_VERSION=3.2.1
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -38,6 +48,13 @@ if ! tools_ok; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check \
         "cfn-lint==$CFN_LINT_VERSION" "checkov==$CHECKOV_VERSION" "aws-sam-translator==$SAM_TRANSLATOR_VERSION"
     tools_ok || { echo "tool installation did not give the pinned versions" >&2; exit 1; }
+fi
+
+hipaa_rules="${NAVIGATOR_HIPAA_RULES:-$repo/deploy/aws-guard/hipaa-security}"
+[ -d "$hipaa_rules" ] || { echo "FAILED: no HIPAA rule set at $hipaa_rules (set NAVIGATOR_HIPAA_RULES)" >&2; exit 1; }
+if [ "$(cfn-guard --version 2>/dev/null)" != "cfn-guard $CFN_GUARD_VERSION" ]; then
+    echo "== installing cfn-guard $CFN_GUARD_VERSION (cargo install --locked)"
+    cargo install --quiet --locked --version "$CFN_GUARD_VERSION" cfn-guard
 fi
 
 work="$(mktemp -d)"
@@ -82,6 +99,22 @@ generated=(variants/*.json transformed/*.json)
 run_cfn_lint "${generated[@]}"
 run_checkov "${generated[@]}"
 cd "$repo"
+
+echo "== cfn-guard $CFN_GUARD_VERSION, HIPAA Security rule set ($(ls "$hipaa_rules" | wc -l) rules), on each transformed variant"
+for transformed in "$work"/transformed/*.json; do
+    if ! out="$(cfn-guard validate --rules "$hipaa_rules" --data "$transformed" --show-summary fail 2>&1)"; then
+        echo "$out" | grep -E "FAIL|Violation|Resource" | head -40
+        echo "FAILED: cfn-guard on $(basename "$transformed")" >&2
+        exit 1
+    fi
+    echo "cfn-guard: 0 failed rules: $(basename "$transformed")"
+done
+echo "rules suppressed inline (reasons in deploy/template.yaml beside each):"
+grep -hoE "SuppressedRules: \[[A-Z_, ]+\]" "$template" | sed 's/SuppressedRules: //' | tr -d '[]' | tr ',' '\n' |
+    sed 's/^ *//' | sort | uniq -c | sed 's/^/  /'
+
+echo "== the transformed API: preflights public, every other operation behind the authorizer"
+"$py" deploy/test_template.py "$work"/transformed/*.json
 
 echo "== migration custom resource (inline Python)"
 "$py" deploy/test_migration_runner.py "$template" | grep -E "^(FAIL|migration-runner:)"

@@ -20,22 +20,28 @@ import os
 import sys
 
 VARIANTS: dict[str, dict[str, str]] = {
+    # dev as samconfig.toml deploys it: Zip, arm64, single-AZ, all at once.
     "defaults": {},
-    "image-existing-vpc": {
+    # prod as samconfig.toml deploys it.
+    "prod": {
+        "Stage": "prod",
+        "MultiAz": "true",
+        "DeploymentType": "Canary10Percent5Minutes",
+        "ReservedConcurrency": "50",
+        "AlarmTopicArn": "arn:aws:sns:eu-central-1:123456789012:on-call",
+        "CorsAllowedOrigins": "https://portal.example.org,https://staff.example.org",
+    },
+    # The container image on x86_64 in an existing VPC.
+    "image-x86-existing-vpc": {
         "PackageType": "Image",
-        "ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/navigator:1",
-        "Architecture": "arm64",
+        "ImageUri": "123456789012.dkr.ecr.eu-central-1.amazonaws.com/navigator:1",
+        "Architecture": "x86_64",
         "ParametersSecretsExtensionLayerArn": (
-            "arn:aws:lambda:us-east-1:177933569100:layer:"
-            "AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:19"
+            "arn:aws:lambda:eu-central-1:187925254637:layer:"
+            "AWS-Parameters-and-Secrets-Lambda-Extension:17"
         ),
         "ExistingVpcId": "vpc-0123456789abcdef0",
         "ExistingPrivateSubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba9876543210",
-        "JwtIssuer": "https://issuer.example.org",
-        "JwtAudience": "navigator-portal",
-        "CorsAllowedOrigins": "https://portal.example.org",
-        "ReservedConcurrency": "50",
-        "DeletionProtection": "false",
     },
     "logs-endpoint": {"CreateLogsVpcEndpoint": "true"},
 }
@@ -64,6 +70,9 @@ def variants(path: str, outdir: str) -> None:
 
 
 def transform(path: str, out: str) -> None:
+    import logging
+
+    logging.disable(logging.WARNING)  # the translator's feature-toggle notices
     from samtranslator.parser import parser
     from samtranslator.translator.translator import Translator
 
@@ -72,21 +81,36 @@ def transform(path: str, out: str) -> None:
         props = resource.get("Properties", {})
         if resource.get("Type") == "AWS::Serverless::Function" and isinstance(props.get("CodeUri"), str):
             props["CodeUri"] = "s3://example-bucket/navigator.zip"  # what `sam package` uploads
+        if resource.get("Type") == "AWS::Serverless::LayerVersion" and isinstance(props.get("ContentUri"), str):
+            props["ContentUri"] = "s3://example-bucket/layer.zip"
     managed = {
         name: f"arn:aws:iam::aws:policy/service-role/{name}"
         for name in ("AWSLambdaBasicExecutionRole", "AWSLambdaVPCAccessExecutionRole", "AWSXrayWriteOnlyAccess")
     }
-    parameters = {"AWS::Region": "us-east-1", "AWS::Partition": "aws", "AWS::AccountId": "123456789012"}
+    parameters = {"AWS::Region": "eu-central-1", "AWS::Partition": "aws", "AWS::AccountId": "123456789012"}
     for key, spec in template.get("Parameters", {}).items():
         if "Default" in spec:
             parameters[key] = spec["Default"]
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-central-1")
     result = Translator(None, parser.Parser()).translate(
         sam_template=template, parameter_values=parameters, get_managed_policy_map=lambda: managed
     )
+    carry_api_metadata(template, result)
     with open(out, "w") as f:
         json.dump(result, f, indent=1)
     print(f"{out}: {len(result['Resources'])} CloudFormation resources")
+
+
+def carry_api_metadata(template: dict, result: dict) -> None:
+    """SAM copies a function's Metadata to the AWS::Lambda::Function it makes, but not an API's to
+    the stage it makes, where the stage's settings are: the skips written (with their reasons) on
+    an AWS::Serverless::Api in the template apply to its generated AWS::ApiGateway::Stage too."""
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Api" or "Metadata" not in resource:
+            continue
+        for generated in result["Resources"].values():
+            if generated.get("Type") == "AWS::ApiGateway::Stage" and generated["Properties"].get("RestApiId") == {"Ref": name}:
+                generated.setdefault("Metadata", {}).update(resource["Metadata"])
 
 
 if __name__ == "__main__":

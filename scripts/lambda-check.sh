@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Lambda packaging checks (CI runs this; so can you):
-#   a. the zip that gets deployed: `cargo lambda build --release --output-format zip`,
-#      its size and its bootstrap's size printed; fails over 15 MB;
+#   a. the zips that get deployed: `cargo lambda build --release --output-format zip` for
+#      x86_64 and for arm64 (the template's default), their sizes and their bootstraps' sizes
+#      printed; fails over 8 MB;
 #   b. that zip's bootstrap under the local Lambda emulator (`cargo lambda watch`): the
 #      migration function, then the API through a function URL (create a patient, read it
 #      back), then 9 cold starts (a fresh process each) timed, their median printed;
 #   c. the Dockerfile: hadolint, the static musl binary (also served once as a local server),
-#      and `podman build` of the image's `prebuilt` target.
+#      and `podman build` of the image's `prebuilt` target for linux/amd64 and linux/arm64 (each
+#      checked: its architecture, an executable /bootstrap of that architecture, no
+#      DATABASE_URL in its environment). No container is run (not permitted here).
 # It installs what it needs (pip: cargo-lambda with its zig, hadolint; apt: podman, buildah,
 # musl-tools; rustup: the musl target). A step that cannot run here says SKIPPED and why;
 # nothing is skipped silently. Every wait is bounded; started processes are stopped on exit.
@@ -15,8 +18,9 @@ cd "$(dirname "$0")/.."
 
 CARGO_LAMBDA_VERSION=1.9.2 # checked: zig and --compiler cargo builds, watch, invoke offline
 HADOLINT_VERSION=2.15.1
-ZIP_LIMIT_BYTES=15000000 # 15 MB
+ZIP_LIMIT_BYTES=8000000 # 8 MB
 MUSL_TARGET=x86_64-unknown-linux-musl
+ARM_TARGET=aarch64-unknown-linux-musl
 IMAGE=localhost/navigator:lambda-check
 JWT_SECRET=lambda-check-secret-lambda-check-secret
 COLD_RUNS=9 # cold starts timed under the emulator (the median is reported)
@@ -83,6 +87,20 @@ echo "zip:       $zip_bytes bytes ($(mb "$zip_bytes")), $zip"
 echo "bootstrap: $bootstrap_bytes bytes ($(mb "$bootstrap_bytes")) unzipped"
 if [ "$zip_bytes" -gt "$ZIP_LIMIT_BYTES" ]; then
   fail "the zip is over $(mb "$ZIP_LIMIT_BYTES")"
+fi
+
+echo "-- arm64 (Graviton, the template's default): cargo lambda build --target $ARM_TARGET"
+arm_zip=target/lambda-arm64/navigator/bootstrap.zip
+arm_binary=$PWD/target/$ARM_TARGET/release/navigator
+if ! rustup target add "$ARM_TARGET" >/dev/null 2>&1 && ! rustup target list --installed | grep -q "$ARM_TARGET"; then
+  skip "the arm64 zip: rustup could not add $ARM_TARGET"
+elif "${cargo_lambda[@]}" build --release --locked --target "$ARM_TARGET" --output-format zip --bin navigator --lambda-dir target/lambda-arm64; then
+  arm_zip_bytes=$(stat -c %s "$arm_zip")
+  echo "arm64 zip: $arm_zip_bytes bytes ($(mb "$arm_zip_bytes")), $arm_zip; $(file -b "$arm_binary" | cut -d, -f1,2)"
+  file -b "$arm_binary" | grep -q "ARM aarch64" || fail "$arm_binary is not an aarch64 binary"
+  [ "$arm_zip_bytes" -le "$ZIP_LIMIT_BYTES" ] || fail "the arm64 zip is over $(mb "$ZIP_LIMIT_BYTES")"
+else
+  fail "the arm64 build failed"
 fi
 
 section "b. The zip's bootstrap under the Lambda emulator (cargo lambda watch)"
@@ -215,26 +233,49 @@ if ! command -v podman >/dev/null; then
 elif [ ! -x "$musl_binary" ]; then
   skip "podman build: no musl binary to package (see above)"
 else
-  podman build --target prebuilt -t "$IMAGE" .
-  config=$(podman image inspect "$IMAGE" --format '{{json .Config.Entrypoint}} user={{.Config.User}}')
-  echo "image $IMAGE: entrypoint $config, $(podman image inspect "$IMAGE" --format '{{.Size}}') bytes"
-  container=$(podman create "$IMAGE")
-  podman export "$container" | tar -tvf - >"$work/image-files.txt"
-  podman rm "$container" >/dev/null
-  cat "$work/image-files.txt"
-  grep -Eq '^-rwxr-xr-x .* bootstrap$' "$work/image-files.txt" || fail "the image has no executable /bootstrap"
-  grep -Eq '^d.* 65532/65532 .* data/$' "$work/image-files.txt" || fail "/data is not owned by the image's user"
-  if run_output=$(timeout 60 podman run --rm "$IMAGE" --version 2>&1); then
-    echo "podman run: $run_output"
+  # The prebuilt target takes target/image/<arch>/bootstrap; the RDS bundle's build context is
+  # deploy/rds-ca-layer/rds-ca (holding only its README unless fetch-rds-ca.sh ran).
+  mkdir -p target/image/amd64 target/image/arm64
+  cp "$musl_binary" target/image/amd64/bootstrap
+  platforms=(amd64)
+  if [ -x "$arm_binary" ]; then
+    cp "$arm_binary" target/image/arm64/bootstrap
+    platforms+=(arm64)
   else
-    skip "podman run: containers cannot start here ($run_output)"
+    skip "podman build for linux/arm64: no arm64 binary (see part a)"
   fi
-  podman rmi "$IMAGE" >/dev/null
+  for arch in "${platforms[@]}"; do
+    image="$IMAGE-$arch"
+    podman build --platform "linux/$arch" --target prebuilt \
+      --build-context rds-ca=deploy/rds-ca-layer/rds-ca -t "$image" .
+    inspected=$(podman image inspect "$image" --format '{{.Architecture}} entrypoint={{json .Config.Entrypoint}} user={{.Config.User}} env={{json .Config.Env}}')
+    echo "image $image: $inspected, $(podman image inspect "$image" --format '{{.Size}}') bytes"
+    [ "${inspected%% *}" = "$arch" ] || fail "$image is not a linux/$arch image"
+    case "$inspected" in *DATABASE_URL*) fail "$image sets DATABASE_URL (Lambda would run on SQLite)" ;; esac
+    container=$(podman create --platform "linux/$arch" "$image")
+    podman export "$container" >"$work/image-$arch.tar"
+    podman rm "$container" >/dev/null
+    tar -tvf "$work/image-$arch.tar" >"$work/image-files-$arch.txt"
+    cat "$work/image-files-$arch.txt"
+    grep -Eq '^-rwxr-xr-x .* bootstrap$' "$work/image-files-$arch.txt" || fail "$image has no executable /bootstrap"
+    grep -Eq '^d.* 65532/65532 .* data/$' "$work/image-files-$arch.txt" || fail "/data is not owned by the image's user in $image"
+    grep -Eq ' opt/rds-ca/' "$work/image-files-$arch.txt" || fail "$image has no /opt/rds-ca"
+    tar -xOf "$work/image-$arch.tar" bootstrap >"$work/bootstrap-$arch"
+    want=$([ "$arch" = arm64 ] && echo "ARM aarch64" || echo "x86-64")
+    file -b "$work/bootstrap-$arch" | grep -q "$want" || fail "$image's /bootstrap is not $want"
+    echo "$image: /bootstrap is $(file -b "$work/bootstrap-$arch" | cut -d, -f1,2)"
+    if run_output=$(timeout 60 podman run --rm "$image" --version 2>&1); then
+      echo "podman run: $run_output"
+    else
+      skip "podman run of $image: containers cannot start here ($(echo "$run_output" | tail -n 1))"
+    fi
+    podman rmi "$image" >/dev/null
+  done
 fi
 skip "the Dockerfile's default target (lambda): its builder stage pulls docker.io/library/rust, and there is no image registry here"
 
 section "Summary"
-echo "zip $(mb "$zip_bytes"), bootstrap $(mb "$bootstrap_bytes"); emulator checks passed"
+echo "zip $(mb "$zip_bytes") (x86_64), ${arm_zip_bytes:+$(mb "$arm_zip_bytes") (arm64), }bootstrap $(mb "$bootstrap_bytes"); emulator checks passed"
 if [ ${#skipped[@]} -gt 0 ]; then
   echo "skipped (${#skipped[@]}):"
   printf '  - %s\n' "${skipped[@]}"

@@ -2,16 +2,17 @@
 //! `openapi`. It parses the command line and environment, then calls into
 //! the library; it holds no logic of its own.
 
-use std::{net::SocketAddr, num::NonZeroU32, process::ExitCode};
+use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use sea_orm::ConnectionTrait;
 
 use crate::{
-    config::{self, SecretSource},
+    config::{self, Config, SecretSource},
     db,
     domain::Role,
     http::{self, AppState, Authenticator, JwtKeys},
+    lambda,
 };
 
 /// Navigator: the patient-navigation backend.
@@ -20,11 +21,60 @@ use crate::{
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://...`.
-    #[arg(long, env = "DATABASE_URL", default_value = config::DEFAULT_DATABASE_URL, global = true)]
-    database_url: String,
     #[command(flatten)]
-    serve: ServeArgs,
+    flags: Flags,
+}
+
+/// The configuration variables that have a flag: a flag given is that
+/// variable's value (see [`config::VARIABLES`]), read by the same parser,
+/// with the same default.
+#[derive(Debug, Args)]
+struct Flags {
+    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://...`
+    /// [env: DATABASE_URL; default: sqlite://navigator.db]
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Address to listen on [env: NAVIGATOR_ADDR; default: 127.0.0.1:3000]
+    #[arg(long, global = true)]
+    addr: Option<String>,
+    /// Most database connections in the pool [env:
+    /// NAVIGATOR_DB_MAX_CONNECTIONS; default: 8]
+    #[arg(long, global = true)]
+    max_connections: Option<String>,
+    /// Browser origins allowed to call the API (CORS), comma-separated [env:
+    /// NAVIGATOR_CORS_ORIGINS]
+    #[arg(long = "cors-origin", global = true)]
+    cors_origins: Vec<String>,
+    /// Public intake submissions one client (IP address; IPv6 per /64) may
+    /// send at once [env: NAVIGATOR_INTAKE_BURST; default: 30]
+    #[arg(long, global = true)]
+    intake_burst: Option<String>,
+    /// Public intake submissions per second one client may send after its
+    /// burst [env: NAVIGATOR_INTAKE_PER_SECOND; default: 1]
+    #[arg(long, global = true)]
+    intake_per_second: Option<String>,
+}
+
+impl Flags {
+    /// The configuration: the flags given, else the environment.
+    fn config(&self) -> Result<Config, config::ConfigError> {
+        let cors = (!self.cors_origins.is_empty()).then(|| self.cors_origins.join(","));
+        let flags = [
+            ("DATABASE_URL", self.database_url.clone()),
+            ("NAVIGATOR_ADDR", self.addr.clone()),
+            ("NAVIGATOR_DB_MAX_CONNECTIONS", self.max_connections.clone()),
+            ("NAVIGATOR_CORS_ORIGINS", cors),
+            ("NAVIGATOR_INTAKE_BURST", self.intake_burst.clone()),
+            (
+                "NAVIGATOR_INTAKE_PER_SECOND",
+                self.intake_per_second.clone(),
+            ),
+        ];
+        Config::from_env(|name| match flags.iter().find(|(flag, _)| *flag == name) {
+            Some((_, Some(value))) => Some(value.clone()),
+            _ => std::env::var(name).ok(),
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,52 +101,6 @@ struct ImportArgs {
     /// Write the full report (every row's outcome) to this JSON file.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
-}
-
-#[derive(Debug, Args)]
-struct ServeArgs {
-    /// Address to listen on.
-    #[arg(
-        long,
-        env = "NAVIGATOR_ADDR",
-        default_value = "127.0.0.1:3000",
-        global = true
-    )]
-    addr: SocketAddr,
-    /// Most database connections in the pool.
-    #[arg(
-        long,
-        env = "NAVIGATOR_DB_MAX_CONNECTIONS",
-        default_value_t = 8,
-        global = true
-    )]
-    max_connections: u32,
-    /// Browser origins allowed to call the API (CORS), comma-separated.
-    #[arg(
-        long = "cors-origin",
-        env = "NAVIGATOR_CORS_ORIGINS",
-        value_delimiter = ',',
-        global = true
-    )]
-    cors_origins: Vec<String>,
-    /// Public intake submissions one client (IP address; IPv6 per /64) may
-    /// send at once.
-    #[arg(
-        long,
-        env = "NAVIGATOR_INTAKE_BURST",
-        default_value = "30",
-        global = true
-    )]
-    intake_burst: NonZeroU32,
-    /// Public intake submissions per second one client may send after its
-    /// burst.
-    #[arg(
-        long,
-        env = "NAVIGATOR_INTAKE_PER_SECOND",
-        default_value = "1",
-        global = true
-    )]
-    intake_per_second: NonZeroU32,
 }
 
 #[derive(Debug, Args)]
@@ -143,20 +147,20 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let config = cli.flags.config()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             config::init_tracing(false);
-            serve(&cli.database_url, &cli.serve).await
+            serve(config).await
         }
         Command::Migrate => {
             config::init_tracing(false);
-            let db = db::connect(&cli.database_url, db::PoolSettings::default())?;
-            let applied = db::migrations::run(&db).await?;
-            tracing::info!(applied = applied.len(), "database is up to date");
+            let report = lambda::migrate(&config.database).await?;
+            tracing::info!(%report, "database is up to date");
             Ok(())
         }
         Command::Token(args) => {
-            let (secret, _) = config::jwt_secret(&cli.database_url)?;
+            let (secret, _) = config::jwt_secret(&config)?;
             println!(
                 "{}",
                 JwtKeys::new(&secret).mint(&args.sub, args.role, args.ttl_hours * 3600)
@@ -172,13 +176,11 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             // One connection: the import is sequential, and on SQLite a
             // large page cache on that connection keeps index look-ups in
             // memory as the tables grow.
-            let db = db::connect(
-                &cli.database_url,
-                db::PoolSettings {
-                    max_connections: 1,
-                    ..Default::default()
-                },
-            )?;
+            let pool = db::PoolSettings {
+                max_connections: 1,
+                ..config.database.pool()
+            };
+            let db = lambda::connect(&config.database, pool).await?;
             if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
                 db.execute_unprepared("PRAGMA cache_size = -262144").await?;
             }
@@ -198,23 +200,15 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-async fn serve(database_url: &str, args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    // Refused before anything starts: a wildcard or malformed origin.
-    let cors_origins = http::security::parse_origins(args.cors_origins.iter().map(String::as_str))
-        .map_err(|err| format!("--cors-origin / NAVIGATOR_CORS_ORIGINS: {err}"))?;
-    let intake_limit = http::IntakeLimit {
-        burst: args.intake_burst,
-        per_second: args.intake_per_second,
-    };
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     // No secret, no start (PostgreSQL without NAVIGATOR_JWT_SECRET), before
     // the database is touched.
-    let (secret, source) = config::jwt_secret(database_url)?;
+    let (secret, source) = config::jwt_secret(&config)?;
     let settings = db::PoolSettings {
-        max_connections: args.max_connections,
         checkpoints: db::Checkpoints::Background(Default::default()),
-        ..Default::default()
+        ..config.database.pool()
     };
-    let db = db::connect(database_url, settings)?;
+    let db = lambda::connect(&config.database, settings).await?;
     let applied = db::migrations::run(&db).await?;
     tracing::info!(applied = applied.len(), backend = ?db.get_database_backend(), "database ready");
     match source {
@@ -225,17 +219,25 @@ async fn serve(database_url: &str, args: &ServeArgs) -> Result<(), Box<dyn std::
             "JWT secret kept beside the database; `navigator token` run from here signs with it"
         ),
     }
-    let access_log = http::AccessLog::on_own_thread(database_url)?;
     let keys = std::sync::Arc::new(JwtKeys::new(&secret));
-    let state = AppState::new(db, Authenticator::Jwt(keys.clone()))
-        .with_access_log(access_log)
-        .with_cors_origins(cors_origins)
-        .with_intake_limit(intake_limit);
-    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    let mut state = AppState::new(db, Authenticator::Jwt(keys.clone()));
+    // The batched writer opens its own connection by URL; a database given
+    // by host (credentials fetched or signed at connect time) keeps the
+    // inline writer, as on Lambda.
+    if let config::DatabaseLocation::Url(url) = &config.database.location {
+        state = state.with_access_log(http::AccessLog::on_own_thread(url)?);
+    }
+    let state = state
+        .with_console_sign_in(config.console)
+        .with_cors_origins(config.cors_origins)
+        .with_intake_limit(config.intake_limit);
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     // Local SQLite mode only: a ready sign-in for whoever started the
     // server. On stdout, not in the log: the token is a credential.
-    if database_url.starts_with("sqlite:") {
+    let local_sqlite = matches!(&config.database.location,
+        config::DatabaseLocation::Url(url) if url.starts_with("sqlite:"));
+    if local_sqlite {
         let token = keys.mint("local-admin", Role::Admin, 12 * 3600);
         let link = http::console::sign_in_link(listener.local_addr()?, &token);
         println!("Console (signed in as local-admin, for 12 hours): {link}");

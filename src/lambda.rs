@@ -25,41 +25,32 @@
 //! no prefix. `Location` headers are written without a stage: behind a REST
 //! API on a named stage a client resolves them against the stage itself.
 //!
-//! # Configuration (environment), read on the first invocation
+//! # Configuration
 //!
-//! | variable | default | what |
-//! | --- | --- | --- |
-//! | `DATABASE_URL` | | if set, the database (local runs, the emulator); else the `NAVIGATOR_DB_*` below |
-//! | `NAVIGATOR_DB_HOST` | required without `DATABASE_URL` | PostgreSQL (RDS Proxy) host |
-//! | `NAVIGATOR_DB_PORT` | `5432` | its port |
-//! | `NAVIGATOR_DB_NAME` | required without `DATABASE_URL` | database name |
-//! | `NAVIGATOR_DB_SSLMODE` | `require` | `disable`, `prefer`, `require`, `verify-ca`, `verify-full` |
-//! | `NAVIGATOR_DB_SECRET_ARN` | required without `DATABASE_URL` | Secrets Manager secret with JSON `username` and `password` |
-//! | `NAVIGATOR_DB_MAX_CONNECTIONS` | `1` | pool size per execution environment |
-//! | `NAVIGATOR_AUTH` | (bearer JWT) | `apigateway`: trust the claims API Gateway's authorizer verified |
-//! | `NAVIGATOR_ROLES_CLAIM` | `cognito:groups` | the claim naming the caller's role(s), with `apigateway` |
-//! | `NAVIGATOR_JWT_ISSUER` | required with `apigateway` | the `iss` the verified claims must carry (the Cognito user pool's issuer URL) |
-//! | `NAVIGATOR_JWT_SECRET` | required without `apigateway` | HS256 secret for bearer tokens |
-//! | `NAVIGATOR_CORS_ORIGINS` | none | origins allowed by CORS, comma-separated; `*` is refused |
-//! | `NAVIGATOR_INTAKE_BURST` | `30` | public intake submissions per client at once (see [`crate::http::intake_guard`]) |
-//! | `NAVIGATOR_INTAKE_PER_SECOND` | `1` | then per second, per client |
-//! | `NAVIGATOR_CONSOLE_COGNITO_DOMAIN` | none | the Cognito hosted UI's origin: the console at `/console` signs in there (with the next; see [`crate::http::console`]) |
-//! | `NAVIGATOR_CONSOLE_CLIENT_ID` | none | the app client the console signs in as |
-//! | `NAVIGATOR_LAMBDA_MODE` | `api` | `migrate`: the migration function below |
-//! | `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` | `2773` | the secrets extension's port (its own setting) |
+//! [`crate::config::Config`], read on the first invocation from the same
+//! variables with the same defaults as the local server (the README's
+//! table). Lambda differs in one thing: it refuses the default database, as
+//! its file system has no place for the SQLite file and a function that
+//! silently ran on one would lose every write.
 //!
-//! The database credentials come from the AWS Parameters and Secrets Lambda
-//! Extension (a layer; a container image must carry it in
-//! `/opt/extensions`), asked once per execution environment on
-//! `127.0.0.1`, with the function's `AWS_SESSION_TOKEN`.
+//! On AWS the database is PostgreSQL through RDS Proxy (`NAVIGATOR_DB_HOST`),
+//! TLS verified against the RDS certificate bundle shipped with the function
+//! (`NAVIGATOR_DB_SSLMODE=verify-full`, `NAVIGATOR_DB_SSLROOTCERT`), and the
+//! password an IAM authentication token the function signs with its own
+//! role's credentials ([`iam`]): tokens admit new connections for 15
+//! minutes, so the state is built again, with a new token, every
+//! [`IAM_STATE_LIFETIME`]. With `NAVIGATOR_DB_SECRET_ARN` instead, the
+//! credentials come from the AWS Parameters and Secrets Lambda Extension (a
+//! layer; in a container image, `/opt/extensions`).
 //!
 //! # Start-up
 //!
 //! Nothing is read, fetched or connected before the first invocation: it
-//! builds the state (settings, secret, a lazy pool) and the router once, and
-//! later invocations of the execution environment reuse them. A failure
-//! (say `NAVIGATOR_JWT_SECRET` missing) fails that invocation with a logged
-//! error, and the next invocation tries again. The API never migrates.
+//! builds the state (configuration, credentials, a lazy pool) and the
+//! router, and later invocations of the execution environment reuse them.
+//! A failure (say `NAVIGATOR_JWT_SECRET` missing) fails that invocation
+//! with a logged error, and the next invocation tries again. The API never
+//! migrates.
 //!
 //! # Authentication
 //!
@@ -80,14 +71,21 @@
 //!
 //! # Migration mode
 //!
-//! With `NAVIGATOR_LAMBDA_MODE=migrate` the function takes any JSON event,
-//! applies pending migrations and answers `{"applied": [versions]}`; the
-//! deploy template's custom resource invokes it at each deploy.
+//! With `NAVIGATOR_LAMBDA_MODE=migrate` the function takes any JSON event and
+//! runs [`migrate`]: with `NAVIGATOR_DB_BOOTSTRAP_*` set, it first sets up
+//! the roles as the instance's administrator (the schema's owner, which
+//! migrates, and the API's user, with data rights only), then applies
+//! pending migrations as the owner and answers `{"applied": [versions]}`;
+//! the deploy template's custom resource invokes it at each deploy.
 
+mod database;
+pub mod iam;
 mod secrets;
-mod settings;
 
-use std::process::ExitCode;
+use std::{
+    process::ExitCode,
+    time::{Duration, Instant},
+};
 
 use axum::Router;
 use lambda_http::{
@@ -97,18 +95,26 @@ use lambda_http::{
     service_fn,
     tower::{ServiceBuilder, ServiceExt},
 };
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
-use tokio::sync::OnceCell;
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
 
+pub use database::{
+    StartError, bootstrap_roles, connect, connect_options, grant_data_rights, migrate,
+    migration_report,
+};
 pub use secrets::{Credentials, FetchError, fetch_secret, parse_secret};
-pub use settings::{Auth, DatabaseLocation, DatabaseSettings, Settings, SslMode, StartError};
 
 use crate::{
-    config, db,
-    http::{AppState, Authenticator, ClientIp, app, auth::VerifiedClaims},
+    config::{self, Auth, Config, ConfigError, CredentialSource, DatabaseLocation, LambdaMode},
+    db,
+    http::{AppState, Authenticator, ClientIp, JwtKeys, app, auth::VerifiedClaims},
 };
+
+/// How long a state whose database password is an IAM token serves before
+/// it is built again: new connections need a token under 15 minutes old.
+pub const IAM_STATE_LIFETIME: Duration = Duration::from_secs(600);
 
 /// The API's state as the function serves it: [`AppState::new`]'s, whose
 /// access log is written inline, before each response returns, as a
@@ -123,7 +129,11 @@ pub fn state(db: DatabaseConnection, auth: Authenticator) -> AppState {
 /// code. Logs are JSON lines.
 pub fn main() -> ExitCode {
     config::init_tracing(true);
-    let mode = std::env::var("NAVIGATOR_LAMBDA_MODE").unwrap_or_default();
+    let mode = match Config::from_process_env() {
+        Ok(config) => config.lambda_mode,
+        // Reported by each invocation, where Lambda records it.
+        Err(_) => LambdaMode::Api,
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -134,12 +144,10 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match mode.as_str() {
-        "" | "api" => runtime.block_on(lambda_http::lambda_runtime::run(service_fn(api))),
-        "migrate" => runtime.block_on(lambda_http::lambda_runtime::run(service_fn(migrate))),
-        _ => {
-            tracing::error!("NAVIGATOR_LAMBDA_MODE must be api or migrate");
-            return ExitCode::FAILURE;
+    let result = match mode {
+        LambdaMode::Api => runtime.block_on(lambda_http::lambda_runtime::run(service_fn(api))),
+        LambdaMode::Migrate => {
+            runtime.block_on(lambda_http::lambda_runtime::run(service_fn(migrate_event)))
         }
     };
     match result {
@@ -151,38 +159,89 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The router of this execution environment, built on first use.
-static APP: OnceCell<Router> = OnceCell::const_new();
+/// The router of this execution environment, built on first use, and when
+/// it must be built again.
+static APP: Mutex<Option<(Router, Option<Instant>)>> = Mutex::const_new(None);
 
 /// An API invocation. A failure to build the state fails the invocation
 /// (the runtime logs it once and reports it to Lambda); the next one tries
 /// again.
 async fn api(event: LambdaEvent<LambdaRequest>) -> Result<impl Serialize, Diagnostic> {
-    let app = APP
-        .get_or_try_init(|| async {
-            let settings = Settings::from_env(|name| std::env::var(name).ok())?;
-            settings::build_state(settings).await.map(app)
-        })
-        .await
-        .map_err(|err: StartError| Diagnostic::from(err))?;
-    Ok(handle(app.clone(), event).await)
+    let app = {
+        let mut built = APP.lock().await;
+        match &*built {
+            Some((router, renew)) if renew.is_none_or(|at| Instant::now() < at) => router.clone(),
+            _ => {
+                let config = lambda_config(Config::from_process_env()?)?;
+                let renew = config
+                    .iam_token()
+                    .then(|| Instant::now() + IAM_STATE_LIFETIME);
+                let router = app(build_state(config).await?);
+                *built = Some((router.clone(), renew));
+                router
+            }
+        }
+    };
+    Ok(handle(app, event).await)
+}
+
+/// The configuration as Lambda may use it: its one difference from the
+/// other entry points (see the module notes).
+pub fn lambda_config(config: Config) -> Result<Config, StartError> {
+    if config.database.is_default() {
+        return Err(StartError::Missing("NAVIGATOR_DB_HOST (or DATABASE_URL)"));
+    }
+    Ok(config)
+}
+
+impl From<ConfigError> for Diagnostic {
+    fn from(err: ConfigError) -> Self {
+        StartError::from(err).into()
+    }
+}
+
+impl Config {
+    /// Whether the database password is an IAM token (which expires).
+    fn iam_token(&self) -> bool {
+        matches!(&self.database.location, DatabaseLocation::Host(host)
+            if matches!(host.credentials, CredentialSource::IamToken { .. }))
+    }
+}
+
+/// Builds the API's state: the database pool and the authenticator.
+pub async fn build_state(config: Config) -> Result<AppState, StartError> {
+    let auth = match &config.auth {
+        Auth::ApiGateway {
+            roles_claim,
+            issuer,
+        } => Authenticator::ApiGateway {
+            roles_claim: roles_claim.clone(),
+            issuer: issuer.clone(),
+        },
+        Auth::Jwt => {
+            let (secret, _) = config::jwt_secret(&config)?;
+            Authenticator::Jwt(JwtKeys::new(&secret).into())
+        }
+    };
+    let pool = db::PoolSettings {
+        // Connections idle through a frozen sandbox may be gone.
+        test_before_acquire: true,
+        ..config.database.pool()
+    };
+    let db = connect(&config.database, pool).await?;
+    tracing::info!(backend = ?db.get_database_backend(), "API state built");
+    Ok(state(db, auth)
+        .with_console_sign_in(config.console)
+        .with_cors_origins(config.cors_origins)
+        .with_intake_limit(config.intake_limit))
 }
 
 /// A migration invocation: any event; connects, migrates, disconnects.
-async fn migrate(_: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
-    let database = DatabaseSettings::from_env(|name| std::env::var(name).ok())?;
-    let db = database.connect().await?;
-    let report = migration_report(&db).await;
-    db.close().await.ok();
-    let report = report.map_err(StartError::from)?;
+async fn migrate_event(_: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+    let config = lambda_config(Config::from_process_env()?)?;
+    let report = migrate(&config.database).await?;
     tracing::info!(%report, "database is up to date");
     Ok(report)
-}
-
-/// Applies pending migrations; what the migration function answers:
-/// `{"applied": [versions]}`.
-pub async fn migration_report(db: &DatabaseConnection) -> Result<Value, DbErr> {
-    Ok(json!({ "applied": db::migrations::run(db).await? }))
 }
 
 /// Serves one event through `app`: the work of every API invocation, and

@@ -716,3 +716,400 @@ async fn a_gzip_compressed_docs_asset_goes_back_base64_encoded() {
         .unwrap();
     assert_eq!(&bytes[..2], &[0x1f, 0x8b], "the gzip stream itself");
 }
+
+// ---------------------------------------------------------------------------
+// Configuration as deployed, least privilege, TLS.
+// ---------------------------------------------------------------------------
+
+/// The `ENV` of the Dockerfile's image and the environment the deploy
+/// template gives `function` (intrinsic values become their resource
+/// names), as the image function's process would see them, the template's
+/// winning.
+fn image_function_environment(function: &str) -> HashMap<String, String> {
+    let mut env = HashMap::new();
+    let dockerfile = include_str!("../Dockerfile");
+    let mut lines = dockerfile.lines();
+    while let Some(line) = lines.next() {
+        let Some(first) = line.strip_prefix("ENV ") else {
+            continue;
+        };
+        let mut statement = first.trim_end_matches('\\').to_owned();
+        let mut continued = line.ends_with('\\');
+        while continued {
+            let next = lines.next().unwrap_or_default();
+            continued = next.ends_with('\\');
+            statement.push(' ');
+            statement.push_str(next.trim_end_matches('\\'));
+        }
+        for pair in statement.split_whitespace() {
+            let (name, value) = pair.split_once('=').expect("ENV name=value");
+            env.insert(name.to_owned(), value.to_owned());
+        }
+    }
+    let template = include_str!("../deploy/template.yaml");
+    let start = template
+        .find(&format!("\n  {function}:\n"))
+        .unwrap_or_else(|| panic!("{function} in the template"));
+    let resource = &template[start + 1..];
+    // Up to the next resource (the next line indented by exactly two).
+    let end = resource
+        .match_indices("\n  ")
+        .map(|(at, _)| at)
+        .find(|&at| resource[at + 3..].starts_with(|c: char| c.is_ascii_alphanumeric()))
+        .unwrap_or(resource.len());
+    let resource = &resource[..end];
+    let variables = resource
+        .split("        Variables:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{function}'s environment"));
+    for line in variables.lines() {
+        let Some(entry) = line.strip_prefix("          ") else {
+            break;
+        };
+        if entry.starts_with(' ') || entry.starts_with('#') || entry.starts_with('-') {
+            continue;
+        }
+        let (name, value) = entry.split_once(':').expect("NAME: value");
+        let value = value.trim().trim_matches('"');
+        let value = match value.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["!Ref", name] if parameter_default(template, name).is_some() => {
+                parameter_default(template, name).unwrap()
+            }
+            ["!GetAtt", attribute] | ["!Ref", attribute] | ["!Sub", attribute] => {
+                attribute.trim_matches('"').to_owned()
+            }
+            [] => "(value on the next lines)".to_owned(),
+            _ => value.to_owned(),
+        };
+        env.insert(name.to_owned(), value);
+    }
+    // What Lambda itself sets in every function's environment.
+    env.insert("AWS_REGION".into(), "eu-central-1".into());
+    env
+}
+
+/// The default of the template's parameter `name`, if it is one.
+fn parameter_default(template: &str, name: &str) -> Option<String> {
+    let parameters = template
+        .split("\nParameters:\n")
+        .nth(1)?
+        .split("\n\n")
+        .next()?;
+    let start = parameters.find(&format!("\n  {name}:\n"))?;
+    let default = parameters[start..]
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with("    "))
+        .find_map(|line| line.trim().strip_prefix("Default:"))?;
+    Some(default.trim().trim_matches('"').to_owned())
+}
+
+#[test]
+fn an_image_function_is_configured_for_postgres_through_the_proxy_never_sqlite() {
+    use navigator::config::{Config, CredentialSource, DatabaseLocation, LambdaMode};
+    for (function, mode, user) in [
+        ("ApiImageFunction", LambdaMode::Api, "navigator_app"),
+        (
+            "MigrateImageFunction",
+            LambdaMode::Migrate,
+            "navigator_owner",
+        ),
+        ("ApiFunction", LambdaMode::Api, "navigator_app"),
+        ("MigrateFunction", LambdaMode::Migrate, "navigator_owner"),
+    ] {
+        let env = image_function_environment(function);
+        let config = Config::from_env(|name| env.get(name).cloned())
+            .unwrap_or_else(|err| panic!("{function}: {err}"));
+        let config = lambda::lambda_config(config).unwrap();
+        assert_eq!(config.lambda_mode, mode, "{function}");
+        let DatabaseLocation::Host(host) = &config.database.location else {
+            panic!("{function} resolves {:?}", config.database.location)
+        };
+        assert_eq!(host.host, "DatabaseProxy.Endpoint", "{function}");
+        assert!(
+            matches!(
+                host.ssl_mode.mode(),
+                sea_orm::sqlx::postgres::PgSslMode::VerifyFull
+            ),
+            "{function}"
+        );
+        assert!(host.ssl_root_cert.is_some(), "{function}");
+        assert_eq!(
+            host.credentials,
+            CredentialSource::IamToken {
+                user: user.into(),
+                region: "eu-central-1".into()
+            },
+            "{function}"
+        );
+        assert_eq!(
+            config.database.bootstrap.is_some(),
+            mode == LambdaMode::Migrate,
+            "{function}"
+        );
+    }
+}
+
+#[test]
+fn lambda_refuses_the_default_database() {
+    let config = navigator::config::Config::from_env(|_| None).unwrap();
+    let err = lambda::lambda_config(config).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "NAVIGATOR_DB_HOST (or DATABASE_URL) is not set"
+    );
+}
+
+/// A database and two roles of their own on the test PostgreSQL server
+/// (roles are global to the server: their names are unique to the test).
+#[tokio::test]
+async fn the_api_role_has_data_rights_only_and_the_owner_migrates() {
+    use sea_orm::ConnectionTrait;
+    let admin_url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin = db::connect(&admin_url, PoolSettings::default()).unwrap();
+    if let Err(err) = admin.execute_unprepared("SELECT 1").await {
+        assert!(
+            std::env::var_os("TEST_DATABASE_URL").is_none(),
+            "TEST_DATABASE_URL is set but does not answer: {err}"
+        );
+        eprintln!("SKIPPED on PostgreSQL: no server at {admin_url} ({err})");
+        return;
+    }
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let tag = &tag[tag.len() - 12..];
+    let (name, owner, app_user) = (
+        format!("nav_roles_{tag}"),
+        format!("nav_owner_{tag}"),
+        format!("nav_app_{tag}"),
+    );
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    // The same server (trust authentication, as in CI) as another user.
+    let server = admin_url
+        .rsplit_once('@')
+        .map_or(admin_url.as_str(), |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let url_as = |user: &str| format!("postgres://{user}@{server}/{name}");
+    let on_database = db::connect(&url_as("postgres"), PoolSettings::default()).unwrap();
+    lambda::bootstrap_roles(&on_database, &owner, &app_user)
+        .await
+        .unwrap();
+    // Twice: every deploy runs it.
+    lambda::bootstrap_roles(&on_database, &owner, &app_user)
+        .await
+        .unwrap();
+    on_database.close().await.ok();
+
+    let as_owner = db::connect(&url_as(&owner), PoolSettings::default()).unwrap();
+    assert!(
+        !lambda::migration_report(&as_owner).await.unwrap()["applied"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    lambda::grant_data_rights(&as_owner, &app_user)
+        .await
+        .unwrap();
+    as_owner.close().await.ok();
+
+    let as_app = db::connect(&url_as(&app_user), PoolSettings::default()).unwrap();
+    let function = Function {
+        router: app(lambda::state(
+            as_app.clone(),
+            Authenticator::Jwt(Arc::new(JwtKeys::new(SECRET))),
+        )),
+        db: as_app.clone(),
+        keys: Arc::new(JwtKeys::new(SECRET)),
+        dir: std::env::temp_dir().join(format!("navigator-roles-{tag}")),
+    };
+    let token = function.bearer(Role::Navigator);
+    let path = created_patient(&function, &token).await;
+    function
+        .invoke(http_api(Call::get(&path).header("authorization", token)))
+        .await
+        .expect(200);
+    for ddl in [
+        "CREATE TABLE intruder (id int)",
+        "DROP TABLE patients",
+        "ALTER TABLE patients ADD COLUMN x int",
+        "TRUNCATE access_event_patients",
+    ] {
+        let err = as_app.execute_unprepared(ddl).await.unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied")
+                || err.to_string().contains("must be owner"),
+            "{ddl}: {err}"
+        );
+    }
+    as_app.close().await.ok();
+    drop(function);
+
+    admin
+        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("DROP ROLE {app_user}; DROP ROLE {owner}"))
+        .await
+        .unwrap();
+}
+
+/// A PostgreSQL server's first steps on 127.0.0.1:`port`: it answers the
+/// client's SSLRequest with `S` and completes a TLS handshake with the
+/// certificate in `tests/fixtures/tls/` (self-signed, for 127.0.0.1), then
+/// hangs up. Whether the handshake completed.
+fn tls_server(port: u16) -> std::thread::JoinHandle<bool> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        let cert =
+            CertificateDer::from_pem_slice(include_bytes!("fixtures/tls/server-cert.pem")).unwrap();
+        let key =
+            PrivateKeyDer::from_pem_slice(include_bytes!("fixtures/tls/server-key.pem")).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+        let (mut socket, _) = listener.accept().unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut ssl_request = [0u8; 8];
+        socket.read_exact(&mut ssl_request).unwrap();
+        assert_eq!(ssl_request, [0, 0, 0, 8, 4, 210, 22, 47], "an SSLRequest");
+        socket.write_all(b"S").unwrap();
+        let mut tls = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        while tls.is_handshaking() {
+            if tls.complete_io(&mut socket).is_err() {
+                return false;
+            }
+        }
+        true
+    })
+}
+
+/// Connects with the options the function builds (`verify-full`, the root
+/// bundle at `bundle`) to the TLS server on `port`; the error.
+async fn connect_verified(port: u16, bundle: &str) -> sea_orm::sqlx::Error {
+    use navigator::config::{CredentialSource, PostgresHost};
+    use sea_orm::sqlx::{ConnectOptions, postgres::PgConnectOptions};
+    let vars = [
+        ("NAVIGATOR_DB_HOST", "127.0.0.1".to_owned()),
+        ("NAVIGATOR_DB_PORT", port.to_string()),
+        ("NAVIGATOR_DB_USER", "navigator_app".to_owned()),
+        ("AWS_REGION", "eu-central-1".to_owned()),
+        (
+            "NAVIGATOR_DB_SSLROOTCERT",
+            format!("{}/tests/fixtures/tls/{bundle}", env!("CARGO_MANIFEST_DIR")),
+        ),
+    ];
+    let config = navigator::config::DatabaseConfig::from_env(|name| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let navigator::config::DatabaseLocation::Host(host) = &config.location else {
+        panic!("by host")
+    };
+    let host: &PostgresHost = host;
+    assert!(matches!(
+        host.credentials,
+        CredentialSource::IamToken { .. }
+    ));
+    let credentials = lambda::Credentials {
+        username: "navigator_app".into(),
+        password: "token".into(),
+    };
+    let options: PgConnectOptions = lambda::connect_options(host, "127.0.0.1", &credentials);
+    tokio::time::timeout(std::time::Duration::from_secs(20), options.connect())
+        .await
+        .expect("the connection attempt ends")
+        .expect_err("the fake server never completes a PostgreSQL start-up")
+}
+
+#[tokio::test]
+async fn a_database_certificate_the_bundle_does_not_trust_is_refused() {
+    let server = tls_server(4161);
+    let err = connect_verified(4161, "other-ca.pem").await;
+    assert!(
+        format!("{err:?}").contains("InvalidCertificate(UnknownIssuer)"),
+        "refused for its issuer: {err:?}"
+    );
+    assert!(!server.join().unwrap(), "the handshake did not complete");
+
+    // The control: the same server, its certificate in the bundle.
+    let server = tls_server(4162);
+    let err = connect_verified(4162, "server-cert.pem").await;
+    assert!(server.join().unwrap(), "the handshake completed");
+    assert!(
+        !format!("{err:?}").contains("InvalidCertificate"),
+        "not a certificate error: {err:?}"
+    );
+}
+
+/// A REST API event without the capture's Cognito claims: what API Gateway
+/// sends for a route with no authorizer, such as the preflight route.
+fn rest_api_anonymous(call: Call) -> Value {
+    let mut event = rest_api(call);
+    event["requestContext"]["authorizer"] = json!({});
+    event
+}
+
+#[tokio::test]
+async fn a_preflight_without_a_token_is_answered_for_a_configured_origin() {
+    let function = Function::configured(
+        Authenticator::ApiGateway {
+            roles_claim: "cognito:groups".into(),
+            issuer: ISSUER.into(),
+        },
+        |state| {
+            let origins =
+                navigator::http::security::parse_origins(["https://portal.example.org"]).unwrap();
+            state.with_cors_origins(origins)
+        },
+    )
+    .await;
+    let preflight = |origin: &'static str| Call {
+        method: "OPTIONS",
+        ..Call::get("/v1/patients")
+            .header("origin", origin.to_owned())
+            .header("access-control-request-method", "PATCH".to_owned())
+            .header(
+                "access-control-request-headers",
+                "authorization,if-match".to_owned(),
+            )
+    };
+    let allowed = function
+        .invoke(rest_api_anonymous(preflight("https://portal.example.org")))
+        .await;
+    assert!(
+        (200..300).contains(&allowed.status),
+        "a preflight is not a 401: {}",
+        allowed.status
+    );
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://portal.example.org")
+    );
+    let methods = allowed
+        .header("access-control-allow-methods")
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    assert!(methods.contains("PATCH"), "{methods}");
+    let other = function
+        .invoke(rest_api_anonymous(preflight("https://elsewhere.example")))
+        .await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
+}

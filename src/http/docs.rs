@@ -20,19 +20,19 @@ const INDEX: &str = r##"<!doctype html>
 <head>
   <meta charset="utf-8">
   <title>Navigator API</title>
-  <link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
-  <link rel="stylesheet" href="/docs/swagger-ui.css">
+  <link rel="icon" type="image/png" href="favicon-32x32.png">
+  <link rel="stylesheet" href="swagger-ui.css">
 </head>
 <body>
   <div id="swagger-ui"></div>
-  <script src="/docs/swagger-ui-bundle.js"></script>
-  <script src="/docs/swagger-initializer.js"></script>
+  <script src="swagger-ui-bundle.js"></script>
+  <script src="swagger-initializer.js"></script>
 </body>
 </html>
 "##;
 
 const INITIALIZER: &str = r##"window.ui = SwaggerUIBundle({
-  url: "/openapi.json",
+  url: "../openapi.json",
   dom_id: "#swagger-ui",
   deepLinking: true,
   persistAuthorization: true,
@@ -58,7 +58,8 @@ pub fn router(doc: OpenApi) -> Router {
             "/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], json) }),
         )
-        .route("/docs", get(|| async { Redirect::permanent("/docs/") }))
+        // Relative links throughout: behind a REST API the page is at /{stage}/docs/.
+        .route("/docs", get(|| async { Redirect::permanent("docs/") }))
         .route("/docs/", get(|| async { page() }))
         .route("/docs/index.html", get(|| async { page() }))
         .route(
