@@ -70,6 +70,8 @@ pub trait Mutable: Record {
     fn version_column() -> Self::Column;
     /// The `updated_at` column.
     fn updated_at_column() -> Self::Column;
+    /// The `created_at` column.
+    fn created_at_column() -> Self::Column;
     /// A model's version.
     fn version_of(model: &Self::Model) -> i32;
 }
@@ -102,6 +104,9 @@ macro_rules! record {
             fn updated_at_column() -> Self::Column {
                 crate::db::entities::$module::Column::UpdatedAt
             }
+            fn created_at_column() -> Self::Column {
+                crate::db::entities::$module::Column::CreatedAt
+            }
             fn version_of(model: &Self::Model) -> i32 {
                 model.version
             }
@@ -121,6 +126,24 @@ record!(clinical_trial, "clinical-trials", mutable);
 record!(trial_referral, "trial-referrals", mutable);
 record!(intake_submission, "intake-submissions");
 record!(legacy_id, "legacy-ids");
+
+/// A new record's row with what every record starts with: a fresh id
+/// (UUIDv7: time-ordered, so id order is creation order), version 1, and
+/// created and updated now. A collection sets its own columns and takes
+/// the rest from here (`..store::new_row::<Entity>()`).
+pub fn new_row<E>() -> E::ActiveModel
+where
+    E: Mutable,
+    E::ActiveModel: ActiveModelTrait<Entity = E>,
+{
+    let now = Utc::now();
+    let mut row = <E::ActiveModel as ActiveModelTrait>::default();
+    row.set(E::id_column(), Uuid::now_v7().into());
+    row.set(E::version_column(), 1.into());
+    row.set(E::created_at_column(), now.into());
+    row.set(E::updated_at_column(), now.into());
+    row
+}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

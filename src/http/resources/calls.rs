@@ -96,18 +96,14 @@ impl NewRecord<Entity> for Create {
             "/patient_id",
             Some(self.patient_id),
         ));
-        let (id, now) = common::new_record();
         let row = table::ActiveModel {
-            id: Set(id),
             patient_id: Set(self.patient_id),
             navigator: Set(self.navigator.map(Into::into)),
             scheduled_at: Set(self.scheduled_at),
             reminder_at: Set(self.reminder_at),
             status: Set(self.status.unwrap_or(CallStatus::Scheduled)),
             notes: Set(self.notes.map(Into::into)),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
+            ..crate::db::store::new_row::<Entity>()
         };
         Ok((row, refs))
     }

@@ -9,7 +9,6 @@
 //! becomes columns, and its rules.
 
 use axum::{Json, http::StatusCode, response::Response};
-use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Select, prelude::Uuid};
 use serde::{Deserialize, Deserializer, Serialize, de::DeserializeOwned};
@@ -36,12 +35,6 @@ impl From<store::StoreError> for ApiError {
             store::StoreError::Db(err) => err.into(),
         }
     }
-}
-
-/// A fresh id (UUIDv7: time-ordered, so id order is creation order) and the
-/// current time, for a new record.
-pub fn new_record() -> (Uuid, DateTime<Utc>) {
-    (Uuid::now_v7(), Utc::now())
 }
 
 /// A list's query: its filters and its page. Each collection's `Filters`.
@@ -79,7 +72,7 @@ pub type References<'a> = BoxFuture<'a, ApiResult<()>>;
 
 /// A create body: the row it becomes, by the collection's rules.
 pub trait NewRecord<E: EntityTrait>: DeserializeOwned + Send {
-    /// The row to insert (with a fresh id and times from [`new_record`])
+    /// The row to insert (its bookkeeping from `store::new_row`)
     /// and the courtesy checks of the records it names.
     fn into_row<'a>(
         self,

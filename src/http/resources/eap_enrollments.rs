@@ -96,20 +96,16 @@ impl NewRecord<Entity> for Create {
         ));
         let physician_id =
             common::journey_physician(state, self.patient_id, self.physician_id).await?;
-        let (id, now) = common::new_record();
         let row = table::ActiveModel {
-            id: Set(id),
             patient_id: Set(self.patient_id),
             patient_status: Set(PatientStatus::Patient),
             program_id: Set(self.program_id),
             physician_id: Set(Some(physician_id)),
             physician_kind: Set(PractitionerKind::Physician),
             imported: Set(false),
-            enrolled_at: Set(Some(self.enrolled_at.unwrap_or(now))),
+            enrolled_at: Set(Some(self.enrolled_at.unwrap_or_else(Utc::now))),
             status: Set(self.status.unwrap_or(EnrollmentStatus::Pending)),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
+            ..crate::db::store::new_row::<Entity>()
         };
         Ok((row, refs))
     }

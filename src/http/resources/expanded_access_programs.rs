@@ -77,16 +77,12 @@ pub struct Create {
 impl NewRecord<Entity> for Create {
     async fn into_row(self, state: &AppState) -> ApiResult<(table::ActiveModel, References<'_>)> {
         let refs = common::condition(state, self.medical_condition_id);
-        let (id, now) = common::new_record();
         let row = table::ActiveModel {
-            id: Set(id),
             eap_number: Set(self.eap_number.into()),
             product: Set(self.product.into()),
             medical_condition_id: Set(self.medical_condition_id),
             status: Set(self.status.unwrap_or(ProgramStatus::Open)),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
+            ..crate::db::store::new_row::<Entity>()
         };
         Ok((row, refs))
     }

@@ -132,9 +132,7 @@ impl NewRecord<Entity> for Create {
             ));
         }
         let refs = references(state, self.medical_condition_id, self.physician_id);
-        let (id, now) = common::new_record();
         let row = table::ActiveModel {
-            id: Set(id),
             status: Set(PatientStatus::Lead),
             first_name: Set(self.first_name.map(Into::into)),
             last_name: Set(self.last_name.map(Into::into)),
@@ -143,13 +141,11 @@ impl NewRecord<Entity> for Create {
             medical_condition_id: Set(self.medical_condition_id),
             physician_id: Set(self.physician_id),
             physician_kind: Set(PractitionerKind::Physician),
-            first_contact_at: Set(Some(self.first_contact_at.unwrap_or(now))),
+            first_contact_at: Set(Some(self.first_contact_at.unwrap_or_else(Utc::now))),
             initial_consult_at: Set(self.initial_consult_at),
             converted_at: Set(None),
             erased_at: Set(None),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
+            ..crate::db::store::new_row::<Entity>()
         };
         Ok((row, refs))
     }

@@ -113,9 +113,7 @@ pub struct Create {
 impl NewRecord<Entity> for Create {
     async fn into_row(self, state: &AppState) -> ApiResult<(table::ActiveModel, References<'_>)> {
         let refs = references(state, self.hospital_id, self.specialization_id);
-        let (id, now) = common::new_record();
         let row = table::ActiveModel {
-            id: Set(id),
             kind: Set(self.kind),
             first_name: Set(self.first_name.into()),
             last_name: Set(self.last_name.into()),
@@ -125,9 +123,7 @@ impl NewRecord<Entity> for Create {
             specialization_id: Set(self.specialization_id),
             license_number: Set(self.license_number.map(Into::into)),
             hospital_id: Set(self.hospital_id),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
+            ..crate::db::store::new_row::<Entity>()
         };
         Ok((row, refs))
     }

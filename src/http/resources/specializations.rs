@@ -68,13 +68,9 @@ pub struct Create {
 
 impl NewRecord<Entity> for Create {
     async fn into_row(self, _: &AppState) -> ApiResult<(table::ActiveModel, References<'_>)> {
-        let (id, now) = common::new_record();
         let row = table::ActiveModel {
-            id: Set(id),
             name: Set(self.name.into()),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
+            ..crate::db::store::new_row::<Entity>()
         };
         Ok((row, Box::pin(no_references())))
     }

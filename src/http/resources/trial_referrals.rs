@@ -122,22 +122,18 @@ impl NewRecord<Entity> for Create {
         ));
         let physician_id =
             common::journey_physician(state, self.patient_id, self.physician_id).await?;
-        let (id, now) = common::new_record();
         let row = table::ActiveModel {
-            id: Set(id),
             patient_id: Set(self.patient_id),
             patient_status: Set(PatientStatus::Patient),
             trial_id: Set(self.trial_id),
             physician_id: Set(Some(physician_id)),
             physician_kind: Set(PractitionerKind::Physician),
             imported: Set(false),
-            referred_at: Set(Some(self.referred_at.unwrap_or(now))),
+            referred_at: Set(Some(self.referred_at.unwrap_or_else(Utc::now))),
             eligibility: Set(eligibility),
             ineligible_reason: Set(self.ineligible_reason.map(Into::into)),
             outcome: Set(self.outcome.unwrap_or(ReferralOutcome::Pending)),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
+            ..crate::db::store::new_row::<Entity>()
         };
         Ok((row, refs))
     }
