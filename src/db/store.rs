@@ -121,6 +121,7 @@ record!(clinical_trial, "clinical-trials", mutable);
 record!(trial_referral, "trial-referrals", mutable);
 record!(intake_submission, "intake-submissions");
 record!(legacy_id, "legacy-ids");
+record!(staff, "staff", mutable);
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

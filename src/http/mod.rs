@@ -70,6 +70,8 @@ pub struct Shared {
     pub intake_limiter: IntakeLimiter,
     /// Where reads of patients' personal data are recorded.
     pub access_log: AccessLog,
+    /// The callers known to have a staff record.
+    pub roster: crate::db::staff::Roster,
 }
 
 impl std::ops::Deref for AppState {
@@ -92,6 +94,7 @@ impl AppState {
             cors_origins: Vec::new(),
             intake_limiter: IntakeLimiter::default(),
             access_log: AccessLog::inline(db.clone()),
+            roster: Default::default(),
             db,
         }))
     }

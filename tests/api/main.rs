@@ -21,3 +21,4 @@ mod security;
 mod sqlite_build;
 mod sqlite_writers;
 mod walk;
+mod work;

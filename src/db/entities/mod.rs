@@ -18,4 +18,5 @@ pub mod medical_condition;
 pub mod patient;
 pub mod practitioner;
 pub mod specialization;
+pub mod staff;
 pub mod trial_referral;

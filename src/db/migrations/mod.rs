@@ -13,6 +13,7 @@ mod m0002_seed_medical_conditions;
 mod m0003_legacy_ids;
 mod m0004_privacy;
 mod m0005_access_log_index;
+mod m0008_staff_and_work_queues;
 
 use chrono::Utc;
 use sea_orm::{
@@ -56,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "access log: links found by a deduplicated index on the patient",
         statements: m0005_access_log_index::statements,
+    },
+    Migration {
+        version: 8,
+        name: "staff, owners and holders of calls, work-queue indexes",
+        statements: m0008_staff_and_work_queues::statements,
     },
 ];
 

@@ -7,15 +7,15 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid}
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::common::{self, Change, Filter, NewRecord, References, nullable, present};
+use super::common::{self, Change, Filter, NewRecord, References, Someone, nullable, present};
 use crate::{
     db::entities::{
         call::{self as table, Entity},
-        patient,
+        patient, staff,
     },
     domain::{CallStatus, Name, Text},
     http::{
-        ApiError, ApiResult, AppState,
+        ApiError, ApiResult, AppState, Principal,
         pagination::{NoOtherParams, PageParams, parsed},
     },
     patch,
@@ -28,8 +28,11 @@ crate::view! {
     pub struct View as Call: versioned, about patient_id {
         operational id: Uuid,
         operational patient_id: Uuid,
-        /// The patient navigator who holds the call.
+        /// The patient navigator who holds the call, as the CRM named them
+        /// (free text, kept as imported).
         operational navigator: Option<String>,
+        /// The navigator who holds the call (staff).
+        operational navigator_id: Option<Uuid>,
         #[serde(serialize_with = "crate::http::timestamp::serialize")]
         operational scheduled_at: DateTime<Utc>,
         #[serde(serialize_with = "crate::http::timestamp::serialize")]
@@ -51,6 +54,7 @@ impl From<table::Model> for View {
             id: m.id,
             patient_id: m.patient_id,
             navigator: m.navigator,
+            navigator_id: m.navigator_id,
             scheduled_at: m.scheduled_at,
             reminder_at: m.reminder_at,
             status: CallStatus::from_text(&m.status).unwrap_or(CallStatus::Scheduled),
@@ -86,6 +90,8 @@ crate::resource_routes! {
 pub struct Create {
     pub patient_id: Uuid,
     pub navigator: Option<Name>,
+    /// The navigator who holds the call (staff).
+    pub navigator_id: Option<Uuid>,
     pub scheduled_at: DateTime<Utc>,
     pub reminder_at: Option<DateTime<Utc>>,
     pub status: Option<CallStatus>,
@@ -94,16 +100,17 @@ pub struct Create {
 
 impl NewRecord<Entity> for Create {
     async fn into_row(self, state: &AppState) -> ApiResult<(table::ActiveModel, References<'_>)> {
-        let refs = Box::pin(common::exists::<patient::Entity>(
-            state,
-            "/patient_id",
-            Some(self.patient_id),
-        ));
+        let (patient_id, navigator_id) = (self.patient_id, self.navigator_id);
+        let refs = Box::pin(async move {
+            common::exists::<patient::Entity>(state, "/patient_id", Some(patient_id)).await?;
+            common::exists::<staff::Entity>(state, "/navigator_id", navigator_id).await
+        });
         let (id, now) = common::new_record();
         let row = table::ActiveModel {
             id: Set(id),
             patient_id: Set(self.patient_id),
             navigator: Set(self.navigator.map(Into::into)),
+            navigator_id: Set(self.navigator_id),
             scheduled_at: Set(self.scheduled_at),
             reminder_at: Set(self.reminder_at),
             status: Set(self
@@ -127,6 +134,9 @@ impl NewRecord<Entity> for Create {
 pub struct Patch {
     #[serde(default, deserialize_with = "nullable")]
     pub navigator: Option<Option<Name>>,
+    /// Reassigns the call to another navigator (staff), or to none.
+    #[serde(default, deserialize_with = "nullable")]
+    pub navigator_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub scheduled_at: Option<DateTime<Utc>>,
@@ -140,6 +150,15 @@ pub struct Patch {
 }
 
 impl Change<Entity> for Patch {
+    fn references<'a>(&self, state: &'a AppState) -> References<'a> {
+        let navigator_id = self.navigator_id.flatten();
+        Box::pin(common::exists::<staff::Entity>(
+            state,
+            "/navigator_id",
+            navigator_id,
+        ))
+    }
+
     fn apply(self, current: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
         if let Some(next) = self.status {
             let now = CallStatus::from_text(&current.status).unwrap_or(CallStatus::Scheduled);
@@ -150,6 +169,7 @@ impl Change<Entity> for Patch {
             }
         }
         patch!(m.navigator? = self.navigator);
+        patch!(m.navigator_id? = self.navigator_id);
         patch!(m.scheduled_at = self.scheduled_at);
         patch!(m.reminder_at? = self.reminder_at);
         patch!(m.status = self.status.map(|s| s.as_str()));
@@ -166,8 +186,13 @@ pub struct Filters {
     pub patient_id: Option<Uuid>,
     /// With this status.
     pub status: Option<CallStatus>,
-    /// Held by this navigator.
+    /// Held by this navigator: `me` (the caller's calls, by `navigator_id`)
+    /// or the legacy free-text name exactly.
     pub navigator: Option<String>,
+    /// Held by this member of staff: an id, or `me`.
+    #[serde(default, deserialize_with = "parsed")]
+    #[param(value_type = Option<String>, pattern = "^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", example = "me")]
+    pub navigator_id: Option<Someone>,
     /// Scheduled at or after.
     #[serde(default, deserialize_with = "parsed")]
     pub scheduled_from: Option<DateTime<Utc>>,
@@ -180,9 +205,21 @@ pub struct Filters {
     #[serde(flatten)]
     #[param(ignore)]
     pub rest: NoOtherParams,
+    /// The caller's staff id, for `me`.
+    #[serde(skip)]
+    #[param(ignore)]
+    pub me: Uuid,
 }
 
 impl Filter<Entity> for Filters {
+    fn bind_caller(&mut self, who: &Principal) {
+        self.me = who.staff_id();
+        if self.navigator.as_deref().map(str::trim) == Some("me") {
+            self.navigator = None;
+            self.navigator_id = Some(Someone::Me);
+        }
+    }
+
     fn page(&self) -> &PageParams {
         &self.page
     }
@@ -196,6 +233,9 @@ impl Filter<Entity> for Filters {
         }
         if let Some(navigator) = self.navigator {
             select = select.filter(table::Column::Navigator.eq(navigator.trim()));
+        }
+        if let Some(someone) = self.navigator_id {
+            select = select.filter(table::Column::NavigatorId.eq(someone.id(self.me)));
         }
         if let Some(from) = self.scheduled_from {
             select = select.filter(table::Column::ScheduledAt.gte(from));

@@ -52,6 +52,8 @@ pub trait Filter<E: EntityTrait>: DeserializeOwned + Send {
     fn reads(&self) -> Vec<&'static str> {
         Vec::new()
     }
+    /// Binds what the filters say of the caller (`navigator=me`) to `who`.
+    fn bind_caller(&mut self, _who: &Principal) {}
     /// The page asked for.
     fn page(&self) -> &PageParams;
     /// `select` narrowed by the filters.
@@ -81,6 +83,41 @@ pub trait Change<E: EntityTrait>: DeserializeOwned + Send {
     /// Sets the changed columns on `row`, checking the collection's rules
     /// against the `current` record.
     fn apply(self, current: &E::Model, row: &mut E::ActiveModel) -> ApiResult<()>;
+}
+
+/// The pattern of a [`Someone`] in the OpenAPI document.
+pub const SOMEONE: &str =
+    "^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$";
+
+/// A member of staff named in a filter: `me` (the caller) or an id (the
+/// filter's OpenAPI pattern says the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Someone {
+    /// The caller.
+    Me,
+    /// The staff record with this id.
+    Id(Uuid),
+}
+
+impl std::str::FromStr for Someone {
+    type Err = uuid::Error;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "me" => Ok(Someone::Me),
+            id => id.parse().map(Someone::Id),
+        }
+    }
+}
+
+impl Someone {
+    /// The staff id, `me` being the staff id `me`.
+    pub fn id(self, me: Uuid) -> Uuid {
+        match self {
+            Someone::Me => me,
+            Someone::Id(id) => id,
+        }
+    }
 }
 
 /// A record's view as the caller may see it, with its ETag, recorded in
@@ -128,6 +165,8 @@ where
     V: From<E::Model> + Declared,
     F: Filter<E>,
 {
+    let mut filters = filters;
+    filters.bind_caller(who);
     if filters
         .reads()
         .iter()

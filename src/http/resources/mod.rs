@@ -18,13 +18,14 @@ pub mod practitioners;
 pub mod privacy;
 pub mod routes;
 pub mod specializations;
+pub mod staff;
 pub mod trial_referrals;
 
 use declare::{Declaration, Declared};
 
 /// The privacy declaration of every view the API shows, for the OpenAPI
 /// document and the docs.
-pub fn declarations() -> [&'static Declaration; 11] {
+pub fn declarations() -> [&'static Declaration; 12] {
     [
         medical_conditions::View::DECLARATION,
         hospitals::View::DECLARATION,
@@ -37,5 +38,6 @@ pub fn declarations() -> [&'static Declaration; 11] {
         eap_enrollments::View::DECLARATION,
         clinical_trials::View::DECLARATION,
         trial_referrals::View::DECLARATION,
+        staff::View::DECLARATION,
     ]
 }

@@ -15,22 +15,22 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    common::{self, Change, Filter, NewRecord, References, nullable},
+    common::{self, Change, Filter, NewRecord, References, Someone, nullable},
     declare::Shown,
 };
 use crate::{
     db::entities::{
         call, eap_enrollment, intake_submission,
         patient::{self as table, Entity},
-        practitioner, trial_referral,
+        practitioner, staff, trial_referral,
     },
     domain::{CallStatus, Email, Name, PatientStatus, Phone},
     http::{
-        ApiError, ApiResult, AppState,
+        ApiError, ApiResult, AppState, Principal,
         access_log::Disclosed,
         auth::{Caller, Navigator, Viewer},
         extract::{ApiPath, ApiQuery},
-        pagination::{NoOtherParams, PageParams},
+        pagination::{NoOtherParams, PageParams, parsed},
         versioning::{IfMatch, IfMatchHeader, Tagged, Versioned},
     },
     patch,
@@ -49,6 +49,8 @@ crate::view! {
         personal phone: Option<String>,
         operational medical_condition_id: Option<Uuid>,
         operational physician_id: Option<Uuid>,
+        /// The navigator responsible for the person (staff).
+        operational owner_id: Option<Uuid>,
         #[serde(serialize_with = "crate::http::timestamp::serialize")]
         operational first_contact_at: Option<DateTime<Utc>>,
         #[serde(serialize_with = "crate::http::timestamp::serialize")]
@@ -78,6 +80,7 @@ impl From<table::Model> for View {
             phone: m.phone,
             medical_condition_id: m.medical_condition_id,
             physician_id: m.physician_id,
+            owner_id: m.owner_id,
             first_contact_at: m.first_contact_at,
             initial_consult_at: m.initial_consult_at,
             converted_at: m.converted_at,
@@ -118,6 +121,8 @@ pub struct Create {
     pub phone: Option<Phone>,
     pub medical_condition_id: Option<Uuid>,
     pub physician_id: Option<Uuid>,
+    /// The navigator responsible for the person (staff).
+    pub owner_id: Option<Uuid>,
     pub first_contact_at: Option<DateTime<Utc>>,
     pub initial_consult_at: Option<DateTime<Utc>>,
 }
@@ -130,7 +135,12 @@ impl NewRecord<Entity> for Create {
                 "an email or a phone number is required",
             ));
         }
-        let refs = references(state, self.medical_condition_id, self.physician_id);
+        let refs = references(
+            state,
+            self.medical_condition_id,
+            self.physician_id,
+            self.owner_id,
+        );
         let (id, now) = common::new_record();
         let row = table::ActiveModel {
             id: Set(id),
@@ -142,6 +152,7 @@ impl NewRecord<Entity> for Create {
             medical_condition_id: Set(self.medical_condition_id),
             physician_id: Set(self.physician_id),
             physician_kind: Set("physician".to_owned()),
+            owner_id: Set(self.owner_id),
             first_contact_at: Set(Some(self.first_contact_at.unwrap_or(now))),
             initial_consult_at: Set(self.initial_consult_at),
             converted_at: Set(None),
@@ -155,15 +166,17 @@ impl NewRecord<Entity> for Create {
 }
 
 /// What a lead's body names, checked only when the database refuses it: its
-/// medical condition and its physician (who must be one).
+/// medical condition, its physician (who must be one) and its owner.
 fn references(
     state: &AppState,
     condition: Option<Uuid>,
     physician: Option<Uuid>,
+    owner: Option<Uuid>,
 ) -> References<'_> {
     Box::pin(async move {
         common::condition(state, condition).await?;
-        common::physician(state, "/physician_id", physician).await
+        common::physician(state, "/physician_id", physician).await?;
+        common::exists::<staff::Entity>(state, "/owner_id", owner).await
     })
 }
 
@@ -184,6 +197,9 @@ pub struct Patch {
     pub medical_condition_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "nullable")]
     pub physician_id: Option<Option<Uuid>>,
+    /// Reassigns the person to another navigator (staff), or to none.
+    #[serde(default, deserialize_with = "nullable")]
+    pub owner_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "nullable")]
     pub first_contact_at: Option<Option<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "nullable")]
@@ -202,6 +218,10 @@ pub struct Filters {
     pub medical_condition_id: Option<Uuid>,
     /// With this physician.
     pub physician_id: Option<Uuid>,
+    /// Owned by this member of staff: an id, or `me`.
+    #[serde(default, deserialize_with = "parsed")]
+    #[param(value_type = Option<String>, pattern = "^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", example = "me")]
+    pub owner_id: Option<Someone>,
     /// Name search: every word must start or appear in the first or last name (case-insensitive); navigator and above.
     #[param(max_length = 200)]
     pub q: Option<String>,
@@ -211,9 +231,17 @@ pub struct Filters {
     #[serde(flatten)]
     #[param(ignore)]
     pub rest: NoOtherParams,
+    /// The caller's staff id, for `me`.
+    #[serde(skip)]
+    #[param(ignore)]
+    pub me: Uuid,
 }
 
 impl Filter<Entity> for Filters {
+    fn bind_caller(&mut self, who: &Principal) {
+        self.me = who.staff_id();
+    }
+
     fn reads(&self) -> Vec<&'static str> {
         let mut fields = Vec::new();
         if self.email.is_some() {
@@ -241,6 +269,9 @@ impl Filter<Entity> for Filters {
         }
         if let Some(id) = self.physician_id {
             select = select.filter(table::Column::PhysicianId.eq(id));
+        }
+        if let Some(someone) = self.owner_id {
+            select = select.filter(table::Column::OwnerId.eq(someone.id(self.me)));
         }
         if let Some(q) = self.q {
             select = select.filter(name_search(&q)?);
@@ -288,6 +319,7 @@ impl Change<Entity> for Patch {
             state,
             self.medical_condition_id.flatten(),
             self.physician_id.flatten(),
+            self.owner_id.flatten(),
         )
     }
 
@@ -317,6 +349,7 @@ impl Change<Entity> for Patch {
         patch!(m.phone? = self.phone);
         patch!(m.medical_condition_id? = self.medical_condition_id);
         patch!(m.physician_id? = self.physician_id);
+        patch!(m.owner_id? = self.owner_id);
         patch!(m.first_contact_at? = self.first_contact_at);
         patch!(m.initial_consult_at? = self.initial_consult_at);
         Ok(())
