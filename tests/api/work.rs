@@ -116,3 +116,97 @@ on_both_databases! {
         app.patch(&call_uri, Role::Navigator, json!({"navigator_id": nobody})).await.expect_problem(422);
     }
 }
+
+/// The ids of every page of `uri` (which sets `limit`), following cursors.
+async fn all_pages(app: &TestApp, uri: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut next = uri.to_owned();
+    loop {
+        let page = app.get(&next, Role::Navigator).await.expect(200).body;
+        seen.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => next = format!("{uri}&cursor={cursor}"),
+            None => return seen,
+        }
+    }
+}
+
+on_both_databases! {
+    async fn reminders_due_lists_scheduled_calls_whose_reminder_passed_and_no_completed_one(app) {
+        let patient = lead(app, "remind@example.org").await;
+        let at = "2030-01-01T09:00:00Z";
+        let due = |reminder: &str, status: &str| {
+            json!({"patient_id": patient, "scheduled_at": at, "reminder_at": reminder, "status": status})
+        };
+        let later = call(app, due("2026-01-02T09:00:00Z", "scheduled")).await;
+        let sooner = call(app, due("2026-01-01T09:00:00Z", "scheduled")).await;
+        call(app, due("2026-01-01T09:00:00Z", "completed")).await;
+        call(app, due("2026-01-01T09:00:00Z", "cancelled")).await;
+        call(app, due("2099-01-01T09:00:00Z", "scheduled")).await;
+        call(app, json!({"patient_id": patient, "scheduled_at": at})).await;
+        let listed = app
+            .get("/v1/calls?reminder_due=true&sort=reminder_at", Role::Navigator)
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(ids(&listed), [sooner.as_str(), later.as_str()]);
+    }
+
+    async fn a_list_sorted_by_a_date_pages_by_keyset_in_either_direction(app) {
+        let patient = lead(app, "sorted@example.org").await;
+        let mut expected = Vec::new();
+        // Created out of date order, with ties on the date.
+        for (n, day) in [5, 1, 3, 3, 2, 5, 4].into_iter().enumerate() {
+            let at = format!("2026-02-0{day}T09:00:00Z");
+            let id = call(app, json!({"patient_id": patient, "scheduled_at": at})).await;
+            expected.push((day, id, n));
+        }
+        expected.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let ascending: Vec<String> = expected.iter().map(|e| e.1.clone()).collect();
+        assert_eq!(all_pages(app, "/v1/calls?sort=scheduled_at&limit=2").await, ascending);
+        let mut descending = ascending.clone();
+        descending.reverse();
+        assert_eq!(all_pages(app, "/v1/calls?sort=-scheduled_at&limit=3").await, descending);
+        let range = "/v1/calls?sort=scheduled_at&limit=1&scheduled_from=2026-02-03T00:00:00Z&scheduled_to=2026-02-05T00:00:00Z";
+        let within: Vec<String> = expected.iter().filter(|e| (3..5).contains(&e.0)).map(|e| e.1.clone()).collect();
+        assert_eq!(all_pages(app, range).await, within);
+        let counted = app.get("/v1/calls?sort=scheduled_at&limit=1&count=true", Role::Viewer).await.expect(200).body;
+        assert_eq!(counted["total"], 7);
+
+        app.get("/v1/calls?sort=notes", Role::Navigator).await.expect_problem(400);
+        // A cursor of the list in id order is not one of a sorted list.
+        let by_id = app.get("/v1/calls?limit=1", Role::Navigator).await.expect(200).body;
+        let cursor = by_id["next_cursor"].as_str().unwrap();
+        app.get(&format!("/v1/calls?sort=scheduled_at&cursor={cursor}"), Role::Navigator)
+            .await
+            .expect_problem(400);
+    }
+
+    async fn leads_without_a_call_booked_and_patients_without_a_physician_are_queues(app) {
+        let booked = lead(app, "booked@example.org").await;
+        call(app, json!({"patient_id": booked, "scheduled_at": "2030-01-01T09:00:00Z"})).await;
+        let called = lead(app, "called@example.org").await;
+        call(app, json!({"patient_id": called, "scheduled_at": "2026-01-01T09:00:00Z", "status": "completed"})).await;
+        let never = lead(app, "never@example.org").await;
+        let to_call = app
+            .get("/v1/patients?status=lead&call_booked=false", Role::Viewer)
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(ids(&to_call), [called.as_str(), never.as_str()]);
+        let with_call = app.get("/v1/patients?call_booked=true", Role::Viewer).await.expect(200).body;
+        assert_eq!(ids(&with_call), [booked.as_str()]);
+
+        app.post(&format!("/v1/patients/{called}/convert"), Role::Navigator, json!({}))
+            .await
+            .expect(200);
+        let waiting = app
+            .get("/v1/patients?status=patient&has_physician=false&sort=-converted_at", Role::Viewer)
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(ids(&waiting), [called.as_str()]);
+        let since = "/v1/patients?created_from=2099-01-01T00:00:00Z";
+        assert!(ids(&app.get(since, Role::Viewer).await.expect(200).body).is_empty());
+    }
+}

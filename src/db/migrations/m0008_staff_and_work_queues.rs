@@ -6,8 +6,11 @@
 //!   (who holds the call) name staff; `calls.navigator` keeps the CRM's
 //!   free text as imported. Deleting staff who own records is a conflict.
 //! - Indexes that keep each work queue's page an index range whatever the
-//!   table's size: a navigator's calls by date, calls by date, reminders
-//!   due (status, then reminder time), a navigator's patients.
+//!   table's size, sorted by its date (`sort=`): a navigator's calls by
+//!   date, calls by date and by status and date, reminders due (status,
+//!   then reminder time), a navigator's patients, leads by first contact
+//!   and patients by conversion (status, then date), referrals awaiting a
+//!   decision or an outcome by referral date.
 //!
 //! SQLite adds a column with a `REFERENCES` clause in place (its default
 //! is NULL); PostgreSQL names the constraint like migration 1 does.
@@ -57,7 +60,7 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
             ),
         ));
     }
-    let indexes: [(&str, &str, bool, &[&str]); 6] = [
+    let indexes: [(&str, &str, bool, &[&str]); 9] = [
         ("staff", "uq_staff_subject", true, &["subject"]),
         ("patients", "ix_patients_owner", false, &["owner_id", "id"]),
         (
@@ -83,6 +86,24 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
             "ix_calls_status_scheduled",
             false,
             &["status", "scheduled_at", "id"],
+        ),
+        (
+            "patients",
+            "ix_patients_status_first_contact",
+            false,
+            &["status", "first_contact_at", "id"],
+        ),
+        (
+            "patients",
+            "ix_patients_status_converted",
+            false,
+            &["status", "converted_at", "id"],
+        ),
+        (
+            "trial_referrals",
+            "ix_trial_referrals_awaiting",
+            false,
+            &["eligibility", "outcome", "referred_at", "id"],
         ),
     ];
     for (table, name, unique, columns) in indexes {

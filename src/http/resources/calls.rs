@@ -8,6 +8,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::common::{self, Change, Filter, NewRecord, References, Someone, nullable, present};
+use crate::db::store::DateOrder;
 use crate::{
     db::entities::{
         call::{self as table, Entity},
@@ -199,6 +200,34 @@ pub struct Filters {
     /// Scheduled before.
     #[serde(default, deserialize_with = "parsed")]
     pub scheduled_to: Option<DateTime<Utc>>,
+    /// Reminders due: `true` lists the scheduled calls whose `reminder_at`
+    /// has passed (completed, missed and cancelled calls need none);
+    /// `false` filters nothing.
+    #[serde(default, deserialize_with = "parsed")]
+    pub reminder_due: Option<bool>,
+    /// Reminder at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub reminder_from: Option<DateTime<Utc>>,
+    /// Reminder before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub reminder_to: Option<DateTime<Utc>>,
+    /// Created at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub created_to: Option<DateTime<Utc>>,
+    /// Changed at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub updated_from: Option<DateTime<Utc>>,
+    /// Changed before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub updated_to: Option<DateTime<Utc>>,
+    /// Order by a date, oldest first, or newest first after `-`
+    /// (`-scheduled_at`); calls without that date are not listed. Default:
+    /// creation order.
+    #[param(pattern = "^-?(scheduled_at|reminder_at|created_at|updated_at)$")]
+    pub sort: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
     pub page: PageParams,
@@ -224,6 +253,19 @@ impl Filter<Entity> for Filters {
         &self.page
     }
 
+    fn order(&self) -> ApiResult<Option<DateOrder<table::Column>>> {
+        use table::Column::*;
+        common::date_order(
+            self.sort.as_deref(),
+            &[
+                ("scheduled_at", ScheduledAt),
+                ("reminder_at", ReminderAt),
+                ("created_at", CreatedAt),
+                ("updated_at", UpdatedAt),
+            ],
+        )
+    }
+
     fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
         if let Some(id) = self.patient_id {
             select = select.filter(table::Column::PatientId.eq(id));
@@ -243,6 +285,19 @@ impl Filter<Entity> for Filters {
         if let Some(to) = self.scheduled_to {
             select = select.filter(table::Column::ScheduledAt.lt(to));
         }
+        if self.reminder_due == Some(true) {
+            select = select
+                .filter(table::Column::Status.eq(CallStatus::Scheduled.as_str()))
+                .filter(table::Column::ReminderAt.lte(Utc::now()));
+        }
+        let (reminder, created, updated) = (
+            table::Column::ReminderAt,
+            table::Column::CreatedAt,
+            table::Column::UpdatedAt,
+        );
+        select = common::between(select, reminder, self.reminder_from, self.reminder_to);
+        select = common::between(select, created, self.created_from, self.created_to);
+        select = common::between(select, updated, self.updated_from, self.updated_to);
         Ok(select)
     }
 }

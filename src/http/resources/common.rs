@@ -16,7 +16,10 @@ use serde::{Deserialize, Deserializer, Serialize, de::DeserializeOwned};
 
 use super::declare::{Declared, Shown};
 use crate::{
-    db::{self, store},
+    db::{
+        self,
+        store::{self, DateOrder},
+    },
     http::{
         ApiError, ApiResult, AppState, Principal,
         access_log::Disclosed,
@@ -56,8 +59,60 @@ pub trait Filter<E: EntityTrait>: DeserializeOwned + Send {
     fn bind_caller(&mut self, _who: &Principal) {}
     /// The page asked for.
     fn page(&self) -> &PageParams;
+    /// The order `sort=` asks for, by one of the collection's dates;
+    /// `None`: by id (creation order).
+    fn order(&self) -> ApiResult<Option<DateOrder<E::Column>>> {
+        Ok(None)
+    }
     /// `select` narrowed by the filters.
     fn select(self, select: Select<E>) -> ApiResult<Select<E>>;
+}
+
+/// The order a list's `sort` names among its `dates` (the date's field,
+/// `-` before it for newest first); an unknown name is a 400.
+pub fn date_order<C: Copy>(
+    sort: Option<&str>,
+    dates: &[(&str, C)],
+) -> ApiResult<Option<DateOrder<C>>> {
+    let Some(sort) = sort else { return Ok(None) };
+    let (name, descending) = match sort.strip_prefix('-') {
+        Some(name) => (name, true),
+        None => (sort, false),
+    };
+    match dates.iter().find(|(field, _)| *field == name) {
+        Some(&(_, column)) => Ok(Some(DateOrder { column, descending })),
+        None => {
+            let names: Vec<&str> = dates.iter().map(|(field, _)| *field).collect();
+            Err(ApiError::BadRequest(
+                "The query string is invalid.".into(),
+                vec![crate::http::error::FieldError::new(
+                    "sort",
+                    format!(
+                        "must be one of {}, each optionally after `-`",
+                        names.join(", ")
+                    ),
+                )],
+            ))
+        }
+    }
+}
+
+/// `select` narrowed to `column` at or after `from` and before `to`.
+pub fn between<E: EntityTrait>(
+    select: Select<E>,
+    column: E::Column,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Select<E> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let select = match from {
+        Some(from) => select.filter(column.gte(from)),
+        None => select,
+    };
+    match to {
+        Some(to) => select.filter(column.lt(to)),
+        None => select,
+    }
 }
 
 /// What a write names besides its own record, checked only when the
@@ -174,13 +229,28 @@ where
     {
         return Err(ApiError::Forbidden);
     }
-    let page = filters.page().parse()?;
-    let listed = store::list(&state.db, filters.select(E::find())?, page).await?;
-    let (items, patients) = shown_all(who, listed.items);
+    let (items, next_cursor, total) = match filters.order()? {
+        None => {
+            let page = filters.page().parse()?;
+            let listed = store::list(&state.db, filters.select(E::find())?, page).await?;
+            let next = listed.next_after.map(pagination::encode_cursor);
+            (listed.items, next, listed.total)
+        }
+        Some(order) => {
+            let (page, after_at) = filters.page().parse_by_date()?;
+            let select = filters.select(E::find())?;
+            let listed = store::list_by_date(&state.db, select, order, page, after_at).await?;
+            let next = listed
+                .next_after
+                .map(|(at, id)| pagination::encode_date_cursor(at, id));
+            (listed.items, next, listed.total)
+        }
+    };
+    let (items, patients) = shown_all(who, items);
     let page = Page {
         items,
-        next_cursor: listed.next_after.map(pagination::encode_cursor),
-        total: listed.total,
+        next_cursor,
+        total,
     };
     Ok(Disclosed::new(who, patients, Json(page)))
 }

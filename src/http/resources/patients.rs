@@ -9,7 +9,7 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Select,
     prelude::Uuid,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -18,6 +18,7 @@ use super::{
     common::{self, Change, Filter, NewRecord, References, Someone, nullable},
     declare::Shown,
 };
+use crate::db::store::DateOrder;
 use crate::{
     db::entities::{
         call, eap_enrollment, intake_submission,
@@ -222,6 +223,45 @@ pub struct Filters {
     #[serde(default, deserialize_with = "parsed")]
     #[param(value_type = Option<String>, pattern = "^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", example = "me")]
     pub owner_id: Option<Someone>,
+    /// `false`: only people with no call booked (none `scheduled`), the
+    /// leads to call; `true`: only those with one.
+    #[serde(default, deserialize_with = "parsed")]
+    pub call_booked: Option<bool>,
+    /// `false`: only people without a physician (with `status=patient`:
+    /// converted patients waiting for one); `true`: only those with one.
+    #[serde(default, deserialize_with = "parsed")]
+    pub has_physician: Option<bool>,
+    /// First contact at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub first_contact_from: Option<DateTime<Utc>>,
+    /// First contact before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub first_contact_to: Option<DateTime<Utc>>,
+    /// Converted at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub converted_from: Option<DateTime<Utc>>,
+    /// Converted before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub converted_to: Option<DateTime<Utc>>,
+    /// Created at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub created_to: Option<DateTime<Utc>>,
+    /// Changed at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub updated_from: Option<DateTime<Utc>>,
+    /// Changed before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub updated_to: Option<DateTime<Utc>>,
+    /// Order by a date, oldest first, or newest first after `-`
+    /// (`-converted_at`); people without that date are not listed.
+    /// Default: creation order.
+    #[param(
+        pattern = "^-?(first_contact_at|initial_consult_at|converted_at|created_at|updated_at)$"
+    )]
+    pub sort: Option<String>,
     /// Name search: every word must start or appear in the first or last name (case-insensitive); navigator and above.
     #[param(max_length = 200)]
     pub q: Option<String>,
@@ -257,6 +297,20 @@ impl Filter<Entity> for Filters {
         &self.page
     }
 
+    fn order(&self) -> ApiResult<Option<DateOrder<table::Column>>> {
+        use table::Column::*;
+        common::date_order(
+            self.sort.as_deref(),
+            &[
+                ("first_contact_at", FirstContactAt),
+                ("initial_consult_at", InitialConsultAt),
+                ("converted_at", ConvertedAt),
+                ("created_at", CreatedAt),
+                ("updated_at", UpdatedAt),
+            ],
+        )
+    }
+
     fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
         if let Some(status) = self.status {
             select = select.filter(table::Column::Status.eq(status.as_str()));
@@ -273,6 +327,41 @@ impl Filter<Entity> for Filters {
         if let Some(someone) = self.owner_id {
             select = select.filter(table::Column::OwnerId.eq(someone.id(self.me)));
         }
+        if let Some(booked) = self.call_booked {
+            // Correlated, so that each candidate is one probe of
+            // `ix_calls_patient` rather than a pass over every booked call.
+            let scheduled = Query::select()
+                .expr(Expr::val(1))
+                .from(call::Entity)
+                .and_where(
+                    Expr::col((call::Entity, call::Column::PatientId))
+                        .equals((Entity, table::Column::Id)),
+                )
+                .and_where(
+                    Expr::col((call::Entity, call::Column::Status))
+                        .eq(CallStatus::Scheduled.as_str()),
+                )
+                .take();
+            let exists = Expr::exists(scheduled);
+            select = select.filter(if booked { exists } else { exists.not() });
+        }
+        if let Some(has) = self.has_physician {
+            select = select.filter(if has {
+                table::Column::PhysicianId.is_not_null()
+            } else {
+                table::Column::PhysicianId.is_null()
+            });
+        }
+        use table::Column::{ConvertedAt, CreatedAt, FirstContactAt, UpdatedAt};
+        select = common::between(
+            select,
+            FirstContactAt,
+            self.first_contact_from,
+            self.first_contact_to,
+        );
+        select = common::between(select, ConvertedAt, self.converted_from, self.converted_to);
+        select = common::between(select, CreatedAt, self.created_from, self.created_to);
+        select = common::between(select, UpdatedAt, self.updated_from, self.updated_to);
         if let Some(q) = self.q {
             select = select.filter(name_search(&q)?);
         }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::common::{self, Change, Filter, NewRecord, References, nullable, present};
+use crate::db::store::DateOrder;
 use crate::{
     db::entities::{
         clinical_trial,
@@ -17,7 +18,7 @@ use crate::{
     domain::{Eligibility, ReferralOutcome, Text},
     http::{
         ApiError, ApiResult, AppState,
-        pagination::{NoOtherParams, PageParams},
+        pagination::{NoOtherParams, PageParams, parsed},
     },
     patch,
 };
@@ -213,8 +214,32 @@ pub struct Filters {
     pub physician_id: Option<Uuid>,
     /// With this eligibility.
     pub eligibility: Option<Eligibility>,
-    /// With this outcome.
+    /// With this outcome. Awaiting an eligibility decision:
+    /// `eligibility=pending`; awaiting an outcome: `eligibility=eligible&outcome=pending`.
     pub outcome: Option<ReferralOutcome>,
+    /// Referred at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub referred_from: Option<DateTime<Utc>>,
+    /// Referred before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub referred_to: Option<DateTime<Utc>>,
+    /// Created at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub created_to: Option<DateTime<Utc>>,
+    /// Changed at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub updated_from: Option<DateTime<Utc>>,
+    /// Changed before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub updated_to: Option<DateTime<Utc>>,
+    /// Order by a date, oldest first, or newest first after `-`
+    /// (`-referred_at`); referrals without that date are not listed.
+    /// Default: creation order.
+    #[param(pattern = "^-?(referred_at|created_at|updated_at)$")]
+    pub sort: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
     pub page: PageParams,
@@ -226,6 +251,18 @@ pub struct Filters {
 impl Filter<Entity> for Filters {
     fn page(&self) -> &PageParams {
         &self.page
+    }
+
+    fn order(&self) -> ApiResult<Option<DateOrder<table::Column>>> {
+        use table::Column::*;
+        common::date_order(
+            self.sort.as_deref(),
+            &[
+                ("referred_at", ReferredAt),
+                ("created_at", CreatedAt),
+                ("updated_at", UpdatedAt),
+            ],
+        )
     }
 
     fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
@@ -244,6 +281,10 @@ impl Filter<Entity> for Filters {
         if let Some(outcome) = self.outcome {
             select = select.filter(table::Column::Outcome.eq(outcome.as_str()));
         }
+        use table::Column::{CreatedAt, ReferredAt, UpdatedAt};
+        select = common::between(select, ReferredAt, self.referred_from, self.referred_to);
+        select = common::between(select, CreatedAt, self.created_from, self.created_to);
+        select = common::between(select, UpdatedAt, self.updated_from, self.updated_to);
         Ok(select)
     }
 }
