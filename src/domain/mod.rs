@@ -7,6 +7,7 @@
 
 mod email;
 mod enums;
+pub mod search;
 mod text;
 
 pub use email::Email;

@@ -72,6 +72,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(resources::specializations::routes())
         .merge(resources::practitioners::routes())
         .merge(resources::patients::routes())
+        .routes(utoipa_axum::routes!(
+            resources::duplicates::get_patient_duplicates
+        ))
         .merge(resources::privacy::routes())
         .merge(resources::intake_submissions::routes())
         .merge(resources::calls::routes())

@@ -17,6 +17,7 @@ mod privacy;
 mod reference_data;
 mod references;
 mod schema;
+mod search;
 mod security;
 mod sqlite_build;
 mod sqlite_writers;

@@ -11,6 +11,10 @@
 //!   then reminder time), a navigator's patients, leads by first contact
 //!   and patients by conversion (status, then date), referrals awaiting a
 //!   decision or an outcome by referral date.
+//! - `search_terms`: the folded words of the names, emails, phone numbers,
+//!   license numbers and cities that `q` searches (`domain::search`),
+//!   written by the store with each change; a prefix is an index range.
+//! - Indexes on patients' phone and names, for possible duplicates.
 //!
 //! SQLite adds a column with a `REFERENCES` clause in place (its default
 //! is NULL); PostgreSQL names the constraint like migration 1 does.
@@ -60,7 +64,7 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
             ),
         ));
     }
-    let indexes: [(&str, &str, bool, &[&str]); 9] = [
+    let indexes: [(&str, &str, bool, &[&str]); 13] = [
         ("staff", "uq_staff_subject", true, &["subject"]),
         ("patients", "ix_patients_owner", false, &["owner_id", "id"]),
         (
@@ -105,7 +109,39 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
             false,
             &["eligibility", "outcome", "referred_at", "id"],
         ),
+        ("patients", "ix_patients_phone", false, &["phone"]),
+        (
+            "patients",
+            "ix_patients_name",
+            false,
+            &["last_name", "first_name"],
+        ),
+        (
+            "search_terms",
+            "ix_search_terms_term",
+            false,
+            &["collection", "term", "record_id"],
+        ),
+        (
+            "search_terms",
+            "ix_search_terms_record",
+            false,
+            &["record_id"],
+        ),
     ];
+    // Byte order ("C") on PostgreSQL, as SQLite's BINARY: a prefix is then
+    // one index range on both, `term >= 'mul' AND term < 'mul\u{10FFFF}'`.
+    let term = match backend {
+        DbBackend::Postgres => "text COLLATE \"C\"",
+        _ => "text",
+    };
+    out.push(Statement::from_string(
+        backend,
+        format!(
+            "CREATE TABLE search_terms (collection text NOT NULL, \
+             record_id {uuid} NOT NULL, term {term} NOT NULL)"
+        ),
+    ));
     for (table, name, unique, columns) in indexes {
         let mut index = Index::create();
         index.name(name).table(table);

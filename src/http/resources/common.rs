@@ -11,7 +11,7 @@
 use axum::{Json, http::StatusCode, response::Response};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Select, prelude::Uuid};
+use sea_orm::{ActiveModelTrait, Condition, EntityTrait, IntoActiveModel, Select, prelude::Uuid};
 use serde::{Deserialize, Deserializer, Serialize, de::DeserializeOwned};
 
 use super::declare::{Declared, Shown};
@@ -95,6 +95,41 @@ pub fn date_order<C: Copy>(
             ))
         }
     }
+}
+
+/// What `q` matches on a collection `E` whose fields `E::SEARCHED` are
+/// indexed: records where every word of `q` starts one of their words
+/// (folded: case and accents do not matter). Each word is one range of
+/// the index of `search_terms`. More than 200 characters is a 400.
+pub fn search<E: store::Record>(q: &str) -> ApiResult<Condition> {
+    use sea_orm::{
+        ColumnTrait,
+        sea_query::{Expr, ExprTrait, Query},
+    };
+    if q.chars().count() > 200 {
+        return Err(ApiError::BadRequest(
+            "The query string is invalid.".into(),
+            vec![crate::http::error::FieldError::new(
+                "q",
+                "must be at most 200 characters",
+            )],
+        ));
+    }
+    let mut all = Condition::all();
+    for word in crate::domain::search::words(q) {
+        // Every folded term starting with `word` sorts (bytewise) between
+        // `word` and `word` followed by the last code point.
+        let end = format!("{word}{}", char::MAX);
+        let matching = Query::select()
+            .column("record_id")
+            .from(store::SEARCH_TERMS)
+            .and_where(Expr::col("collection").eq(E::COLLECTION))
+            .and_where(Expr::col("term").gte(word))
+            .and_where(Expr::col("term").lt(end))
+            .take();
+        all = all.add(E::id_column().in_subquery(matching));
+    }
+    Ok(all)
 }
 
 /// `select` narrowed to `column` at or after `from` and before `to`.

@@ -125,6 +125,10 @@ pub struct Filters {
     pub city: Option<String>,
     /// Exact country.
     pub country: Option<String>,
+    /// Search: every word must start a word of the name or the city (case
+    /// and accents do not matter).
+    #[param(max_length = 200)]
+    pub q: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
     pub page: PageParams,
@@ -144,6 +148,9 @@ impl Filter<Entity> for Filters {
         }
         if let Some(country) = self.country {
             select = select.filter(table::Column::Country.eq(country.trim()));
+        }
+        if let Some(q) = self.q {
+            select = select.filter(common::search::<Entity>(&q)?);
         }
         Ok(select)
     }

@@ -439,10 +439,9 @@ async fn join_or_create(
         .await?
         .ok_or(JoinError::Retry)?;
     if matches!(inserted, TryInsertResult::Inserted(1)) {
-        let changes = store::diff(
-            None,
-            Some(&serde_json::to_value(&existing).unwrap_or_default()),
-        );
+        let created = serde_json::to_value(&existing).unwrap_or_default();
+        store::index_terms::<patient::Entity>(tx, existing.id, None, Some(&created)).await?;
+        let changes = store::diff(None, Some(&created));
         store::record_history(tx, "patients", existing.id, 1, "create", actor, changes).await?;
         return Ok((existing, true));
     }

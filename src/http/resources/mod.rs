@@ -7,6 +7,7 @@ pub mod calls;
 pub mod clinical_trials;
 pub mod common;
 pub mod declare;
+pub mod duplicates;
 pub mod eap_enrollments;
 pub mod expanded_access_programs;
 pub mod hospitals;

@@ -7,9 +7,9 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Select,
+    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Select,
     prelude::Uuid,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query},
+    sea_query::{Expr, ExprTrait, Query},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -262,7 +262,9 @@ pub struct Filters {
         pattern = "^-?(first_contact_at|initial_consult_at|converted_at|created_at|updated_at)$"
     )]
     pub sort: Option<String>,
-    /// Name search: every word must start or appear in the first or last name (case-insensitive); navigator and above.
+    /// Search: every word must start a word of the first or last name, the
+    /// email or the phone number (case and accents do not matter: `muller`
+    /// finds `Müller`); navigator and above.
     #[param(max_length = 200)]
     pub q: Option<String>,
     #[serde(flatten)]
@@ -288,7 +290,7 @@ impl Filter<Entity> for Filters {
             fields.push("email");
         }
         if self.q.is_some() {
-            fields.extend(["first_name", "last_name"]);
+            fields.extend(["first_name", "last_name", "email", "phone"]);
         }
         fields
     }
@@ -363,43 +365,10 @@ impl Filter<Entity> for Filters {
         select = common::between(select, CreatedAt, self.created_from, self.created_to);
         select = common::between(select, UpdatedAt, self.updated_from, self.updated_to);
         if let Some(q) = self.q {
-            select = select.filter(name_search(&q)?);
+            select = select.filter(common::search::<Entity>(&q)?);
         }
         Ok(select)
     }
-}
-
-/// Every word of `q` within the first or last name (case-insensitive).
-fn name_search(q: &str) -> ApiResult<Condition> {
-    if q.chars().count() > 200 {
-        return Err(ApiError::BadRequest(
-            "The query string is invalid.".into(),
-            vec![crate::http::error::FieldError::new(
-                "q",
-                "must be at most 200 characters",
-            )],
-        ));
-    }
-    let mut all = Condition::all();
-    for word in q.split_whitespace() {
-        let pattern = format!(
-            "%{}%",
-            word.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let like = |column: table::Column| {
-            Expr::expr(Func::lower(Expr::col(column)))
-                .like(LikeExpr::new(pattern.clone()).escape('\\'))
-        };
-        all = all.add(
-            Condition::any()
-                .add(like(table::Column::FirstName))
-                .add(like(table::Column::LastName)),
-        );
-    }
-    Ok(all)
 }
 
 impl Change<Entity> for Patch {

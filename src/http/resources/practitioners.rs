@@ -199,6 +199,10 @@ pub struct Filters {
     pub specialization_id: Option<Uuid>,
     /// Exact email (trimmed, case-insensitive).
     pub email: Option<String>,
+    /// Search: every word must start a word of the first or last name, the
+    /// email or the license number (case and accents do not matter).
+    #[param(max_length = 200)]
+    pub q: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
     pub page: PageParams,
@@ -228,6 +232,9 @@ impl Filter<Entity> for Filters {
         }
         if let Some(email) = self.email {
             select = select.filter(table::Column::Email.eq(email.trim().to_lowercase()));
+        }
+        if let Some(q) = self.q {
+            select = select.filter(common::search::<Entity>(&q)?);
         }
         Ok(select)
     }
