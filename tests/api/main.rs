@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod authorization;
 mod errors;
+mod export;
 mod journey;
 mod legacy;
 mod mechanisms;

@@ -243,6 +243,25 @@ pub fn shown_all<M, V: From<M> + Declared>(
     (shown, patients)
 }
 
+/// `filters` bound to the caller (`me`), unless they match on a field the
+/// caller may not read (403: a match would tell the value).
+pub fn bound<E, V, F>(who: &Principal, mut filters: F) -> ApiResult<F>
+where
+    E: EntityTrait,
+    V: Declared,
+    F: Filter<E>,
+{
+    filters.bind_caller(who);
+    if filters
+        .reads()
+        .iter()
+        .any(|field| !V::DECLARATION.readable(who.role, field))
+    {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(filters)
+}
+
 /// `GET /v1/{collection}`, filtered by `F`.
 pub async fn list<E, V, F>(
     state: &AppState,
@@ -255,15 +274,7 @@ where
     V: From<E::Model> + Declared,
     F: Filter<E>,
 {
-    let mut filters = filters;
-    filters.bind_caller(who);
-    if filters
-        .reads()
-        .iter()
-        .any(|field| !V::DECLARATION.readable(who.role, field))
-    {
-        return Err(ApiError::Forbidden);
-    }
+    let filters = bound::<E, V, F>(who, filters)?;
     let (items, next_cursor, total) = match filters.order()? {
         None => {
             let page = filters.page().parse()?;

@@ -10,6 +10,7 @@ pub mod declare;
 pub mod duplicates;
 pub mod eap_enrollments;
 pub mod expanded_access_programs;
+pub mod export;
 pub mod hospitals;
 pub mod intake_submissions;
 pub mod legacy_ids;

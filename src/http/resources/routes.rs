@@ -73,15 +73,26 @@ macro_rules! resource_routes {
         $($attr)*
         #[utoipa::path(get, path = concat!("/v1/", $collection), tag = $tag,
             params($filters, crate::http::pagination::PageParams),
-            responses((status = 200, body = Page<$view>)),
+            responses((status = 200, description = "A page; with `Accept: text/csv`, every matching record as CSV (columns as the role may read them)",
+                content((Page<$view> = "application/json"), (String = "text/csv")))),
             security(("bearer" = [$role])))]
         pub(super) async fn $name(
             axum::extract::State(state): axum::extract::State<crate::http::AppState>,
             who: crate::http::auth::Caller<crate::http::auth::$caller>,
+            headers: axum::http::HeaderMap,
             crate::http::extract::ApiQuery(filters): crate::http::extract::ApiQuery<$filters>,
-        ) -> impl axum::response::IntoResponse {
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            if crate::http::resources::export::wants_csv(&headers) {
+                let route = concat!("GET /v1/", $collection);
+                return crate::http::resources::export::csv::<$entity, $view, $filters>(
+                    state, &who, filters, route,
+                )
+                .into_response();
+            }
             crate::http::resources::common::list::<$entity, $view, $filters>(&state, &who, filters)
                 .await
+                .into_response()
         }
     };
 
