@@ -40,6 +40,7 @@ use crate::domain::Role;
         (name = "clinical-trials", description = "Clinical trials (reference data)"),
         (name = "trial-referrals", description = "Patients' referrals to clinical trials"),
         (name = "legacy-ids", description = "Where each imported CRM row went"),
+        (name = "metrics", description = "The funnel per month and medical condition: counts and durations, no personal data"),
         (name = "staff", description = "The people who sign in; patients' owners and calls' navigators name them"),
     )
 )]
@@ -84,6 +85,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(resources::trial_referrals::routes())
         .merge(resources::legacy_ids::routes())
         .merge(resources::staff::routes())
+        .merge(resources::metrics::routes())
 }
 
 /// The finished document: every route plus the error responses.

@@ -10,6 +10,7 @@ mod export;
 mod journey;
 mod legacy;
 mod mechanisms;
+mod metrics;
 mod openapi;
 mod patients;
 mod pool;

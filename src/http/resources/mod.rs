@@ -15,6 +15,7 @@ pub mod hospitals;
 pub mod intake_submissions;
 pub mod legacy_ids;
 pub mod medical_conditions;
+pub mod metrics;
 pub mod patients;
 pub mod practitioners;
 pub mod privacy;
