@@ -54,9 +54,9 @@ async fn call(app: &TestApp, patient: &str, at: &str, status: &str) {
 on_both_databases! {
     async fn the_funnel_figures_of_a_small_known_data_set_are_exact(app) {
         let a = person(app, 1, "2026-01-05T09:00:00Z", Some(GBM), Some("2026-01-15T09:00:00Z")).await;
-        person(app, 2, "2026-01-10T09:00:00Z", Some(GBM), Some("2026-01-14T09:00:00Z")).await;
+        let b = person(app, 2, "2026-01-10T09:00:00Z", Some(GBM), Some("2026-01-14T09:00:00Z")).await;
         let c = person(app, 3, "2026-01-20T09:00:00Z", Some(GBM), None).await;
-        person(app, 4, "2026-01-02T00:00:00Z", Some(GBM), Some("2026-01-03T12:00:00Z")).await;
+        let d = person(app, 4, "2026-01-02T00:00:00Z", Some(GBM), Some("2026-01-03T12:00:00Z")).await;
         let e = person(app, 5, "2026-01-31T23:00:00Z", None, None).await;
         person(app, 6, "2026-02-01T09:00:00Z", Some(GBM), Some("2026-02-03T09:00:00Z")).await;
         person(app, 7, "2026-02-10T09:00:00Z", Some(GBM), Some("2026-02-15T09:00:00Z")).await;
@@ -83,6 +83,28 @@ on_both_databases! {
         let february = app.get("/v1/metrics/funnel?from=2026-02-01T00:00:00Z", Role::Viewer).await.expect(200).body;
         assert_eq!(february.as_array().map(Vec::len), Some(1));
         assert_eq!(february[0]["month"], "2026-02");
+        let doctor = app.create("practitioners", json!({"kind": "physician", "first_name": "Eva", "last_name": "Jansen"})).await;
+        let trial = app.create("clinical-trials", json!({"registry_id": "NCT05000001", "medical_condition_id": GBM})).await;
+        let program = app.create("expanded-access-programs", json!({"eap_number": "EAP-2026-001", "product": "ONC-201"})).await;
+        for (patient, eligibility) in [(&a, "pending"), (&b, "eligible"), (&d, "eligible")] {
+            let body = json!({"patient_id": patient, "trial_id": trial, "physician_id": doctor, "eligibility": eligibility});
+            app.post("/v1/trial-referrals", Role::Navigator, body).await.expect(201);
+        }
+        for patient in [&a, &d] {
+            let body = json!({"patient_id": patient, "program_id": program, "physician_id": doctor});
+            app.post("/v1/eap-enrollments", Role::Navigator, body).await.expect(201);
+        }
+        let now = chrono::Utc::now().format("%Y-%m").to_string();
+        let referrals = app.get("/v1/metrics/referrals", Role::Viewer).await.expect(200).body;
+        assert_eq!(referrals, json!([
+            {"month": now, "medical_condition_id": GBM, "eligibility": "eligible", "outcome": "pending", "referrals": 2},
+            {"month": now, "medical_condition_id": GBM, "eligibility": "pending", "outcome": "pending", "referrals": 1},
+        ]));
+        let enrollments = app.get("/v1/metrics/enrollments", Role::Viewer).await.expect(200).body;
+        assert_eq!(enrollments, json!([
+            {"month": now, "medical_condition_id": GBM, "status": "pending", "enrollments": 2},
+        ]));
+
         // No personal data: nothing for the access log.
         let log = app.get(&format!("/v1/patients/{a}/access-log"), Role::Admin).await.expect(200).body;
         let metrics = log["items"].as_array().unwrap().iter().filter(|e| e["route"].as_str().is_some_and(|r| r.contains("metrics"))).count();

@@ -5,15 +5,18 @@
 
 use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, Statement, prelude::Uuid};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, prelude::Uuid};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::{
-    ApiResult, AppState,
-    auth::{Caller, Viewer},
-    extract::ApiQuery,
-    pagination::{NoOtherParams, parsed},
+use crate::{
+    domain::{Eligibility, EnrollmentStatus, ReferralOutcome},
+    http::{
+        ApiResult, AppState,
+        auth::{Caller, Viewer},
+        extract::ApiQuery,
+        pagination::{NoOtherParams, parsed},
+    },
 };
 
 const TAG: &str = "metrics";
@@ -126,30 +129,23 @@ pub async fn get_funnel_metrics(
          GROUP BY k.month, k.condition, m.median \
          ORDER BY k.month, k.condition IS NULL, k.condition"
     );
-    let rows = state
-        .db
-        .query_all_raw(statement(backend, &sql, period.bounds()))
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let leads: i64 = row.try_get_by_index(2)?;
-            let converted: i64 = row.try_get_by_index(3)?;
-            Ok(FunnelRow {
-                month: row.try_get_by_index(0)?,
-                medical_condition_id: row.try_get_by_index(1)?,
-                leads_created: leads,
-                leads_converted: converted,
-                conversion_rate: if leads == 0 {
-                    0.0
-                } else {
-                    converted as f64 / leads as f64
-                },
-                median_days_to_conversion: row.try_get_by_index(4)?,
-            })
+    aggregate(&state, &sql, &period, |row| {
+        let leads: i64 = row.try_get_by_index(2)?;
+        let converted: i64 = row.try_get_by_index(3)?;
+        Ok(FunnelRow {
+            month: row.try_get_by_index(0)?,
+            medical_condition_id: row.try_get_by_index(1)?,
+            leads_created: leads,
+            leads_converted: converted,
+            conversion_rate: if leads == 0 {
+                0.0
+            } else {
+                converted as f64 / leads as f64
+            },
+            median_days_to_conversion: row.try_get_by_index(4)?,
         })
-        .collect::<Result<_, sea_orm::DbErr>>()
-        .map(Json)
-        .map_err(Into::into)
+    })
+    .await
 }
 
 /// Calls of one month and condition.
@@ -188,30 +184,121 @@ pub async fn get_call_metrics(
          GROUP BY {month}, p.medical_condition_id \
          ORDER BY 1, p.medical_condition_id IS NULL, 2"
     );
-    let rows = state
-        .db
-        .query_all_raw(statement(backend, &sql, period.bounds()))
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let held: i64 = row.try_get_by_index(2)?;
-            let missed: i64 = row.try_get_by_index(3)?;
-            Ok(CallsRow {
-                month: row.try_get_by_index(0)?,
-                medical_condition_id: row.try_get_by_index(1)?,
-                calls_held: held,
-                no_shows: missed,
-                no_show_rate: (held + missed > 0).then(|| missed as f64 / (held + missed) as f64),
-            })
+    aggregate(&state, &sql, &period, |row| {
+        let held: i64 = row.try_get_by_index(2)?;
+        let missed: i64 = row.try_get_by_index(3)?;
+        Ok(CallsRow {
+            month: row.try_get_by_index(0)?,
+            medical_condition_id: row.try_get_by_index(1)?,
+            calls_held: held,
+            no_shows: missed,
+            no_show_rate: (held + missed > 0).then(|| missed as f64 / (held + missed) as f64),
         })
-        .collect::<Result<_, sea_orm::DbErr>>()
-        .map(Json)
-        .map_err(Into::into)
+    })
+    .await
 }
 
-/// `sql` with PostgreSQL's `$n` placeholders, as SQLite also reads them.
-fn statement(backend: DbBackend, sql: &str, values: [sea_orm::Value; 2]) -> Statement {
-    Statement::from_sql_and_values(backend, sql, values)
+/// Referrals of one month, condition, eligibility and outcome.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReferralsRow {
+    /// `YYYY-MM` the referral was recorded (UTC).
+    pub month: String,
+    /// The trial's medical condition; null: none recorded.
+    pub medical_condition_id: Option<Uuid>,
+    pub eligibility: Eligibility,
+    pub outcome: ReferralOutcome,
+    /// How many referrals.
+    pub referrals: i64,
+}
+
+/// Referrals by eligibility and outcome, per month recorded and the
+/// trial's medical condition (viewer).
+#[utoipa::path(get, path = "/v1/metrics/referrals", tag = TAG, params(Period),
+    responses((status = 200, body = Vec<ReferralsRow>)),
+    security(("bearer" = ["viewer"])))]
+pub async fn get_referral_metrics(
+    State(state): State<AppState>,
+    _who: Caller<Viewer>,
+    ApiQuery(period): ApiQuery<Period>,
+) -> ApiResult<Json<Vec<ReferralsRow>>> {
+    let month = month(state.db.get_database_backend(), "r.created_at");
+    let sql = format!(
+        "SELECT {month} AS month, t.medical_condition_id AS condition, r.eligibility, \
+           r.outcome, COUNT(*) AS n \
+         FROM trial_referrals r JOIN clinical_trials t ON t.id = r.trial_id \
+         WHERE r.created_at >= $1 AND r.created_at < $2 \
+         GROUP BY {month}, t.medical_condition_id, r.eligibility, r.outcome \
+         ORDER BY 1, t.medical_condition_id IS NULL, 2, 3, 4"
+    );
+    aggregate(&state, &sql, &period, |row| {
+        let (eligibility, outcome): (String, String) =
+            (row.try_get_by_index(2)?, row.try_get_by_index(3)?);
+        Ok(ReferralsRow {
+            month: row.try_get_by_index(0)?,
+            medical_condition_id: row.try_get_by_index(1)?,
+            eligibility: Eligibility::from_text(&eligibility).unwrap_or(Eligibility::Pending),
+            outcome: ReferralOutcome::from_text(&outcome).unwrap_or(ReferralOutcome::Pending),
+            referrals: row.try_get_by_index(4)?,
+        })
+    })
+    .await
+}
+
+/// Enrollments of one month, condition and status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentsRow {
+    /// `YYYY-MM` the enrollment was recorded (UTC).
+    pub month: String,
+    /// The patient's medical condition; null: none recorded.
+    pub medical_condition_id: Option<Uuid>,
+    pub status: EnrollmentStatus,
+    /// How many enrollments.
+    pub enrollments: i64,
+}
+
+/// Enrollments by status, per month recorded and the patient's medical
+/// condition (viewer).
+#[utoipa::path(get, path = "/v1/metrics/enrollments", tag = TAG, params(Period),
+    responses((status = 200, body = Vec<EnrollmentsRow>)),
+    security(("bearer" = ["viewer"])))]
+pub async fn get_enrollment_metrics(
+    State(state): State<AppState>,
+    _who: Caller<Viewer>,
+    ApiQuery(period): ApiQuery<Period>,
+) -> ApiResult<Json<Vec<EnrollmentsRow>>> {
+    let month = month(state.db.get_database_backend(), "e.created_at");
+    let sql = format!(
+        "SELECT {month} AS month, p.medical_condition_id AS condition, e.status, COUNT(*) AS n \
+         FROM eap_enrollments e JOIN patients p ON p.id = e.patient_id \
+         WHERE e.created_at >= $1 AND e.created_at < $2 \
+         GROUP BY {month}, p.medical_condition_id, e.status \
+         ORDER BY 1, p.medical_condition_id IS NULL, 2, 3"
+    );
+    aggregate(&state, &sql, &period, |row| {
+        let status: String = row.try_get_by_index(2)?;
+        Ok(EnrollmentsRow {
+            month: row.try_get_by_index(0)?,
+            medical_condition_id: row.try_get_by_index(1)?,
+            status: EnrollmentStatus::from_text(&status).unwrap_or(EnrollmentStatus::Pending),
+            enrollments: row.try_get_by_index(3)?,
+        })
+    })
+    .await
+}
+
+/// Runs an aggregate `sql` over `period` (its `$1` and `$2`, which SQLite
+/// also reads as the first and second values) and reads each row.
+async fn aggregate<T>(
+    state: &AppState,
+    sql: &str,
+    period: &Period,
+    read: impl Fn(&QueryResult) -> Result<T, DbErr>,
+) -> ApiResult<Json<Vec<T>>> {
+    let backend = state.db.get_database_backend();
+    let statement = Statement::from_sql_and_values(backend, sql, period.bounds());
+    let rows = state.db.query_all_raw(statement).await?;
+    let read: Result<Vec<T>, DbErr> = rows.iter().map(read).collect();
+    Ok(Json(read?))
 }
 
 /// The metrics' routes.
@@ -219,4 +306,6 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new()
         .routes(utoipa_axum::routes!(get_funnel_metrics))
         .routes(utoipa_axum::routes!(get_call_metrics))
+        .routes(utoipa_axum::routes!(get_referral_metrics))
+        .routes(utoipa_axum::routes!(get_enrollment_metrics))
 }
