@@ -42,7 +42,7 @@ use navigator::{
         self,
         entities::{
             call, clinical_trial, eap_enrollment, expanded_access_program, hospital,
-            intake_submission, patient, practitioner, specialization, trial_referral,
+            intake_submission, patient, practitioner, specialization, staff, trial_referral,
         },
     },
     http::pagination::encode_cursor,
@@ -79,6 +79,8 @@ const CONDITIONS: [Uuid; 3] = [
 /// Bind parameters per statement: under PostgreSQL's 65,535 and SQLite's
 /// default 32,766.
 const MAX_PARAMS: usize = 30_000;
+/// Members of staff, `navigator0` to `navigator19`.
+const STAFF: usize = 20;
 /// Patients written per transaction, with their children.
 const CHUNK: usize = 10_000;
 
@@ -160,6 +162,18 @@ async fn reference_data(
     counts: &mut Counts,
 ) -> Result<(Vec<Uuid>, Vec<Uuid>, Vec<Uuid>), DbErr> {
     let tx = db.begin().await?;
+    // The staff the calls and patients are assigned to (`navigator{k}`).
+    let team: Vec<staff::ActiveModel> = (0..STAFF)
+        .map(|k| staff::ActiveModel {
+            id: Set(db::staff::id_of(&format!("navigator{k}"))),
+            subject: Set(format!("navigator{k}")),
+            display_name: Set(Some(format!("Navigator {k}"))),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .collect();
+    insert_all(&tx, team).await?;
     let hospitals: Vec<Uuid> = (0..50).map(|_| Uuid::now_v7()).collect();
     counts.hospitals = insert_all(
         &tx,
@@ -288,6 +302,7 @@ async fn patient_chunk(
     let mut patients = Vec::with_capacity(size);
     let mut submissions = Vec::with_capacity(size);
     let mut calls = Vec::with_capacity(size * 2);
+    let mut searched = Vec::with_capacity(size);
     let mut referrals = Vec::new();
     let mut enrollments = Vec::new();
     for n in first..first + size {
@@ -303,6 +318,10 @@ async fn patient_chunk(
         let contact = days_ago(now, rng, 720);
         let converted_at =
             converted.then(|| contact + chrono::Duration::days(rng.random_range(7..60)));
+        searched.push((
+            id,
+            json!({"first_name": first_name, "last_name": last_name, "email": email, "phone": phone}),
+        ));
         patients.push(patient::ActiveModel {
             id: Set(id),
             status: Set(stored(if converted { "patient" } else { "lead" })),
@@ -317,6 +336,7 @@ async fn patient_chunk(
             initial_consult_at: Set(converted.then(|| contact + chrono::Duration::days(3))),
             converted_at: Set(converted_at),
             erased_at: Set(None),
+            owner_id: Set(Some(db::staff::id_of(&format!("navigator{}", n % STAFF)))),
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
@@ -357,14 +377,16 @@ async fn patient_chunk(
             } else {
                 ["scheduled", "completed", "no_show", "cancelled"][rng.random_range(0..4)]
             };
+            let k = rng.random_range(0..STAFF);
             calls.push(call::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 patient_id: Set(id),
-                navigator: Set(Some(format!("navigator{}", rng.random_range(0..20)))),
+                navigator: Set(Some(format!("navigator{k}"))),
                 scheduled_at: Set(at),
                 reminder_at: Set(Some(at - chrono::Duration::hours(24))),
                 status: Set(stored(status)),
                 notes: Set(None),
+                navigator_id: Set(Some(db::staff::id_of(&format!("navigator{k}")))),
                 version: Set(1),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -417,6 +439,10 @@ async fn patient_chunk(
     }
     let tx = db.begin().await?;
     counts.patients += insert_all(&tx, patients).await?;
+    // `q`'s index, as the store writes it for each new record.
+    for (id, searched) in &searched {
+        db::store::index_terms::<patient::Entity>(&tx, *id, None, Some(searched)).await?;
+    }
     counts.submissions += insert_all(&tx, submissions).await?;
     counts.calls += insert_all(&tx, calls).await?;
     counts.referrals += insert_all(&tx, referrals).await?;

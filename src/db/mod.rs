@@ -11,6 +11,7 @@ mod checkpoint;
 pub mod entities;
 pub mod erasure;
 pub mod migrations;
+pub mod staff;
 pub mod store;
 mod write;
 

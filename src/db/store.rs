@@ -5,11 +5,13 @@
 
 use std::sync::OnceLock;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, Iterable, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Select, Statement, prelude::Uuid,
+    ActiveModelTrait, ActiveValue, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr,
+    EntityTrait, FromQueryResult, Iterable, ModelTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Statement,
+    prelude::Uuid,
+    sea_query::{Expr, ExprTrait, Query, ValueType},
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -26,6 +28,9 @@ pub trait Record: EntityTrait {
     fn id_of(model: &Self::Model) -> Uuid;
     /// The SQL of the read by id ([`find`]) on `backend`, built once.
     fn select_by_id(backend: DbBackend) -> &'static str;
+    /// The fields whose words find a record (`q`), kept in `search_terms`
+    /// by every write of the store.
+    const SEARCHED: &'static [&'static str] = &[];
 }
 
 /// A statement's SQL for each backend, built by sea-query on first use, for
@@ -79,9 +84,10 @@ pub trait Mutable: Record {
 /// Implements [`Record`] and [`Mutable`] for entities with the standard
 /// columns.
 macro_rules! record {
-    ($module:ident, $collection:literal) => {
+    ($module:ident, $collection:literal $(, searched: $searched:expr)?) => {
         impl crate::db::store::Record for crate::db::entities::$module::Entity {
             const COLLECTION: &'static str = $collection;
+            $(const SEARCHED: &'static [&'static str] = $searched;)?
             fn id_column() -> Self::Column {
                 crate::db::entities::$module::Column::Id
             }
@@ -95,8 +101,8 @@ macro_rules! record {
             }
         }
     };
-    ($module:ident, $collection:literal, mutable) => {
-        record!($module, $collection);
+    ($module:ident, $collection:literal, mutable $(, searched: $searched:expr)?) => {
+        record!($module, $collection $(, searched: $searched)?);
         impl crate::db::store::Mutable for crate::db::entities::$module::Entity {
             fn version_column() -> Self::Column {
                 crate::db::entities::$module::Column::Version
@@ -115,10 +121,20 @@ macro_rules! record {
 }
 
 record!(medical_condition, "medical-conditions", mutable);
-record!(hospital, "hospitals", mutable);
+record!(hospital, "hospitals", mutable, searched: &["name", "city"]);
 record!(specialization, "specializations", mutable);
-record!(practitioner, "practitioners", mutable);
-record!(patient, "patients", mutable);
+record!(
+    practitioner,
+    "practitioners",
+    mutable,
+    searched: &["first_name", "last_name", "email", "license_number"]
+);
+record!(
+    patient,
+    "patients",
+    mutable,
+    searched: &["first_name", "last_name", "email", "phone"]
+);
 record!(call, "calls", mutable);
 record!(expanded_access_program, "expanded-access-programs", mutable);
 record!(eap_enrollment, "eap-enrollments", mutable);
@@ -126,6 +142,7 @@ record!(clinical_trial, "clinical-trials", mutable);
 record!(trial_referral, "trial-referrals", mutable);
 record!(intake_submission, "intake-submissions");
 record!(legacy_id, "legacy-ids");
+record!(staff, "staff", mutable);
 
 /// A new record's row with what every record starts with: a fresh id
 /// (UUIDv7: time-ordered, so id order is creation order), version 1, and
@@ -209,7 +226,9 @@ where
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
 {
     let created = model.insert(conn).await?;
-    let changes = creation(to_json(&created));
+    let after = to_json(&created);
+    index_terms::<E>(conn, E::id_of(&created), None, Some(&after)).await?;
+    let changes = creation(after);
     record_history(
         conn,
         E::COLLECTION,
@@ -259,7 +278,9 @@ where
         .await?
         .pop()
         .ok_or(StoreError::Stale)?;
-    let changes = diff(Some(&to_json(before)), Some(&to_json(&after)));
+    let (old, new) = (to_json(before), to_json(&after));
+    index_terms::<E>(conn, id, Some(&old), Some(&new)).await?;
+    let changes = diff(Some(&old), Some(&new));
     record_history(
         conn,
         E::COLLECTION,
@@ -293,7 +314,9 @@ where
     if result.rows_affected == 0 {
         return Err(StoreError::Stale);
     }
-    let changes = diff(Some(&to_json(before)), None);
+    let old = to_json(before);
+    index_terms::<E>(conn, id, Some(&old), None).await?;
+    let changes = diff(Some(&old), None);
     record_history(
         conn,
         E::COLLECTION,
@@ -362,6 +385,91 @@ where
     })
 }
 
+/// A list's order by a date column, then id; `descending` for newest first.
+#[derive(Debug, Clone, Copy)]
+pub struct DateOrder<C> {
+    /// The date column.
+    pub column: C,
+    /// Newest first.
+    pub descending: bool,
+}
+
+/// One page of records ordered by a date, and the position to continue
+/// after when more follow.
+pub struct ListedByDate<M> {
+    /// The records, in the order asked.
+    pub items: Vec<M>,
+    /// The date and id of this page's last record when more follow.
+    pub next_after: Option<(DateTime<Utc>, Uuid)>,
+    /// The number of matching records, if asked.
+    pub total: Option<u64>,
+}
+
+/// Runs a filtered select one page at a time ordered by a date column and
+/// then id (keyset pagination: each page is an index range after the
+/// previous page's last `(date, id)`, so its cost does not grow with the
+/// table where an index on the filter's columns, the date and id exists).
+/// Records without the date are not listed.
+pub async fn list_by_date<E, C>(
+    conn: &C,
+    select: Select<E>,
+    order: DateOrder<E::Column>,
+    page: PageRequest,
+    after_at: Option<DateTime<Utc>>,
+) -> Result<ListedByDate<E::Model>, StoreError>
+where
+    E: Record,
+    E::Model: Sync,
+    C: ConnectionTrait,
+{
+    let DateOrder { column, descending } = order;
+    let select = select.filter(column.is_not_null());
+    let total = if page.count {
+        Some(select.clone().count(conn).await?)
+    } else {
+        None
+    };
+    let mut select = select;
+    if let (Some(at), Some(id)) = (after_at, page.after) {
+        // `date >= at` as well as the exact condition: both planners then
+        // start the index range at the cursor.
+        select = if descending {
+            select.filter(column.lte(at)).filter(
+                Condition::any()
+                    .add(column.lt(at))
+                    .add(E::id_column().lt(id)),
+            )
+        } else {
+            select.filter(column.gte(at)).filter(
+                Condition::any()
+                    .add(column.gt(at))
+                    .add(E::id_column().gt(id)),
+            )
+        };
+    }
+    let direction = if descending { Order::Desc } else { Order::Asc };
+    let mut items = select
+        .order_by(column, direction.clone())
+        .order_by(E::id_column(), direction)
+        .limit(page.limit + 1)
+        .all(conn)
+        .await?;
+    let mut next_after = None;
+    if items.len() as u64 > page.limit {
+        items.truncate(page.limit as usize);
+        if let Some(last) = items.last() {
+            let at = <DateTime<Utc> as ValueType>::try_from(last.get(column))
+                .map_err(|_| DbErr::Type("a list's sort column is not a date".into()))?;
+            next_after = Some((at, E::id_of(last)));
+        }
+    }
+    Ok(ListedByDate {
+        items,
+        next_after,
+        total,
+    })
+}
+
 /// Cuts a query's `limit + 1` rows to `limit`; the id to continue after
 /// when there were more.
 pub fn end_of_page<T>(rows: &mut Vec<T>, limit: u64, id_of: impl Fn(&T) -> Uuid) -> Option<Uuid> {
@@ -372,6 +480,55 @@ pub fn end_of_page<T>(rows: &mut Vec<T>, limit: u64, id_of: impl Fn(&T) -> Uuid)
         None
     }
 }
+
+/// Rewrites the search terms of record `id` of `E` when the words of its
+/// searched fields changed between `before` and `after` (its JSON; `None`:
+/// not yet created, or deleted). The store's writes call it; a write that
+/// bypasses them calls it too.
+pub async fn index_terms<E: Record>(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> Result<(), DbErr> {
+    if E::SEARCHED.is_empty() {
+        return Ok(());
+    }
+    let terms_of = |record: Option<&Value>| -> std::collections::BTreeSet<String> {
+        E::SEARCHED
+            .iter()
+            .filter_map(|field| record?.get(field)?.as_str())
+            .flat_map(crate::domain::search::terms)
+            .collect()
+    };
+    let (old, new) = (terms_of(before), terms_of(after));
+    if old == new {
+        return Ok(());
+    }
+    if !old.is_empty() {
+        conn.execute(
+            Query::delete()
+                .from_table(SEARCH_TERMS)
+                .and_where(Expr::col("record_id").eq(id))
+                .and_where(Expr::col("collection").eq(E::COLLECTION)),
+        )
+        .await?;
+    }
+    if !new.is_empty() {
+        let mut insert = Query::insert();
+        insert
+            .into_table(SEARCH_TERMS)
+            .columns(["collection", "record_id", "term"]);
+        for term in new {
+            insert.values_panic([E::COLLECTION.into(), id.into(), term.into()]);
+        }
+        conn.execute(&insert).await?;
+    }
+    Ok(())
+}
+
+/// The table of search terms (migration 8).
+pub const SEARCH_TERMS: &str = "search_terms";
 
 /// Appends a history row. Without `RETURNING`: nothing reads the row back,
 /// and on every write that saved decoding it, its `changes` JSON included.

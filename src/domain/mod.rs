@@ -8,6 +8,7 @@
 mod email;
 mod enums;
 mod pattern;
+pub mod search;
 mod text;
 
 pub use email::Email;

@@ -34,6 +34,11 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The id of the caller's staff record (made on their first request).
+    pub fn staff_id(&self) -> uuid::Uuid {
+        crate::db::staff::id_of(&self.subject)
+    }
+
     /// Fails with 403 unless the caller's role includes `needed`.
     pub fn require(&self, needed: Role) -> Result<(), ApiError> {
         if self.role.allows(needed) {
@@ -103,6 +108,8 @@ impl<R: MinRole> FromRequestParts<AppState> for Caller<R> {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
         principal.require(R::ROLE)?;
+        // Signing in makes the caller a staff record (once per process).
+        state.roster.sign_in(&state.db, &principal.subject).await?;
         Ok(Self {
             principal,
             role: PhantomData,

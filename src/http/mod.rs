@@ -74,6 +74,8 @@ pub struct Shared {
     pub access_log: AccessLog,
     /// How the console at `/console` signs staff in.
     pub console: console::SignIn,
+    /// The callers known to have a staff record.
+    pub roster: crate::db::staff::Roster,
 }
 
 impl std::ops::Deref for AppState {
@@ -97,6 +99,7 @@ impl AppState {
             intake_limiter: IntakeLimiter::default(),
             access_log: AccessLog::inline(db.clone()),
             console: console::SignIn::default(),
+            roster: Default::default(),
             db,
         }))
     }

@@ -44,6 +44,8 @@ use serde_json::{Value, json};
         (name = "clinical-trials", description = "Clinical trials (reference data)"),
         (name = "trial-referrals", description = "Patients' referrals to clinical trials"),
         (name = "legacy-ids", description = "Where each imported CRM row went"),
+        (name = "metrics", description = "The funnel per month and medical condition: counts and durations, no personal data"),
+        (name = "staff", description = "The people who sign in; patients' owners and calls' navigators name them"),
     )
 )]
 struct ApiDoc;
@@ -75,6 +77,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(resources::specializations::routes())
         .merge(resources::practitioners::routes())
         .merge(resources::patients::routes())
+        .routes(utoipa_axum::routes!(
+            resources::duplicates::get_patient_duplicates
+        ))
         .merge(resources::privacy::routes())
         .merge(resources::intake_submissions::routes())
         .merge(resources::calls::routes())
@@ -83,6 +88,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(resources::clinical_trials::routes())
         .merge(resources::trial_referrals::routes())
         .merge(resources::legacy_ids::routes())
+        .merge(resources::staff::routes())
+        .merge(resources::metrics::routes())
 }
 
 /// The finished document: every route plus the error responses.

@@ -6,6 +6,7 @@
 //! does not grow with the table.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -75,10 +76,7 @@ impl<'de> Deserialize<'de> for NoOtherParams {
 impl PageParams {
     /// Checks the limit and decodes the cursor.
     pub fn parse(&self) -> Result<PageRequest, ApiError> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(bad("limit", "must be between 1 and 200"));
-        }
+        let limit = self.parse_limit()?;
         let after = match &self.cursor {
             None => None,
             Some(cursor) => Some(
@@ -92,6 +90,54 @@ impl PageParams {
             count: self.count.unwrap_or(false),
         })
     }
+
+    /// Checks the limit and decodes the cursor of a list ordered by a
+    /// date: the page, and the date of the record it continues after.
+    pub fn parse_by_date(&self) -> Result<(PageRequest, Option<DateTime<Utc>>), ApiError> {
+        let limit = self.parse_limit()?;
+        let (at, after) = match &self.cursor {
+            None => (None, None),
+            Some(cursor) => {
+                let (at, id) = decode_date_cursor(cursor).ok_or_else(|| {
+                    bad("cursor", "is not a cursor this API issued for this order")
+                })?;
+                (Some(at), Some(id))
+            }
+        };
+        let page = PageRequest {
+            limit,
+            after,
+            count: self.count.unwrap_or(false),
+        };
+        Ok((page, at))
+    }
+
+    fn parse_limit(&self) -> Result<u64, ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(bad("limit", "must be between 1 and 200"));
+        }
+        Ok(limit)
+    }
+}
+
+/// Encodes the date and id a page ordered by a date ended on: 8 bytes of
+/// microseconds since the epoch, then the id's 16.
+pub fn encode_date_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    let mut bytes = [0u8; 24];
+    bytes[..8].copy_from_slice(&at.timestamp_micros().to_be_bytes());
+    bytes[8..].copy_from_slice(id.as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn decode_date_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    if bytes.len() != 24 {
+        return None;
+    }
+    let micros = i64::from_be_bytes(bytes[..8].try_into().ok()?);
+    let at = DateTime::from_timestamp_micros(micros)?;
+    Some((at, Uuid::from_slice(&bytes[8..]).ok()?))
 }
 
 fn bad(field: &str, message: &str) -> ApiError {
@@ -160,6 +206,27 @@ mod tests {
             ..Default::default()
         };
         assert!(params.parse().is_err());
+    }
+
+    #[test]
+    fn a_date_cursor_round_trips_and_an_id_cursor_is_not_one() {
+        let (at, id) = (Utc::now(), Uuid::now_v7());
+        let params = PageParams {
+            cursor: Some(encode_date_cursor(at, id)),
+            ..Default::default()
+        };
+        let (page, after_at) = params.parse_by_date().unwrap();
+        assert_eq!(page.after, Some(id));
+        assert_eq!(
+            after_at.map(|t| t.timestamp_micros()),
+            Some(at.timestamp_micros())
+        );
+        assert!(params.parse().is_err());
+        let params = PageParams {
+            cursor: Some(encode_cursor(id)),
+            ..Default::default()
+        };
+        assert!(params.parse_by_date().is_err());
     }
 
     #[test]

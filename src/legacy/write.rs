@@ -416,6 +416,7 @@ where
     for planned in new {
         let model = planned.model.try_into_model()?;
         let after = serde_json::to_value(&model).unwrap_or_default();
+        store::index_terms::<E>(tx, planned.id, None, Some(&after)).await?;
         histories.push(history::ActiveModel {
             id: Set(Uuid::now_v7()),
             collection: Set(E::COLLECTION.to_owned()),

@@ -29,6 +29,7 @@ fn lead(email: Option<&str>, phone: Option<&str>) -> patient::ActiveModel {
         initial_consult_at: Set(None),
         converted_at: Set(None),
         erased_at: Set(None),
+        owner_id: Set(None),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),

@@ -42,6 +42,8 @@ const ID_FIELDS: &[(&str, &str)] = &[
     ("medical_condition_id", "medical-conditions"),
     ("hospital_id", "hospitals"),
     ("specialization_id", "specializations"),
+    ("owner_id", "staff"),
+    ("navigator_id", "staff"),
 ];
 
 /// Anonymous, then each role.
@@ -229,6 +231,14 @@ impl<'a> Walk<'a> {
 
         let (b, _) = self.lead("patient B", &condition, &physician).await;
         self.call_with_notes(&b).await;
+
+        // Staff records are made by signing in, not by a POST.
+        let me = self
+            .send(navigator, Method::GET, "/v1/me", "/v1/me", None)
+            .await;
+        assert_eq!(me.status, 200, "GET /v1/me: {}", me.body);
+        let staff = me.body["id"].as_str().expect("a staff id").to_owned();
+        self.records.insert("staff".into(), staff);
 
         self.dataset_markers = self.markers.len();
         self.shown.clear();

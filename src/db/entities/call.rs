@@ -16,6 +16,9 @@ pub struct Model {
     pub reminder_at: Option<DateTimeUtc>,
     pub status: CallStatus,
     pub notes: Option<String>,
+    /// The navigator who holds the call (staff); `navigator` keeps the
+    /// free text the CRM had.
+    pub navigator_id: Option<Uuid>,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -19,4 +19,5 @@ pub mod medical_condition;
 pub mod patient;
 pub mod practitioner;
 pub mod specialization;
+pub mod staff;
 pub mod trial_referral;

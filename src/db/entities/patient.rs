@@ -24,6 +24,8 @@ pub struct Model {
     pub converted_at: Option<DateTimeUtc>,
     /// When the person's personal data was erased (GDPR art. 17).
     pub erased_at: Option<DateTimeUtc>,
+    /// The navigator responsible for the person (staff).
+    pub owner_id: Option<Uuid>,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -15,6 +15,7 @@ mod m0004_privacy;
 mod m0005_access_log_index;
 mod m0006_erasure_outlives_the_record;
 mod m0007_legacy_rows;
+mod m0008_staff_and_work_queues;
 
 use chrono::Utc;
 use sea_orm::{
@@ -68,6 +69,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 7,
         name: "legacy CRM rows as last imported",
         statements: m0007_legacy_rows::statements,
+    },
+    Migration {
+        version: 8,
+        name: "staff, owners and holders of calls, work-queue indexes",
+        statements: m0008_staff_and_work_queues::statements,
     },
 ];
 

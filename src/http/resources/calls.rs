@@ -3,18 +3,22 @@
 //! to scheduled; navigators cancel, only admins delete.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, prelude::Uuid};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use super::common::{self, Change, NewRecord, References, nullable, present};
+use super::common::{self, Change, Filter, NewRecord, References, Someone, nullable, present};
+use crate::db::store::DateOrder;
 use crate::{
     db::entities::{
         call::{self as table, Entity},
-        patient,
+        patient, staff,
     },
     domain::{CallStatus, Name, Text},
-    http::{ApiError, ApiResult, AppState},
+    http::{
+        ApiError, ApiResult, AppState, Principal,
+        pagination::{NoOtherParams, PageParams, parsed},
+    },
     patch,
 };
 
@@ -25,8 +29,11 @@ crate::view! {
     pub struct View as Call: versioned, about patient_id {
         operational id: Uuid,
         operational patient_id: Uuid,
-        /// The patient navigator who holds the call.
+        /// The patient navigator who holds the call, as the CRM named them
+        /// (free text, kept as imported).
         operational navigator: Option<String>,
+        /// The navigator who holds the call (staff).
+        operational navigator_id: Option<Uuid>,
         #[serde(serialize_with = "crate::http::timestamp::serialize")]
         operational scheduled_at: DateTime<Utc>,
         #[serde(serialize_with = "crate::http::timestamp::serialize")]
@@ -48,6 +55,7 @@ impl From<table::Model> for View {
             id: m.id,
             patient_id: m.patient_id,
             navigator: m.navigator,
+            navigator_id: m.navigator_id,
             scheduled_at: m.scheduled_at,
             reminder_at: m.reminder_at,
             status: m.status,
@@ -83,6 +91,8 @@ crate::resource_routes! {
 pub struct Create {
     pub patient_id: Uuid,
     pub navigator: Option<Name>,
+    /// The navigator who holds the call (staff).
+    pub navigator_id: Option<Uuid>,
     pub scheduled_at: DateTime<Utc>,
     pub reminder_at: Option<DateTime<Utc>>,
     pub status: Option<CallStatus>,
@@ -91,14 +101,15 @@ pub struct Create {
 
 impl NewRecord<Entity> for Create {
     async fn into_row(self, state: &AppState) -> ApiResult<(table::ActiveModel, References<'_>)> {
-        let refs = Box::pin(common::exists::<patient::Entity>(
-            state,
-            "/patient_id",
-            Some(self.patient_id),
-        ));
+        let (patient_id, navigator_id) = (self.patient_id, self.navigator_id);
+        let refs = Box::pin(async move {
+            common::exists::<patient::Entity>(state, "/patient_id", Some(patient_id)).await?;
+            common::exists::<staff::Entity>(state, "/navigator_id", navigator_id).await
+        });
         let row = table::ActiveModel {
             patient_id: Set(self.patient_id),
             navigator: Set(self.navigator.map(Into::into)),
+            navigator_id: Set(self.navigator_id),
             scheduled_at: Set(self.scheduled_at),
             reminder_at: Set(self.reminder_at),
             status: Set(self.status.unwrap_or(CallStatus::Scheduled)),
@@ -116,6 +127,9 @@ impl NewRecord<Entity> for Create {
 pub struct Patch {
     #[serde(default, deserialize_with = "nullable")]
     pub navigator: Option<Option<Name>>,
+    /// Reassigns the call to another navigator (staff), or to none.
+    #[serde(default, deserialize_with = "nullable")]
+    pub navigator_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub scheduled_at: Option<DateTime<Utc>>,
@@ -129,6 +143,15 @@ pub struct Patch {
 }
 
 impl Change<Entity> for Patch {
+    fn references<'a>(&self, state: &'a AppState) -> References<'a> {
+        let navigator_id = self.navigator_id.flatten();
+        Box::pin(common::exists::<staff::Entity>(
+            state,
+            "/navigator_id",
+            navigator_id,
+        ))
+    }
+
     fn apply(self, current: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
         if let Some(next) = self.status {
             let now = current.status;
@@ -139,6 +162,7 @@ impl Change<Entity> for Patch {
             }
         }
         patch!(m.navigator? = self.navigator);
+        patch!(m.navigator_id? = self.navigator_id);
         patch!(m.scheduled_at = self.scheduled_at);
         patch!(m.reminder_at? = self.reminder_at);
         patch!(m.status = self.status);
@@ -147,18 +171,125 @@ impl Change<Entity> for Patch {
     }
 }
 
-crate::list_filters! {
-    entity: Entity;
+/// Filters of the list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Filters {
     /// Calls with this person.
-    patient_id: Uuid => eq table::Column::PatientId;
+    pub patient_id: Option<Uuid>,
     /// With this status.
-    status: CallStatus => eq table::Column::Status;
-    /// Held by this navigator.
-    navigator: String => eq table::Column::Navigator | common::trimmed;
+    pub status: Option<CallStatus>,
+    /// Held by this navigator: `me` (the caller's calls, by `navigator_id`)
+    /// or the legacy free-text name exactly.
+    pub navigator: Option<String>,
+    /// Held by this member of staff: an id, or `me`.
+    #[serde(default, deserialize_with = "parsed")]
+    #[param(value_type = Option<String>, pattern = "^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", example = "me")]
+    pub navigator_id: Option<Someone>,
     /// Scheduled at or after.
-    #[serde(default, deserialize_with = "crate::http::pagination::parsed")]
-    scheduled_from: DateTime<Utc> => from table::Column::ScheduledAt;
+    #[serde(default, deserialize_with = "parsed")]
+    pub scheduled_from: Option<DateTime<Utc>>,
     /// Scheduled before.
-    #[serde(default, deserialize_with = "crate::http::pagination::parsed")]
-    scheduled_to: DateTime<Utc> => before table::Column::ScheduledAt;
+    #[serde(default, deserialize_with = "parsed")]
+    pub scheduled_to: Option<DateTime<Utc>>,
+    /// Reminders due: `true` lists the scheduled calls whose `reminder_at`
+    /// has passed (completed, missed and cancelled calls need none);
+    /// `false` filters nothing.
+    #[serde(default, deserialize_with = "parsed")]
+    pub reminder_due: Option<bool>,
+    /// Reminder at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub reminder_from: Option<DateTime<Utc>>,
+    /// Reminder before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub reminder_to: Option<DateTime<Utc>>,
+    /// Created at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub created_to: Option<DateTime<Utc>>,
+    /// Changed at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub updated_from: Option<DateTime<Utc>>,
+    /// Changed before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub updated_to: Option<DateTime<Utc>>,
+    /// Order by a date, oldest first, or newest first after `-`
+    /// (`-scheduled_at`); calls without that date are not listed. Default:
+    /// creation order.
+    #[param(pattern = "^-?(scheduled_at|reminder_at|created_at|updated_at)$")]
+    pub sort: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub page: PageParams,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub rest: NoOtherParams,
+    /// The caller's staff id, for `me`.
+    #[serde(skip)]
+    #[param(ignore)]
+    pub me: Uuid,
+}
+
+impl Filter<Entity> for Filters {
+    fn bind_caller(&mut self, who: &Principal) {
+        self.me = who.staff_id();
+        if self.navigator.as_deref().map(str::trim) == Some("me") {
+            self.navigator = None;
+            self.navigator_id = Some(Someone::Me);
+        }
+    }
+
+    fn page(&self) -> &PageParams {
+        &self.page
+    }
+
+    fn order(&self) -> ApiResult<Option<DateOrder<table::Column>>> {
+        use table::Column::*;
+        common::date_order(
+            self.sort.as_deref(),
+            &[
+                ("scheduled_at", ScheduledAt),
+                ("reminder_at", ReminderAt),
+                ("created_at", CreatedAt),
+                ("updated_at", UpdatedAt),
+            ],
+        )
+    }
+
+    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
+        if let Some(id) = self.patient_id {
+            select = select.filter(table::Column::PatientId.eq(id));
+        }
+        if let Some(status) = self.status {
+            select = select.filter(table::Column::Status.eq(status));
+        }
+        if let Some(navigator) = self.navigator {
+            select = select.filter(table::Column::Navigator.eq(navigator.trim()));
+        }
+        if let Some(someone) = self.navigator_id {
+            select = select.filter(table::Column::NavigatorId.eq(someone.id(self.me)));
+        }
+        if let Some(from) = self.scheduled_from {
+            select = select.filter(table::Column::ScheduledAt.gte(from));
+        }
+        if let Some(to) = self.scheduled_to {
+            select = select.filter(table::Column::ScheduledAt.lt(to));
+        }
+        if self.reminder_due == Some(true) {
+            select = select
+                .filter(table::Column::Status.eq(CallStatus::Scheduled))
+                .filter(table::Column::ReminderAt.lte(Utc::now()));
+        }
+        let (reminder, created, updated) = (
+            table::Column::ReminderAt,
+            table::Column::CreatedAt,
+            table::Column::UpdatedAt,
+        );
+        select = common::between(select, reminder, self.reminder_from, self.reminder_to);
+        select = common::between(select, created, self.created_from, self.created_to);
+        select = common::between(select, updated, self.updated_from, self.updated_to);
+        Ok(select)
+    }
 }

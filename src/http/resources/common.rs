@@ -9,13 +9,17 @@
 //! becomes columns, and its rules.
 
 use axum::{Json, http::StatusCode, response::Response};
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Select, prelude::Uuid};
+use sea_orm::{ActiveModelTrait, Condition, EntityTrait, IntoActiveModel, Select, prelude::Uuid};
 use serde::{Deserialize, Deserializer, Serialize, de::DeserializeOwned};
 
 use super::declare::{Declared, Shown};
 use crate::{
-    db::{self, store},
+    db::{
+        self,
+        store::{self, DateOrder},
+    },
     http::{
         ApiError, ApiResult, AppState, Principal,
         access_log::Disclosed,
@@ -45,8 +49,15 @@ pub trait Filter<E: EntityTrait>: DeserializeOwned + Send {
     fn reads(&self) -> Vec<&'static str> {
         Vec::new()
     }
+    /// Binds what the filters say of the caller (`navigator=me`) to `who`.
+    fn bind_caller(&mut self, _who: &Principal) {}
     /// The page asked for.
     fn page(&self) -> &PageParams;
+    /// The order `sort=` asks for, by one of the collection's dates;
+    /// `None`: by id (creation order).
+    fn order(&self) -> ApiResult<Option<DateOrder<E::Column>>> {
+        Ok(None)
+    }
     /// `select` narrowed by the filters.
     fn select(self, select: Select<E>) -> ApiResult<Select<E>>;
 }
@@ -64,6 +75,88 @@ pub fn code(value: String) -> String {
 /// An email filter's value as stored: trimmed, lower-case.
 pub fn email(value: String) -> String {
     value.trim().to_lowercase()
+}
+
+/// The order a list's `sort` names among its `dates` (the date's field,
+/// `-` before it for newest first); an unknown name is a 400.
+pub fn date_order<C: Copy>(
+    sort: Option<&str>,
+    dates: &[(&str, C)],
+) -> ApiResult<Option<DateOrder<C>>> {
+    let Some(sort) = sort else { return Ok(None) };
+    let (name, descending) = match sort.strip_prefix('-') {
+        Some(name) => (name, true),
+        None => (sort, false),
+    };
+    match dates.iter().find(|(field, _)| *field == name) {
+        Some(&(_, column)) => Ok(Some(DateOrder { column, descending })),
+        None => {
+            let names: Vec<&str> = dates.iter().map(|(field, _)| *field).collect();
+            Err(ApiError::BadRequest(
+                "The query string is invalid.".into(),
+                vec![crate::http::error::FieldError::new(
+                    "sort",
+                    format!(
+                        "must be one of {}, each optionally after `-`",
+                        names.join(", ")
+                    ),
+                )],
+            ))
+        }
+    }
+}
+
+/// What `q` matches on a collection `E` whose fields `E::SEARCHED` are
+/// indexed: records where every word of `q` starts one of their words
+/// (folded: case and accents do not matter). Each word is one range of
+/// the index of `search_terms`. More than 200 characters is a 400.
+pub fn search<E: store::Record>(q: &str) -> ApiResult<Condition> {
+    use sea_orm::{
+        ColumnTrait,
+        sea_query::{Expr, ExprTrait, Query},
+    };
+    if q.chars().count() > 200 {
+        return Err(ApiError::BadRequest(
+            "The query string is invalid.".into(),
+            vec![crate::http::error::FieldError::new(
+                "q",
+                "must be at most 200 characters",
+            )],
+        ));
+    }
+    let mut all = Condition::all();
+    for word in crate::domain::search::words(q) {
+        // Every folded term starting with `word` sorts (bytewise) between
+        // `word` and `word` followed by the last code point.
+        let end = format!("{word}{}", char::MAX);
+        let matching = Query::select()
+            .column("record_id")
+            .from(store::SEARCH_TERMS)
+            .and_where(Expr::col("collection").eq(E::COLLECTION))
+            .and_where(Expr::col("term").gte(word))
+            .and_where(Expr::col("term").lt(end))
+            .take();
+        all = all.add(E::id_column().in_subquery(matching));
+    }
+    Ok(all)
+}
+
+/// `select` narrowed to `column` at or after `from` and before `to`.
+pub fn between<E: EntityTrait>(
+    select: Select<E>,
+    column: E::Column,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Select<E> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let select = match from {
+        Some(from) => select.filter(column.gte(from)),
+        None => select,
+    };
+    match to {
+        Some(to) => select.filter(column.lt(to)),
+        None => select,
+    }
 }
 
 /// What a write names besides its own record, checked only when the
@@ -89,6 +182,41 @@ pub trait Change<E: EntityTrait>: DeserializeOwned + Send {
     /// Sets the changed columns on `row`, checking the collection's rules
     /// against the `current` record.
     fn apply(self, current: &E::Model, row: &mut E::ActiveModel) -> ApiResult<()>;
+}
+
+/// The pattern of a [`Someone`] in the OpenAPI document.
+pub const SOMEONE: &str =
+    "^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$";
+
+/// A member of staff named in a filter: `me` (the caller) or an id (the
+/// filter's OpenAPI pattern says the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Someone {
+    /// The caller.
+    Me,
+    /// The staff record with this id.
+    Id(Uuid),
+}
+
+impl std::str::FromStr for Someone {
+    type Err = uuid::Error;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "me" => Ok(Someone::Me),
+            id => id.parse().map(Someone::Id),
+        }
+    }
+}
+
+impl Someone {
+    /// The staff id, `me` being the staff id `me`.
+    pub fn id(self, me: Uuid) -> Uuid {
+        match self {
+            Someone::Me => me,
+            Someone::Id(id) => id,
+        }
+    }
 }
 
 /// A record's view as the caller may see it, with its ETag, recorded in
@@ -124,6 +252,25 @@ pub fn shown_all<M, V: From<M> + Declared>(
     (shown, patients)
 }
 
+/// `filters` bound to the caller (`me`), unless they match on a field the
+/// caller may not read (403: a match would tell the value).
+pub fn bound<E, V, F>(who: &Principal, mut filters: F) -> ApiResult<F>
+where
+    E: EntityTrait,
+    V: Declared,
+    F: Filter<E>,
+{
+    filters.bind_caller(who);
+    if filters
+        .reads()
+        .iter()
+        .any(|field| !V::DECLARATION.readable(who.role, field))
+    {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(filters)
+}
+
 /// `GET /v1/{collection}`, filtered by `F`.
 pub async fn list<E, V, F>(
     state: &AppState,
@@ -136,46 +283,72 @@ where
     V: From<E::Model> + Declared,
     F: Filter<E>,
 {
-    let listed = listed::<E, V, F>(state, who, filters).await?;
-    Ok(page_of(who, listed, V::from))
+    let found = listed::<E, V, F>(state, who, filters).await?;
+    Ok(page_of(who, found, V::from))
 }
 
-/// The records of a list's page, for a list that adds to its views; a role
-/// may not filter by a field of `V` it may not read.
+/// One page of a list's records and the cursor to the next.
+pub struct Found<M> {
+    /// The records.
+    pub items: Vec<M>,
+    /// Where the next page starts, when one follows.
+    pub next_cursor: Option<String>,
+    /// The number of matching records, when asked.
+    pub total: Option<u64>,
+}
+
+/// The records of a list's page, by id or by the date its `sort` names;
+/// for a list that adds to its views. A role may not filter by a field of
+/// `V` it may not read.
 pub async fn listed<E, V, F>(
     state: &AppState,
     who: &Principal,
     filters: F,
-) -> ApiResult<store::Listed<E::Model>>
+) -> ApiResult<Found<E::Model>>
 where
     E: store::Record,
     E::Model: Sync,
     V: Declared,
     F: Filter<E>,
 {
-    if filters
-        .reads()
-        .iter()
-        .any(|field| !V::DECLARATION.readable(who.role, field))
-    {
-        return Err(ApiError::Forbidden);
-    }
-    let page = filters.page().parse()?;
-    Ok(store::list(&state.db, filters.select(E::find())?, page).await?)
+    let filters = bound::<E, V, F>(who, filters)?;
+    Ok(match filters.order()? {
+        None => {
+            let page = filters.page().parse()?;
+            let listed = store::list(&state.db, filters.select(E::find())?, page).await?;
+            Found {
+                next_cursor: listed.next_after.map(pagination::encode_cursor),
+                items: listed.items,
+                total: listed.total,
+            }
+        }
+        Some(order) => {
+            let (page, after_at) = filters.page().parse_by_date()?;
+            let select = filters.select(E::find())?;
+            let listed = store::list_by_date(&state.db, select, order, page, after_at).await?;
+            Found {
+                next_cursor: listed
+                    .next_after
+                    .map(|(at, id)| pagination::encode_date_cursor(at, id)),
+                items: listed.items,
+                total: listed.total,
+            }
+        }
+    })
 }
 
 /// A page of records as views the caller may see, marked with the patients
 /// they show.
 pub fn page_of<M, V: Declared>(
     who: &Principal,
-    listed: store::Listed<M>,
+    found: Found<M>,
     view: impl FnMut(M) -> V,
 ) -> Disclosed<Json<Page<Shown<V>>>> {
-    let (items, patients) = shown_all(who, listed.items.into_iter().map(view));
+    let (items, patients) = shown_all(who, found.items.into_iter().map(view));
     let page = Page {
         items,
-        next_cursor: listed.next_after.map(pagination::encode_cursor),
-        total: listed.total,
+        next_cursor: found.next_cursor,
+        total: found.total,
     };
     Disclosed::new(who, patients, Json(page))
 }

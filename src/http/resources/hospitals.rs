@@ -114,4 +114,8 @@ crate::list_filters! {
     city: String => eq table::Column::City | common::trimmed;
     /// Exact country.
     country: String => eq table::Column::Country | common::trimmed;
+    /// Search: every word must start a word of the name or the city (case
+    /// and accents do not matter).
+    #[param(max_length = 200)]
+    q: String => search;
 }

@@ -275,6 +275,7 @@ async fn submit(
                     id: Set(Uuid::now_v7()),
                     patient_id: Set(patient.id),
                     navigator: Set(None),
+                    navigator_id: Set(None),
                     scheduled_at: Set(at),
                     reminder_at: Set(None),
                     status: Set(CallStatus::Scheduled),
@@ -352,6 +353,7 @@ async fn join_or_create(
         initial_consult_at: Set(None),
         converted_at: Set(None),
         erased_at: Set(None),
+        owner_id: Set(None),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
@@ -368,10 +370,9 @@ async fn join_or_create(
         .await?
         .ok_or(JoinError::Retry)?;
     if matches!(inserted, TryInsertResult::Inserted(1)) {
-        let changes = store::diff(
-            None,
-            Some(&serde_json::to_value(&existing).unwrap_or_default()),
-        );
+        let created = serde_json::to_value(&existing).unwrap_or_default();
+        store::index_terms::<patient::Entity>(tx, existing.id, None, Some(&created)).await?;
+        let changes = store::diff(None, Some(&created));
         store::record_history(tx, "patients", existing.id, 1, "create", actor, changes).await?;
         return Ok((existing, true));
     }

@@ -7,24 +7,28 @@ pub mod calls;
 pub mod clinical_trials;
 pub mod common;
 pub mod declare;
+pub mod duplicates;
 pub mod eap_enrollments;
 pub mod expanded_access_programs;
+pub mod export;
 pub mod hospitals;
 pub mod intake_submissions;
 pub mod legacy_ids;
 pub mod medical_conditions;
+pub mod metrics;
 pub mod patients;
 pub mod practitioners;
 pub mod privacy;
 pub mod routes;
 pub mod specializations;
+pub mod staff;
 pub mod trial_referrals;
 
 use declare::{Declaration, Declared};
 
 /// The privacy declaration of every view the API shows, for the OpenAPI
 /// document and the docs.
-pub fn declarations() -> [&'static Declaration; 12] {
+pub fn declarations() -> [&'static Declaration; 13] {
     [
         medical_conditions::View::DECLARATION,
         hospitals::View::DECLARATION,
@@ -38,6 +42,7 @@ pub fn declarations() -> [&'static Declaration; 12] {
         clinical_trials::View::DECLARATION,
         trial_referrals::View::DECLARATION,
         legacy_ids::View::DECLARATION,
+        staff::View::DECLARATION,
     ]
 }
 

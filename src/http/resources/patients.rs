@@ -7,30 +7,31 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Select,
+    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Select,
     prelude::Uuid,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+    sea_query::{Expr, ExprTrait, Query},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    common::{self, Change, Filter, NewRecord, References, nullable},
+    common::{self, Change, Filter, NewRecord, References, Someone, nullable},
     declare::Shown,
 };
+use crate::db::store::DateOrder;
 use crate::{
     db::entities::{
         call, eap_enrollment, intake_submission,
         patient::{self as table, Entity},
-        practitioner, trial_referral,
+        practitioner, staff, trial_referral,
     },
     domain::{CallStatus, Email, Name, PatientStatus, Phone, PractitionerKind},
     http::{
-        ApiError, ApiResult, AppState,
+        ApiError, ApiResult, AppState, Principal,
         access_log::Disclosed,
         auth::{Caller, Navigator, Viewer},
         extract::{ApiPath, ApiQuery},
-        pagination::{NoOtherParams, PageParams},
+        pagination::{NoOtherParams, PageParams, parsed},
         versioning::{IfMatch, IfMatchHeader, Tagged, Versioned},
     },
     patch,
@@ -50,6 +51,8 @@ crate::view! {
         /// Which disease the person has: data concerning health.
         health medical_condition_id: Option<Uuid>,
         operational physician_id: Option<Uuid>,
+        /// The navigator responsible for the person (staff).
+        operational owner_id: Option<Uuid>,
         #[serde(serialize_with = "crate::http::timestamp::serialize")]
         operational first_contact_at: Option<DateTime<Utc>>,
         #[serde(serialize_with = "crate::http::timestamp::serialize")]
@@ -79,6 +82,7 @@ impl From<table::Model> for View {
             phone: m.phone,
             medical_condition_id: m.medical_condition_id,
             physician_id: m.physician_id,
+            owner_id: m.owner_id,
             first_contact_at: m.first_contact_at,
             initial_consult_at: m.initial_consult_at,
             converted_at: m.converted_at,
@@ -119,6 +123,8 @@ pub struct Create {
     pub phone: Option<Phone>,
     pub medical_condition_id: Option<Uuid>,
     pub physician_id: Option<Uuid>,
+    /// The navigator responsible for the person (staff).
+    pub owner_id: Option<Uuid>,
     pub first_contact_at: Option<DateTime<Utc>>,
     pub initial_consult_at: Option<DateTime<Utc>>,
 }
@@ -131,7 +137,12 @@ impl NewRecord<Entity> for Create {
                 "an email or a phone number is required",
             ));
         }
-        let refs = references(state, self.medical_condition_id, self.physician_id);
+        let refs = references(
+            state,
+            self.medical_condition_id,
+            self.physician_id,
+            self.owner_id,
+        );
         let row = table::ActiveModel {
             status: Set(PatientStatus::Lead),
             first_name: Set(self.first_name.map(Into::into)),
@@ -142,6 +153,7 @@ impl NewRecord<Entity> for Create {
             physician_id: Set(self.physician_id),
             physician_kind: Set(PractitionerKind::Physician),
             first_contact_at: Set(Some(self.first_contact_at.unwrap_or_else(Utc::now))),
+            owner_id: Set(self.owner_id),
             initial_consult_at: Set(self.initial_consult_at),
             converted_at: Set(None),
             erased_at: Set(None),
@@ -152,15 +164,17 @@ impl NewRecord<Entity> for Create {
 }
 
 /// What a lead's body names, checked only when the database refuses it: its
-/// medical condition and its physician (who must be one).
+/// medical condition, its physician (who must be one) and its owner.
 fn references(
     state: &AppState,
     condition: Option<Uuid>,
     physician: Option<Uuid>,
+    owner: Option<Uuid>,
 ) -> References<'_> {
     Box::pin(async move {
         common::condition(state, condition).await?;
-        common::physician(state, "/physician_id", physician).await
+        common::physician(state, "/physician_id", physician).await?;
+        common::exists::<staff::Entity>(state, "/owner_id", owner).await
     })
 }
 
@@ -181,6 +195,9 @@ pub struct Patch {
     pub medical_condition_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "nullable")]
     pub physician_id: Option<Option<Uuid>>,
+    /// Reassigns the person to another navigator (staff), or to none.
+    #[serde(default, deserialize_with = "nullable")]
+    pub owner_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "nullable")]
     pub first_contact_at: Option<Option<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "nullable")]
@@ -199,7 +216,52 @@ pub struct Filters {
     pub medical_condition_id: Option<Uuid>,
     /// With this physician.
     pub physician_id: Option<Uuid>,
-    /// Name search: every word must start or appear in the first or last name (case-insensitive); navigator and above.
+    /// Owned by this member of staff: an id, or `me`.
+    #[serde(default, deserialize_with = "parsed")]
+    #[param(value_type = Option<String>, pattern = "^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", example = "me")]
+    pub owner_id: Option<Someone>,
+    /// `false`: only people with no call booked (none `scheduled`), the
+    /// leads to call; `true`: only those with one.
+    #[serde(default, deserialize_with = "parsed")]
+    pub call_booked: Option<bool>,
+    /// `false`: only people without a physician (with `status=patient`:
+    /// converted patients waiting for one); `true`: only those with one.
+    #[serde(default, deserialize_with = "parsed")]
+    pub has_physician: Option<bool>,
+    /// First contact at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub first_contact_from: Option<DateTime<Utc>>,
+    /// First contact before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub first_contact_to: Option<DateTime<Utc>>,
+    /// Converted at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub converted_from: Option<DateTime<Utc>>,
+    /// Converted before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub converted_to: Option<DateTime<Utc>>,
+    /// Created at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub created_to: Option<DateTime<Utc>>,
+    /// Changed at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub updated_from: Option<DateTime<Utc>>,
+    /// Changed before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub updated_to: Option<DateTime<Utc>>,
+    /// Order by a date, oldest first, or newest first after `-`
+    /// (`-converted_at`); people without that date are not listed.
+    /// Default: creation order.
+    #[param(
+        pattern = "^-?(first_contact_at|initial_consult_at|converted_at|created_at|updated_at)$"
+    )]
+    pub sort: Option<String>,
+    /// Search: every word must start a word of the first or last name, the
+    /// email or the phone number (case and accents do not matter: `muller`
+    /// finds `Müller`); navigator and above.
     #[param(max_length = 200)]
     pub q: Option<String>,
     #[serde(flatten)]
@@ -208,16 +270,24 @@ pub struct Filters {
     #[serde(flatten)]
     #[param(ignore)]
     pub rest: NoOtherParams,
+    /// The caller's staff id, for `me`.
+    #[serde(skip)]
+    #[param(ignore)]
+    pub me: Uuid,
 }
 
 impl Filter<Entity> for Filters {
+    fn bind_caller(&mut self, who: &Principal) {
+        self.me = who.staff_id();
+    }
+
     fn reads(&self) -> Vec<&'static str> {
         let mut fields = Vec::new();
         if self.email.is_some() {
             fields.push("email");
         }
         if self.q.is_some() {
-            fields.extend(["first_name", "last_name"]);
+            fields.extend(["first_name", "last_name", "email", "phone"]);
         }
         if self.medical_condition_id.is_some() {
             fields.push("medical_condition_id");
@@ -227,6 +297,20 @@ impl Filter<Entity> for Filters {
 
     fn page(&self) -> &PageParams {
         &self.page
+    }
+
+    fn order(&self) -> ApiResult<Option<DateOrder<table::Column>>> {
+        use table::Column::*;
+        common::date_order(
+            self.sort.as_deref(),
+            &[
+                ("first_contact_at", FirstContactAt),
+                ("initial_consult_at", InitialConsultAt),
+                ("converted_at", ConvertedAt),
+                ("created_at", CreatedAt),
+                ("updated_at", UpdatedAt),
+            ],
+        )
     }
 
     fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
@@ -242,44 +326,49 @@ impl Filter<Entity> for Filters {
         if let Some(id) = self.physician_id {
             select = select.filter(table::Column::PhysicianId.eq(id));
         }
+        if let Some(someone) = self.owner_id {
+            select = select.filter(table::Column::OwnerId.eq(someone.id(self.me)));
+        }
+        if let Some(booked) = self.call_booked {
+            // Correlated, so that each candidate is one probe of
+            // `ix_calls_patient` rather than a pass over every booked call.
+            let scheduled = Query::select()
+                .expr(Expr::val(1))
+                .from(call::Entity)
+                .and_where(
+                    Expr::col((call::Entity, call::Column::PatientId))
+                        .equals((Entity, table::Column::Id)),
+                )
+                .and_where(
+                    Expr::col((call::Entity, call::Column::Status))
+                        .eq(CallStatus::Scheduled.as_str()),
+                )
+                .take();
+            let exists = Expr::exists(scheduled);
+            select = select.filter(if booked { exists } else { exists.not() });
+        }
+        if let Some(has) = self.has_physician {
+            select = select.filter(if has {
+                table::Column::PhysicianId.is_not_null()
+            } else {
+                table::Column::PhysicianId.is_null()
+            });
+        }
+        use table::Column::{ConvertedAt, CreatedAt, FirstContactAt, UpdatedAt};
+        select = common::between(
+            select,
+            FirstContactAt,
+            self.first_contact_from,
+            self.first_contact_to,
+        );
+        select = common::between(select, ConvertedAt, self.converted_from, self.converted_to);
+        select = common::between(select, CreatedAt, self.created_from, self.created_to);
+        select = common::between(select, UpdatedAt, self.updated_from, self.updated_to);
         if let Some(q) = self.q {
-            select = select.filter(name_search(&q)?);
+            select = select.filter(common::search::<Entity>(&q)?);
         }
         Ok(select)
     }
-}
-
-/// Every word of `q` within the first or last name (case-insensitive).
-fn name_search(q: &str) -> ApiResult<Condition> {
-    if q.chars().count() > 200 {
-        return Err(ApiError::BadRequest(
-            "The query string is invalid.".into(),
-            vec![crate::http::error::FieldError::new(
-                "q",
-                "must be at most 200 characters",
-            )],
-        ));
-    }
-    let mut all = Condition::all();
-    for word in q.split_whitespace() {
-        let pattern = format!(
-            "%{}%",
-            word.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let like = |column: table::Column| {
-            Expr::expr(Func::lower(Expr::col(column)))
-                .like(LikeExpr::new(pattern.clone()).escape('\\'))
-        };
-        all = all.add(
-            Condition::any()
-                .add(like(table::Column::FirstName))
-                .add(like(table::Column::LastName)),
-        );
-    }
-    Ok(all)
 }
 
 impl Change<Entity> for Patch {
@@ -288,6 +377,7 @@ impl Change<Entity> for Patch {
             state,
             self.medical_condition_id.flatten(),
             self.physician_id.flatten(),
+            self.owner_id.flatten(),
         )
     }
 
@@ -317,6 +407,7 @@ impl Change<Entity> for Patch {
         patch!(m.phone? = self.phone);
         patch!(m.medical_condition_id? = self.medical_condition_id);
         patch!(m.physician_id? = self.physician_id);
+        patch!(m.owner_id? = self.owner_id);
         patch!(m.first_contact_at? = self.first_contact_at);
         patch!(m.initial_consult_at? = self.initial_consult_at);
         Ok(())

@@ -190,4 +190,8 @@ crate::list_filters! {
     specialization_id: Uuid => eq table::Column::SpecializationId;
     /// Exact email (trimmed, case-insensitive).
     email: String => eq table::Column::Email | common::email, reads;
+    /// Search: every word must start a word of the first or last name, the
+    /// email or the license number (case and accents do not matter).
+    #[param(max_length = 200)]
+    q: String => search;
 }

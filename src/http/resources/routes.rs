@@ -73,15 +73,26 @@ macro_rules! resource_routes {
         $($attr)*
         #[utoipa::path(get, path = concat!("/v1/", $collection), tag = $tag,
             params($filters, crate::http::pagination::PageParams),
-            responses((status = 200, body = Page<$view>)),
+            responses((status = 200, description = "A page; with `Accept: text/csv`, every matching record as CSV (columns as the role may read them)",
+                content((Page<$view> = "application/json"), (String = "text/csv")))),
             security(("bearer" = [$role])))]
         pub(super) async fn $name(
             axum::extract::State(state): axum::extract::State<crate::http::AppState>,
             who: crate::http::auth::Caller<crate::http::auth::$caller>,
+            headers: axum::http::HeaderMap,
             crate::http::extract::ApiQuery(filters): crate::http::extract::ApiQuery<$filters>,
-        ) -> impl axum::response::IntoResponse {
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            if crate::http::resources::export::wants_csv(&headers) {
+                let route = concat!("GET /v1/", $collection);
+                return crate::http::resources::export::csv::<$entity, $view, $filters>(
+                    state, &who, filters, route,
+                )
+                .into_response();
+            }
             crate::http::resources::common::list::<$entity, $view, $filters>(&state, &who, filters)
                 .await
+                .into_response()
         }
     };
 
@@ -183,7 +194,8 @@ macro_rules! resource_routes {
 
 /// A collection's list filters, declared once: each line is a query
 /// parameter, the column it matches and how (`eq`, `from` for "at or
-/// after", `before`), optionally normalised first (`| trimmed`), and
+/// after", `before`; or `search`, the collection's word search),
+/// optionally normalised first (`| trimmed`), and
 /// `reads` where it matches a field of the view, which a role that may not
 /// read that field may not filter by. Writes `pub struct Filters` (with
 /// the page and the refusal of unknown parameters) and its [`Filter`]
@@ -196,7 +208,7 @@ macro_rules! list_filters {
         entity: $entity:ty;
         $(
             $(#[$meta:meta])*
-            $field:ident : $ty:ty => $op:ident $col:path $(| $norm:path)? $(, $reads:ident)?;
+            $field:ident : $ty:ty => $op:ident $($col:path)? $(| $norm:path)? $(, $reads:ident)?;
         )*
     ) => {
         /// Filters of the list.
@@ -239,14 +251,19 @@ macro_rules! list_filters {
                 $(
                     if let Some(value) = self.$field {
                         $(let value = $norm(value);)?
-                        select = select.filter($crate::list_filters!(@op $op $col, value));
+                        select = select.filter(
+                            $crate::list_filters!(@op $op [$entity] $($col)?, value),
+                        );
                     }
                 )*
                 Ok(select)
             }
         }
     };
-    (@op eq $col:path, $value:ident) => { $col.eq($value) };
-    (@op from $col:path, $value:ident) => { $col.gte($value) };
-    (@op before $col:path, $value:ident) => { $col.lt($value) };
+    (@op eq [$entity:ty] $col:path, $value:ident) => { $col.eq($value) };
+    (@op from [$entity:ty] $col:path, $value:ident) => { $col.gte($value) };
+    (@op before [$entity:ty] $col:path, $value:ident) => { $col.lt($value) };
+    (@op search [$entity:ty], $value:ident) => {
+        $crate::http::resources::common::search::<$entity>(&$value)?
+    };
 }

@@ -4,18 +4,22 @@
 //! ineligible (checked here and by the schema).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, prelude::Uuid};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use super::common::{self, Change, NewRecord, References, nullable, present};
+use super::common::{self, Change, Filter, NewRecord, References, nullable, present};
+use crate::db::store::DateOrder;
 use crate::{
     db::entities::{
         clinical_trial,
         trial_referral::{self as table, Entity},
     },
     domain::{Eligibility, PatientStatus, PractitionerKind, ReferralOutcome, Text},
-    http::{ApiError, ApiResult, AppState},
+    http::{
+        ApiError, ApiResult, AppState,
+        pagination::{NoOtherParams, PageParams, parsed},
+    },
     patch,
 };
 
@@ -188,16 +192,89 @@ impl Change<Entity> for Patch {
     }
 }
 
-crate::list_filters! {
-    entity: Entity;
+/// Filters of the list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Filters {
     /// Of this patient.
-    patient_id: Uuid => eq table::Column::PatientId;
+    pub patient_id: Option<Uuid>,
     /// To this trial.
-    trial_id: Uuid => eq table::Column::TrialId;
+    pub trial_id: Option<Uuid>,
     /// By this physician.
-    physician_id: Uuid => eq table::Column::PhysicianId;
+    pub physician_id: Option<Uuid>,
     /// With this eligibility.
-    eligibility: Eligibility => eq table::Column::Eligibility;
-    /// With this outcome.
-    outcome: ReferralOutcome => eq table::Column::Outcome;
+    pub eligibility: Option<Eligibility>,
+    /// With this outcome. Awaiting an eligibility decision:
+    /// `eligibility=pending`; awaiting an outcome: `eligibility=eligible&outcome=pending`.
+    pub outcome: Option<ReferralOutcome>,
+    /// Referred at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub referred_from: Option<DateTime<Utc>>,
+    /// Referred before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub referred_to: Option<DateTime<Utc>>,
+    /// Created at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub created_to: Option<DateTime<Utc>>,
+    /// Changed at or after.
+    #[serde(default, deserialize_with = "parsed")]
+    pub updated_from: Option<DateTime<Utc>>,
+    /// Changed before.
+    #[serde(default, deserialize_with = "parsed")]
+    pub updated_to: Option<DateTime<Utc>>,
+    /// Order by a date, oldest first, or newest first after `-`
+    /// (`-referred_at`); referrals without that date are not listed.
+    /// Default: creation order.
+    #[param(pattern = "^-?(referred_at|created_at|updated_at)$")]
+    pub sort: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub page: PageParams,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub rest: NoOtherParams,
+}
+
+impl Filter<Entity> for Filters {
+    fn page(&self) -> &PageParams {
+        &self.page
+    }
+
+    fn order(&self) -> ApiResult<Option<DateOrder<table::Column>>> {
+        use table::Column::*;
+        common::date_order(
+            self.sort.as_deref(),
+            &[
+                ("referred_at", ReferredAt),
+                ("created_at", CreatedAt),
+                ("updated_at", UpdatedAt),
+            ],
+        )
+    }
+
+    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
+        if let Some(id) = self.patient_id {
+            select = select.filter(table::Column::PatientId.eq(id));
+        }
+        if let Some(id) = self.trial_id {
+            select = select.filter(table::Column::TrialId.eq(id));
+        }
+        if let Some(id) = self.physician_id {
+            select = select.filter(table::Column::PhysicianId.eq(id));
+        }
+        if let Some(eligibility) = self.eligibility {
+            select = select.filter(table::Column::Eligibility.eq(eligibility));
+        }
+        if let Some(outcome) = self.outcome {
+            select = select.filter(table::Column::Outcome.eq(outcome));
+        }
+        use table::Column::{CreatedAt, ReferredAt, UpdatedAt};
+        select = common::between(select, ReferredAt, self.referred_from, self.referred_to);
+        select = common::between(select, CreatedAt, self.created_from, self.created_to);
+        select = common::between(select, UpdatedAt, self.updated_from, self.updated_to);
+        Ok(select)
+    }
 }

@@ -1,0 +1,113 @@
+//! Funnel metrics (issue 24, point 4): the figures of a small known data
+//! set, exactly, on both databases.
+
+use navigator::{db::entities::patient, domain::Role};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, prelude::Uuid};
+use serde_json::json;
+
+use crate::{helpers::TestApp, on_both_databases};
+
+const GBM: &str = "01900000-0000-7000-8000-000000000002";
+
+/// A person first contacted at `contact`, with `condition`; converted at
+/// `converted` (after a completed call) if given.
+async fn person(
+    app: &TestApp,
+    n: u32,
+    contact: &str,
+    condition: Option<&str>,
+    converted: Option<&str>,
+) -> String {
+    let body = json!({"email": format!("p{n}@example.org"), "first_contact_at": contact, "medical_condition_id": condition});
+    let id = app
+        .post("/v1/patients", Role::Navigator, body)
+        .await
+        .expect(201)
+        .id();
+    if let Some(converted) = converted {
+        call(app, &id, contact, "completed").await;
+        app.post(
+            &format!("/v1/patients/{id}/convert"),
+            Role::Navigator,
+            json!({}),
+        )
+        .await
+        .expect(200);
+        // Conversion is stamped now; the data set needs a known moment.
+        let row = patient::ActiveModel {
+            id: Set(id.parse::<Uuid>().unwrap()),
+            converted_at: Set(Some(converted.parse().unwrap())),
+            ..Default::default()
+        };
+        row.update(&app.db).await.unwrap();
+    }
+    id
+}
+
+async fn call(app: &TestApp, patient: &str, at: &str, status: &str) {
+    let body = json!({"patient_id": patient, "scheduled_at": at, "status": status});
+    app.post("/v1/calls", Role::Navigator, body)
+        .await
+        .expect(201);
+}
+
+on_both_databases! {
+    async fn the_funnel_figures_of_a_small_known_data_set_are_exact(app) {
+        let a = person(app, 1, "2026-01-05T09:00:00Z", Some(GBM), Some("2026-01-15T09:00:00Z")).await;
+        let b = person(app, 2, "2026-01-10T09:00:00Z", Some(GBM), Some("2026-01-14T09:00:00Z")).await;
+        let c = person(app, 3, "2026-01-20T09:00:00Z", Some(GBM), None).await;
+        let d = person(app, 4, "2026-01-02T00:00:00Z", Some(GBM), Some("2026-01-03T12:00:00Z")).await;
+        let e = person(app, 5, "2026-01-31T23:00:00Z", None, None).await;
+        person(app, 6, "2026-02-01T09:00:00Z", Some(GBM), Some("2026-02-03T09:00:00Z")).await;
+        person(app, 7, "2026-02-10T09:00:00Z", Some(GBM), Some("2026-02-15T09:00:00Z")).await;
+        call(app, &a, "2026-01-07T09:00:00Z", "no_show").await;
+        call(app, &c, "2026-01-21T09:00:00Z", "no_show").await;
+        call(app, &c, "2026-01-22T09:00:00Z", "cancelled").await;
+        call(app, &e, "2026-02-05T09:00:00Z", "scheduled").await;
+
+        let funnel = app.get("/v1/metrics/funnel", Role::Viewer).await.expect(200).body;
+        assert_eq!(funnel, json!([
+            {"month": "2026-01", "medical_condition_id": GBM, "leads_created": 4, "leads_converted": 3,
+             "conversion_rate": 0.75, "median_days_to_conversion": 4.0},
+            {"month": "2026-01", "medical_condition_id": null, "leads_created": 1, "leads_converted": 0,
+             "conversion_rate": 0.0, "median_days_to_conversion": null},
+            {"month": "2026-02", "medical_condition_id": GBM, "leads_created": 2, "leads_converted": 2,
+             "conversion_rate": 1.0, "median_days_to_conversion": 3.5},
+        ]));
+        let calls = app.get("/v1/metrics/calls", Role::Viewer).await.expect(200).body;
+        assert_eq!(calls, json!([
+            {"month": "2026-01", "medical_condition_id": GBM, "calls_held": 3, "no_shows": 2, "no_show_rate": 0.4},
+            {"month": "2026-02", "medical_condition_id": GBM, "calls_held": 2, "no_shows": 0, "no_show_rate": 0.0},
+            {"month": "2026-02", "medical_condition_id": null, "calls_held": 0, "no_shows": 0, "no_show_rate": null},
+        ]));
+        let february = app.get("/v1/metrics/funnel?from=2026-02-01T00:00:00Z", Role::Viewer).await.expect(200).body;
+        assert_eq!(february.as_array().map(Vec::len), Some(1));
+        assert_eq!(february[0]["month"], "2026-02");
+        let doctor = app.create("practitioners", json!({"kind": "physician", "first_name": "Eva", "last_name": "Jansen"})).await;
+        let trial = app.create("clinical-trials", json!({"registry_id": "NCT05000001", "medical_condition_id": GBM})).await;
+        let program = app.create("expanded-access-programs", json!({"eap_number": "EAP-2026-001", "product": "ONC-201"})).await;
+        for (patient, eligibility) in [(&a, "pending"), (&b, "eligible"), (&d, "eligible")] {
+            let body = json!({"patient_id": patient, "trial_id": trial, "physician_id": doctor, "eligibility": eligibility});
+            app.post("/v1/trial-referrals", Role::Navigator, body).await.expect(201);
+        }
+        for patient in [&a, &d] {
+            let body = json!({"patient_id": patient, "program_id": program, "physician_id": doctor});
+            app.post("/v1/eap-enrollments", Role::Navigator, body).await.expect(201);
+        }
+        let now = chrono::Utc::now().format("%Y-%m").to_string();
+        let referrals = app.get("/v1/metrics/referrals", Role::Viewer).await.expect(200).body;
+        assert_eq!(referrals, json!([
+            {"month": now, "medical_condition_id": GBM, "eligibility": "eligible", "outcome": "pending", "referrals": 2},
+            {"month": now, "medical_condition_id": GBM, "eligibility": "pending", "outcome": "pending", "referrals": 1},
+        ]));
+        let enrollments = app.get("/v1/metrics/enrollments", Role::Viewer).await.expect(200).body;
+        assert_eq!(enrollments, json!([
+            {"month": now, "medical_condition_id": GBM, "status": "pending", "enrollments": 2},
+        ]));
+
+        // No personal data: nothing for the access log.
+        let log = app.get(&format!("/v1/patients/{a}/access-log"), Role::Admin).await.expect(200).body;
+        let metrics = log["items"].as_array().unwrap().iter().filter(|e| e["route"].as_str().is_some_and(|r| r.contains("metrics"))).count();
+        assert_eq!(metrics, 0);
+    }
+}
