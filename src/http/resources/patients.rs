@@ -424,14 +424,19 @@ enum Include {
     Physician,
 }
 
+/// The most names `include=` may list (each is read once, however often
+/// it is named).
+const MAX_INCLUDES: usize = 10;
+
 /// Parameters of a patient's read.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReadParams {
     /// Related records to embed, comma-separated: `calls`, `submissions`,
-    /// `referrals`, `enrollments`, `physician` (up to 200 of each, oldest first).
+    /// `referrals`, `enrollments`, `physician` (up to 200 of each, oldest
+    /// first); at most 10 names.
     #[param(
-        pattern = "^(calls|submissions|referrals|enrollments|physician)(,(calls|submissions|referrals|enrollments|physician))*$"
+        pattern = "^(calls|submissions|referrals|enrollments|physician)(,(calls|submissions|referrals|enrollments|physician)){0,9}$"
     )]
     pub include: Option<String>,
     #[serde(flatten)]
@@ -446,6 +451,15 @@ impl ReadParams {
         let Some(list) = &self.include else {
             return Ok(Default::default());
         };
+        if list.split(',').count() > MAX_INCLUDES {
+            return Err(ApiError::BadRequest(
+                "The query string is invalid.".into(),
+                vec![crate::http::error::FieldError::new(
+                    "include",
+                    "may name at most 10 related collections",
+                )],
+            ));
+        }
         list.split(',')
             .map(|name| match name.trim() {
                 "calls" => Ok(Include::Calls),
