@@ -328,7 +328,9 @@ test('an admin erases a person\'s personal data with a reason', async () => {
   await page.getByRole('heading', { level: 2, name: 'Erase personal data' }).waitFor();
   await accessible(page, 'patient (admin)');
   await page.getByRole('button', { name: /^Erase this person/ }).click();
-  await page.getByText('Reason').first().waitFor();
+  // The API's answer flags the field; wait for it rather than for the
+  // label, which is there before the answer arrives.
+  await page.locator('[aria-invalid="true"]').first().waitFor();
   assert.equal(await page.locator('[aria-invalid="true"]').count(), 1, 'the missing reason is flagged');
   await page.getByLabel(/^Reason/).fill('Request ER-2026-17');
   await page.getByRole('button', { name: /^Erase this person/ }).click();
