@@ -187,13 +187,17 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if !args.dry_run {
                 db::migrations::run(&db).await?;
             }
+            // The entries go to the report file as they are decided, never
+            // all held: an export of a million rows has a million of them.
             let options = crate::legacy::Options {
                 dry_run: args.dry_run,
+                entries: match args.report {
+                    Some(path) => crate::legacy::Entries::File(path),
+                    None => crate::legacy::Entries::Count,
+                },
+                partitions: None,
             };
             let report = crate::legacy::import(&db, &args.export_dir, options).await?;
-            if let Some(path) = &args.report {
-                std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
-            }
             print!("{}", report.summary());
             Ok(())
         }

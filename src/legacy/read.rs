@@ -56,22 +56,47 @@ impl Row {
     }
 }
 
-/// Reads `<dir>/<name>.csv`.
+/// Reads `<dir>/<name>.csv` whole (a small file, or one partition of a
+/// large one).
 pub fn read(dir: &Path, name: &'static str) -> Result<Table, ImportError> {
+    let (headers, records) = records(dir, name)?;
+    let mut rows = Vec::new();
+    for record in records {
+        rows.push(Row::new(&headers, &record?));
+    }
+    Ok(Table::new(name, rows, id_column(name)))
+}
+
+/// The raw records of `<dir>/<name>.csv`, one at a time, with its header:
+/// the file is never held whole in memory.
+pub fn records(
+    dir: &Path,
+    name: &str,
+) -> Result<
+    (
+        Arc<[String]>,
+        impl Iterator<Item = Result<csv::StringRecord, ImportError>>,
+    ),
+    ImportError,
+> {
     let path = dir.join(format!("{name}.csv"));
-    let failed =
-        |e: &dyn std::fmt::Display| ImportError::Read(path.display().to_string(), e.to_string());
-    // Read as it is parsed: the file is never held whole in memory.
+    let shown = path.display().to_string();
+    let failed = move |e: &dyn std::fmt::Display| ImportError::Read(shown.clone(), e.to_string());
     let file = std::fs::File::open(&path).map_err(|e| failed(&e))?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
-        .from_reader(std::io::BufReader::new(file));
+        .from_reader(std::io::BufReader::with_capacity(1 << 16, file));
     let headers: Arc<[String]> = (reader.headers().map_err(|e| failed(&e))?.iter())
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
         .collect();
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| failed(&e))?;
+    let records = (reader.into_records()).map(move |r| r.map_err(|e| failed(&e)));
+    Ok((headers, records))
+}
+
+impl Row {
+    /// A row of a file with `headers`, as the record has it: a record with
+    /// another number of fields than the header is marked malformed.
+    pub fn new(headers: &Arc<[String]>, record: &csv::StringRecord) -> Row {
         let malformed = (record.len() != headers.len()).then(|| {
             format!(
                 "has {} fields where the header has {}",
@@ -84,13 +109,12 @@ pub fn read(dir: &Path, name: &'static str) -> Result<Table, ImportError> {
             .take(headers.len())
             .map(str::to_owned)
             .collect();
-        rows.push(Row {
+        Row {
             headers: headers.clone(),
             values,
             malformed,
-        });
+        }
     }
-    Ok(Table::new(name, rows, id_column(name)))
 }
 
 /// The id column of an export file.

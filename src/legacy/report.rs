@@ -1,6 +1,11 @@
 //! The import report: one entry per legacy row, saying what became of it.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    io::{BufWriter, Write},
+    path::{Path, PathBuf},
+};
 
 use sea_orm::prelude::Uuid;
 use serde::Serialize;
@@ -239,7 +244,8 @@ pub struct Report {
     pub rows_with_warnings: usize,
     /// Whether this run changed nothing (a repeat of an earlier import).
     pub nothing_changed: bool,
-    /// Every row: what became of it.
+    /// Every row: what became of it (when the import was asked to keep
+    /// them: [`Entries::Keep`]).
     pub entries: Vec<RowReport>,
 }
 
@@ -297,5 +303,123 @@ impl Report {
             out.push_str("  nothing changed: this export was already imported\n");
         }
         out
+    }
+}
+
+/// Where the report's entries go: an export of a million rows has a
+/// million entries, more than an import may hold in memory.
+#[derive(Debug, Clone, Default)]
+pub enum Entries {
+    /// Kept in [`Report::entries`] (small exports, tests).
+    #[default]
+    Keep,
+    /// Counted only.
+    Count,
+    /// Written to this JSON file as they are decided (the whole report:
+    /// the entries, then the totals), and counted.
+    File(PathBuf),
+}
+
+/// Builds the report as the import decides rows: counts every entry and
+/// keeps or writes it as [`Entries`] says.
+pub struct Collector {
+    report: Report,
+    keep: bool,
+    file: Option<BufWriter<File>>,
+    written: usize,
+}
+
+impl Collector {
+    /// A report of importing `export`.
+    pub fn new(export: &Path, dry_run: bool, entries: &Entries) -> std::io::Result<Collector> {
+        let file = match entries {
+            Entries::File(path) => {
+                let mut out = BufWriter::new(File::create(path)?);
+                out.write_all(b"{\"entries\":[\n")?;
+                Some(out)
+            }
+            _ => None,
+        };
+        let report = Report {
+            export: export.display().to_string(),
+            dry_run,
+            duration_ms: 0,
+            rows_read: 0,
+            rows: BTreeMap::new(),
+            totals: BTreeMap::new(),
+            fields_updated: 0,
+            conflicts: 0,
+            created: BTreeMap::new(),
+            rows_with_warnings: 0,
+            nothing_changed: true,
+            entries: Vec::new(),
+        };
+        Ok(Collector {
+            report,
+            keep: matches!(entries, Entries::Keep),
+            file,
+            written: 0,
+        })
+    }
+
+    /// Counts, and keeps or writes, the entries of some rows.
+    pub fn add(&mut self, entries: Vec<RowReport>) -> std::io::Result<()> {
+        let report = &mut self.report;
+        for entry in &entries {
+            *(report.rows.entry(entry.table).or_default())
+                .entry(entry.outcome)
+                .or_default() += 1;
+            *report.totals.entry(entry.outcome).or_default() += 1;
+            report.rows_read += usize::from(entry.outcome != Outcome::Gone);
+            let warned = !entry.warnings.is_empty() && entry.outcome != Outcome::Rejected;
+            report.rows_with_warnings += usize::from(warned);
+        }
+        if let Some(out) = &mut self.file {
+            for entry in &entries {
+                if self.written > 0 {
+                    out.write_all(b",\n")?;
+                }
+                serde_json::to_writer(&mut *out, entry)?;
+                self.written += 1;
+            }
+        }
+        if self.keep {
+            self.report.entries.extend(entries);
+        }
+        Ok(())
+    }
+
+    /// Counts what a part of the import wrote.
+    pub fn wrote(
+        &mut self,
+        created: &BTreeMap<&'static str, usize>,
+        changes: usize,
+        conflicts: usize,
+    ) {
+        let report = &mut self.report;
+        for (collection, n) in created.iter().filter(|(_, n)| **n > 0) {
+            *report.created.entry(collection).or_default() += n;
+        }
+        report.fields_updated += changes;
+        report.conflicts += conflicts;
+        report.nothing_changed &= report.created.is_empty() && changes == 0;
+    }
+
+    /// The report, its file closed with the totals.
+    pub fn finish(mut self, duration_ms: u128) -> std::io::Result<Report> {
+        self.report.duration_ms = duration_ms;
+        if let Some(mut out) = self.file.take() {
+            out.write_all(b"\n]")?;
+            let Value::Object(fields) = serde_json::to_value(&self.report)? else {
+                return Ok(self.report);
+            };
+            for (name, value) in fields.iter().filter(|(name, _)| *name != "entries") {
+                write!(out, ",\n{}:", Value::String(name.clone()))?;
+                serde_json::to_writer(&mut out, value)?;
+            }
+            out.write_all(b"\n}\n")?;
+            out.flush()?;
+        }
+        Ok(self.report)
     }
 }

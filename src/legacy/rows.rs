@@ -10,14 +10,15 @@ use std::{
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QuerySelect, prelude::Uuid, sea_query::OnConflict,
+    QueryFilter, QueryOrder, QuerySelect, prelude::Uuid, sea_query::OnConflict,
 };
 use serde_json::Value;
 
 use super::{
-    plan::{Export, Known, suppression},
+    ImportError,
+    plan::suppression,
     read::{Row, Table, id_column},
-    report::{Outcome, RowReport},
+    report::{Collector, Outcome, RowReport},
 };
 use crate::db::{
     self,
@@ -39,38 +40,39 @@ pub fn digest(values: &Value) -> u64 {
     hasher.finish()
 }
 
-/// Reads the stored rows: their digests, the export they make (what the
-/// last import saw), and what planning must know of them: the person each
-/// lead or patient row joined (by their email now), erased people's rows
-/// and email hashes.
-pub async fn load(db: &DatabaseConnection, known: &mut Known) -> Result<(Stored, Export), DbErr> {
-    let mut stored = Stored::new();
-    let emails: HashMap<Uuid, &String> = (known.existing.patients.iter())
-        .map(|(email, id)| (*id, email))
-        .collect();
-    let mut pins = HashMap::new();
-    let mut tables: HashMap<String, Vec<Row>> = HashMap::new();
-    let mut after: Option<(String, String)> = None;
-    // Page by page: only the digests and the parsed rows are held, never
-    // every stored row's JSON at once.
-    while let Some(page) = next_page(db, &mut after).await? {
-        for row in page {
-            let key = (row.legacy_table, row.legacy_id);
-            if let Some(hash) = row.suppressed {
-                known.suppressed.insert(hash);
-                known.erased_rows.insert(key.clone());
-            }
-            if let Some(email) = row.patient_id.and_then(|p| emails.get(&p)) {
-                pins.insert(key.clone(), (*email).clone());
-            }
-            let values = row.row_values.as_ref();
-            if let Some(parsed) = values.and_then(Row::from_json) {
-                tables.entry(key.0.clone()).or_default().push(parsed);
-            }
-            stored.insert(key, values.map(digest));
-        }
+/// Keys per `IN (...)` list: well under SQLite's limit on parameters.
+const IN_LIST: usize = 1000;
+
+/// What erasures left that every import must respect (rule 13): few rows,
+/// read once.
+#[derive(Default, Clone)]
+pub struct Erasures {
+    /// Rows of erased people, by (file, id).
+    pub rows: HashSet<(String, String)>,
+    /// [`suppression`] hashes of erased people's emails.
+    pub suppressed: HashSet<String>,
+    /// Erased patients.
+    pub patients: HashSet<Uuid>,
+}
+
+/// Reads what erasures left.
+pub async fn erasures(db: &DatabaseConnection) -> Result<Erasures, DbErr> {
+    let mut out = Erasures::default();
+    let rows: Vec<(String, String, Option<String>)> = legacy_row::Entity::find()
+        .select_only()
+        .columns([
+            legacy_row::Column::LegacyTable,
+            legacy_row::Column::LegacyId,
+            legacy_row::Column::Suppressed,
+        ])
+        .filter(legacy_row::Column::Suppressed.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (table, id, hash) in rows {
+        out.suppressed.extend(hash);
+        out.rows.insert((table, id));
     }
-    known.pins = pins;
     let erased: Vec<Uuid> = patient::Entity::find()
         .select_only()
         .column(patient::Column::Id)
@@ -78,51 +80,153 @@ pub async fn load(db: &DatabaseConnection, known: &mut Known) -> Result<(Stored,
         .into_tuple()
         .all(db)
         .await?;
-    known.erased = erased.into_iter().collect();
-    let mut table = |name: &'static str| {
-        Table::new(
-            name,
-            tables.remove(name).unwrap_or_default(),
-            id_column(name),
-        )
-    };
-    let last = Export {
-        medical_conditions: table("medical_condition"),
-        hospitals: table("hospital"),
-        specializations: table("specialization"),
-        contacts: table("contact"),
-        patients: table("patient"),
-        dossiers: table("eap_dossier"),
-    };
-    Ok((stored, last))
+    out.patients = erased.into_iter().collect();
+    Ok(out)
 }
 
-/// The next page of stored rows after `after` (by key), and where the
-/// one after it starts; `None` at the end.
-async fn next_page(
-    db: &DatabaseConnection,
-    after: &mut Option<(String, String)>,
-) -> Result<Option<Vec<legacy_row::Model>>, DbErr> {
-    let mut cursor = legacy_row::Entity::find().cursor_by((
-        legacy_row::Column::LegacyTable,
-        legacy_row::Column::LegacyId,
-    ));
-    if let Some(key) = after.clone() {
-        cursor.after(key);
+/// The stored rows of these keys, (file, id).
+pub async fn by_key(
+    db: &impl ConnectionTrait,
+    keys: &[(&str, &str)],
+) -> Result<Vec<legacy_row::Model>, DbErr> {
+    let mut by_table: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (table, id) in keys.iter().filter(|(_, id)| !id.is_empty()) {
+        by_table.entry(table).or_default().push(id);
     }
-    let page = cursor.first(BATCH as u64).all(db).await?;
-    let Some(last) = page.last() else {
-        return Ok(None);
-    };
-    *after = Some((last.legacy_table.clone(), last.legacy_id.clone()));
-    Ok(Some(page))
+    let mut out = Vec::new();
+    for (table, ids) in by_table {
+        for ids in ids.chunks(IN_LIST) {
+            let found = legacy_row::Entity::find()
+                .filter(legacy_row::Column::LegacyTable.eq(table))
+                .filter(legacy_row::Column::LegacyId.is_in(ids.iter().copied()))
+                .all(db)
+                .await?;
+            out.extend(found);
+        }
+    }
+    Ok(out)
+}
+
+/// The keys, (file, id), of the stored rows of these patients.
+pub async fn keys_of_patients(
+    db: &impl ConnectionTrait,
+    patients: &[Uuid],
+) -> Result<Vec<(String, String)>, DbErr> {
+    let mut out = Vec::new();
+    for ids in patients.chunks(IN_LIST) {
+        let found: Vec<(String, String)> = legacy_row::Entity::find()
+            .select_only()
+            .columns([
+                legacy_row::Column::LegacyTable,
+                legacy_row::Column::LegacyId,
+            ])
+            .filter(legacy_row::Column::PatientId.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// The stored rows of `table` that belong to no patient (reference rows,
+/// practitioners, rejected rows).
+pub async fn without_patient(
+    db: &impl ConnectionTrait,
+    table: &str,
+) -> Result<Vec<legacy_row::Model>, DbErr> {
+    legacy_row::Entity::find()
+        .filter(legacy_row::Column::LegacyTable.eq(table))
+        .filter(legacy_row::Column::PatientId.is_null())
+        .all(db)
+        .await
+}
+
+/// The patient each of these rows, (file, id), was imported into, where it
+/// was.
+pub async fn patients_of(
+    db: &impl ConnectionTrait,
+    table: &str,
+    ids: &[&str],
+) -> Result<HashMap<String, Uuid>, DbErr> {
+    let mut out = HashMap::new();
+    for ids in ids.chunks(IN_LIST) {
+        let found: Vec<(String, Option<Uuid>)> = legacy_row::Entity::find()
+            .select_only()
+            .columns([legacy_row::Column::LegacyId, legacy_row::Column::PatientId])
+            .filter(legacy_row::Column::LegacyTable.eq(table))
+            .filter(legacy_row::Column::LegacyId.is_in(ids.iter().copied()))
+            .filter(legacy_row::Column::PatientId.is_not_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(found.into_iter().filter_map(|(id, p)| Some((id, p?))));
+    }
+    Ok(out)
+}
+
+/// The email of each of these patients that has one.
+pub async fn emails_of(
+    db: &impl ConnectionTrait,
+    patients: &[Uuid],
+) -> Result<HashMap<Uuid, String>, DbErr> {
+    let mut out = HashMap::new();
+    for ids in patients.chunks(IN_LIST) {
+        let found: Vec<(Uuid, Option<String>)> = patient::Entity::find()
+            .select_only()
+            .columns([patient::Column::Id, patient::Column::Email])
+            .filter(patient::Column::Id.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(found.into_iter().filter_map(|(id, e)| Some((id, e?))));
+    }
+    Ok(out)
+}
+
+/// The patients of these emails, by email.
+pub async fn patients_by_email(
+    db: &impl ConnectionTrait,
+    emails: &[String],
+) -> Result<HashMap<String, Uuid>, DbErr> {
+    let mut out = HashMap::new();
+    for emails in emails.chunks(IN_LIST) {
+        let found: Vec<(Uuid, Option<String>)> = patient::Entity::find()
+            .select_only()
+            .columns([patient::Column::Id, patient::Column::Email])
+            .filter(patient::Column::Email.is_in(emails.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(found.into_iter().filter_map(|(id, e)| Some((e?, id))));
+    }
+    Ok(out)
+}
+
+/// The digests of stored rows, by (file, id).
+pub fn stored(kept: &[legacy_row::Model]) -> Stored {
+    (kept.iter())
+        .map(|r| {
+            let key = (r.legacy_table.clone(), r.legacy_id.clone());
+            (key, r.row_values.as_ref().map(digest))
+        })
+        .collect()
+}
+
+/// The stored rows of `name`, as a table (what the last import saw).
+pub fn table_of(name: &'static str, kept: &[legacy_row::Model]) -> Table {
+    let rows = (kept.iter())
+        .filter(|r| r.legacy_table == name)
+        .filter_map(|r| r.row_values.as_ref().and_then(Row::from_json))
+        .collect();
+    Table::new(name, rows, id_column(name))
 }
 
 /// Stores the export's rows as imported now: those new or changed since
 /// the last import. An erased person's rows are not stored again.
 pub async fn store(
     db: &DatabaseConnection,
-    export: &Export,
+    tables: &[&Table],
     entries: &[RowReport],
     stored: &Stored,
     now: DateTime<Utc>,
@@ -133,7 +237,7 @@ pub async fn store(
         .map(|e| ((e.table, e.id.as_str()), e.patient))
         .collect();
     let mut batch = Vec::new();
-    for table in export.tables() {
+    for table in tables {
         for row in &table.rows {
             let id = table.id_of(row);
             let Some(patient) = patients.get(&(table.name, id)) else {
@@ -185,29 +289,78 @@ async fn write(db: &DatabaseConnection, batch: Vec<legacy_row::ActiveModel>) -> 
     tx.commit().await
 }
 
-/// The rows of the last import that this export no longer has.
-pub fn gone(stored: &Stored, export: &Export) -> Vec<RowReport> {
-    let present: HashSet<(&str, &str)> = export
-        .tables()
-        .iter()
-        .flat_map(|t| t.rows.iter().map(|r| (t.name, t.id_of(r))))
-        .collect();
-    let mut gone: Vec<RowReport> = export
-        .tables()
-        .iter()
-        .flat_map(|t| {
-            let present = &present;
-            stored
-                .keys()
-                .filter(move |(name, id)| {
-                    name == t.name && !present.contains(&(t.name, id.as_str()))
-                })
-                .map(|(_, id)| RowReport::gone(t.name, id.clone()))
-        })
-        .collect();
-    gone.sort_by(|a, b| (a.table, &a.id).cmp(&(b.table, &b.id)));
-    gone
+/// The keys of every row of an export, as hashes, to tell the rows of
+/// the last import that it no longer has: 8 bytes a row, where the rows
+/// themselves would take kilobytes.
+#[derive(Default)]
+pub struct Present(Vec<u64>);
+
+impl Present {
+    /// Notes a row of `table`.
+    pub fn add(&mut self, table: &str, id: &str) {
+        self.0.push(key_hash(table, id));
+    }
+
+    /// Ready to be asked.
+    pub fn seal(&mut self) {
+        self.0.sort_unstable();
+        self.0.dedup();
+    }
+
+    fn has(&self, table: &str, id: &str) -> bool {
+        self.0.binary_search(&key_hash(table, id)).is_ok()
+    }
 }
+
+/// A stable 64-bit FNV-1a hash of a row's key (the same in every run and
+/// build: it routes rows to partitions too).
+pub fn key_hash(table: &str, id: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in table.bytes().chain([0x1f]).chain(id.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// The rows of the last import that this export no longer has, read key
+/// page by key page.
+pub async fn gone(
+    db: &DatabaseConnection,
+    present: &Present,
+    out: &mut Collector,
+) -> Result<(), ImportError> {
+    for table in TABLES {
+        let mut after = String::new();
+        loop {
+            let page: Vec<String> = legacy_row::Entity::find()
+                .select_only()
+                .column(legacy_row::Column::LegacyId)
+                .filter(legacy_row::Column::LegacyTable.eq(table))
+                .filter(legacy_row::Column::LegacyId.gt(after.as_str()))
+                .order_by_asc(legacy_row::Column::LegacyId)
+                .limit(BATCH as u64)
+                .into_tuple()
+                .all(db)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.clone();
+            let missing = page.into_iter().filter(|id| !present.has(table, id));
+            out.add(missing.map(|id| RowReport::gone(table, id)).collect())?;
+        }
+    }
+    Ok(())
+}
+
+/// The export's files, in the order the report lists rows gone from them.
+const TABLES: [&str; 6] = [
+    "contact",
+    "eap_dossier",
+    "hospital",
+    "medical_condition",
+    "patient",
+    "specialization",
+];
 
 /// Erasure of a patient reaches their CRM rows: the values are dropped,
 /// and only a hash of their email is kept, so that a later export's rows

@@ -55,9 +55,11 @@ pub struct Written {
 
 /// How a kind is written.
 #[derive(Clone, Copy)]
-struct Mode {
-    dry_run: bool,
-    now: DateTime<Utc>,
+pub struct Mode {
+    /// Work out what would be written; write nothing.
+    pub dry_run: bool,
+    /// The time of this run, for history.
+    pub now: DateTime<Utc>,
 }
 
 /// The records the database already has, by natural key.
@@ -180,79 +182,55 @@ pub async fn links(
     Ok(())
 }
 
-/// Writes the plan `new` over what the database holds, `old` being the
-/// plan of the rows as last imported (or, in a dry run, only works out
-/// what it would write).
-pub async fn write(
+/// Writes the reference plan `new` over what the database holds, `old`
+/// being the plan of the rows as last imported (or, in a dry run, only
+/// works out what it would write).
+pub async fn reference(
     db: &DatabaseConnection,
-    old: Plan,
+    mut o: Plan,
     new: &mut Plan,
-    dry_run: bool,
-    now: DateTime<Utc>,
+    mode: Mode,
 ) -> Result<Written, DbErr> {
-    let mode = Mode { dry_run, now };
     let mut out = Written::default();
-    let (mut o, w) = (old, &mut out);
-    kind::<medical_condition::Entity>(
-        db,
+    let w = &mut out;
+    let (old, planned) = (
         take(&mut o.conditions.planned),
         take(&mut new.conditions.planned),
-        mode,
-        w,
-    )
-    .await?;
-    kind::<hospital::Entity>(
-        db,
+    );
+    kind::<medical_condition::Entity>(db, old, planned, mode, w).await?;
+    let (old, planned) = (
         take(&mut o.hospitals.planned),
         take(&mut new.hospitals.planned),
-        mode,
-        w,
-    )
-    .await?;
-    kind::<specialization::Entity>(
-        db,
+    );
+    kind::<hospital::Entity>(db, old, planned, mode, w).await?;
+    let (old, planned) = (
         take(&mut o.specializations.planned),
         take(&mut new.specializations.planned),
-        mode,
-        w,
-    )
-    .await?;
-    kind::<practitioner::Entity>(
-        db,
+    );
+    kind::<specialization::Entity>(db, old, planned, mode, w).await?;
+    let (old, planned) = (
         take(&mut o.practitioners.planned),
         take(&mut new.practitioners.planned),
-        mode,
-        w,
-    )
-    .await?;
-    kind::<clinical_trial::Entity>(
-        db,
-        take(&mut o.trials.planned),
-        take(&mut new.trials.planned),
-        mode,
-        w,
-    )
-    .await?;
-    kind::<expanded_access_program::Entity>(
-        db,
-        take(&mut o.programs.planned),
-        take(&mut new.programs.planned),
-        mode,
-        w,
-    )
-    .await?;
-    people(db, o, new, mode, w).await?;
+    );
+    kind::<practitioner::Entity>(db, old, planned, mode, w).await?;
     Ok(out)
 }
 
-/// The people's kinds, in dependency order.
-async fn people(
+/// Writes one partition's plan `new` (its people, and the trials and
+/// programs they first named) over what the database holds, `old` being
+/// the plan of their rows as last imported.
+pub async fn people(
     db: &DatabaseConnection,
     o: Plan,
     new: &mut Plan,
     mode: Mode,
-    w: &mut Written,
-) -> Result<(), DbErr> {
+) -> Result<Written, DbErr> {
+    let mut out = Written::default();
+    let w = &mut out;
+    let planned = take(&mut new.trials.planned);
+    kind::<clinical_trial::Entity>(db, o.trials.planned, planned, mode, w).await?;
+    let planned = take(&mut new.programs.planned);
+    kind::<expanded_access_program::Entity>(db, o.programs.planned, planned, mode, w).await?;
     kind::<patient::Entity>(db, o.patients, take(&mut new.patients), mode, w).await?;
     // Submissions are what was received: created, never changed.
     let last = o
@@ -262,16 +240,10 @@ async fn people(
         .collect();
     create::<intake_submission::Entity>(db, &last, take(&mut new.submissions), mode, w).await?;
     kind::<call::Entity>(db, o.calls, take(&mut new.calls), mode, w).await?;
-    kind::<trial_referral::Entity>(
-        db,
-        o.referrals.planned,
-        take(&mut new.referrals.planned),
-        mode,
-        w,
-    )
-    .await?;
+    let planned = take(&mut new.referrals.planned);
+    kind::<trial_referral::Entity>(db, o.referrals.planned, planned, mode, w).await?;
     kind::<eap_enrollment::Entity>(db, o.enrollments, take(&mut new.enrollments), mode, w).await?;
-    Ok(())
+    Ok(out)
 }
 
 fn take<T>(planned: &mut Vec<T>) -> Vec<T> {

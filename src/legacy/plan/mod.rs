@@ -102,32 +102,56 @@ pub struct Known {
     pub erased: HashSet<Uuid>,
 }
 
-/// The export's tables.
-pub struct Export {
+/// The export's reference tables, and its practitioners' contact rows:
+/// small, planned once, before any person.
+pub struct Reference {
     pub medical_conditions: Table,
     pub hospitals: Table,
     pub specializations: Table,
+    /// `contact` rows of physicians and pharmacists.
+    pub practitioners: Table,
+}
+
+impl Reference {
+    /// Every table, in the order they are planned.
+    pub fn tables(&self) -> [&Table; 4] {
+        [
+            &self.medical_conditions,
+            &self.hospitals,
+            &self.specializations,
+            &self.practitioners,
+        ]
+    }
+}
+
+/// The people's rows of one partition of the export: every lead, patient
+/// and dossier row of the people whose key falls in it.
+pub struct People {
     pub contacts: Table,
     pub patients: Table,
     pub dossiers: Table,
 }
 
-impl Export {
+impl People {
     /// Every table, in the order they are planned.
-    pub fn tables(&self) -> [&Table; 6] {
-        [
-            &self.medical_conditions,
-            &self.hospitals,
-            &self.specializations,
-            &self.contacts,
-            &self.patients,
-            &self.dossiers,
-        ]
+    pub fn tables(&self) -> [&Table; 3] {
+        [&self.contacts, &self.patients, &self.dossiers]
     }
 }
 
+/// What planning people takes from the reference data and from the
+/// partitions planned before it: where reference rows went, and the
+/// trials and programs known so far (found or planned), so that each is
+/// planned once however many partitions name it.
+#[derive(Clone, Default)]
+pub struct Base {
+    links: Links,
+    trials: HashMap<String, Uuid>,
+    programs: HashMap<String, Uuid>,
+}
+
 /// Where legacy ids went, for the lookups of later files.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Links {
     /// Legacy condition id, or `abbreviation:X`, → condition.
     conditions: HashMap<String, Uuid>,
@@ -168,31 +192,60 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Plans `export` into a database that holds what `known` says.
-    pub fn build(export: &Export, known: &Known) -> Plan {
-        let existing = &known.existing;
-        let mut plan = Plan {
+    fn empty(existing: &Existing, base: Base) -> Plan {
+        Plan {
             conditions: Keyed::new(existing.conditions.clone()),
             hospitals: Keyed::new(existing.hospitals.clone()),
             specializations: Keyed::new(existing.specializations.clone()),
             practitioners: Keyed::new(existing.practitioners.clone()),
-            trials: Keyed::new(existing.trials.clone()),
-            programs: Keyed::new(existing.programs.clone()),
+            trials: Keyed::new(base.trials),
+            programs: Keyed::new(base.programs),
             patients: Vec::new(),
             submissions: Vec::new(),
             calls: Vec::new(),
             referrals: Keyed::new(HashMap::new()),
             enrollments: Vec::new(),
             rows: Vec::new(),
-            links: Links::default(),
+            links: base.links,
+        }
+    }
+
+    /// Plans the reference data into a database that holds `existing`.
+    pub fn reference(export: &Reference, existing: &Existing) -> Plan {
+        let base = Base {
+            trials: existing.trials.clone(),
+            programs: existing.programs.clone(),
+            ..Base::default()
         };
+        let mut plan = Plan::empty(existing, base);
         plan.conditions(&export.medical_conditions);
         plan.hospitals(&export.hospitals);
         plan.specializations(&export.specializations);
-        plan.practitioners(&export.contacts);
+        plan.practitioners(&export.practitioners);
+        plan
+    }
+
+    /// Plans one partition's people on `base` (the reference plan's, or the
+    /// one the previous partition left), into a database that holds what
+    /// `known` says.
+    pub fn people_of(base: &Base, export: &People, known: &Known) -> Plan {
+        let mut plan = Plan::empty(&Existing::default(), base.clone());
         plan.people(export, known);
         plan.enrollments(&export.dossiers);
         plan
+    }
+
+    /// What the next partition plans on: this plan's links and the trials
+    /// and programs it found or planned (not its people, which no other
+    /// partition names).
+    pub fn base(&self) -> Base {
+        let mut links = self.links.clone();
+        links.patients.clear();
+        Base {
+            links,
+            trials: self.trials.by_key.clone(),
+            programs: self.programs.by_key.clone(),
+        }
     }
 
     /// A report entry for `row`; its index.

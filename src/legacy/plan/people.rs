@@ -63,7 +63,7 @@ struct Fields {
 
 impl Plan {
     /// Leads, patients, their submissions, calls and referrals.
-    pub(super) fn people(&mut self, export: &super::Export, known: &Known) {
+    pub(super) fn people(&mut self, export: &super::People, known: &Known) {
         let mut people: BTreeMap<String, Person> = BTreeMap::new();
         let mut contact_email: BTreeMap<&str, String> = BTreeMap::new();
         for row in &export.contacts.rows {

@@ -1,0 +1,285 @@
+//! Splitting an export into partitions that each fit in memory.
+//!
+//! Every lead, patient and dossier row goes to the partition of its person
+//! (a hash of the email planning groups it by), so that the rows planning
+//! puts together always meet in one partition: a patient row without an
+//! email follows its contact row, a dossier its patient row. The reference
+//! tables and the practitioners' contact rows stay whole in memory (they
+//! are small). Partitions are CSV files in a temporary folder, removed when
+//! the import ends; what is held meanwhile is a few bytes per row.
+
+use std::{
+    collections::HashMap,
+    fs::File,
+    io::BufWriter,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use sea_orm::{DatabaseConnection, prelude::Uuid};
+
+use super::{
+    ImportError,
+    parse::{self, ContactType},
+    plan::Reference,
+    read::{self, Row, Table},
+    rows::{self, Present, key_hash},
+};
+use crate::domain::Email;
+
+/// Bytes of the lead, patient and dossier files per partition: a
+/// partition's rows, their stored rows and both plans stay well within the
+/// import's memory budget.
+const PART_BYTES: u64 = 2 << 20;
+/// At most this many partitions (three files each are open while splitting).
+const MAX_PARTS: usize = 1024;
+/// Rows whose earlier imports are looked up together.
+const CHUNK: usize = 2000;
+
+/// An export split into partitions.
+pub struct Spilled {
+    folder: Folder,
+    /// How many partitions.
+    pub partitions: usize,
+    /// The reference tables and the practitioners, whole.
+    pub reference: Reference,
+    /// The keys of every row of the export.
+    pub present: Present,
+}
+
+impl Spilled {
+    /// The folder of partition `n`: `contact.csv`, `patient.csv` and
+    /// `eap_dossier.csv` with the export's headers.
+    pub fn part(&self, n: usize) -> PathBuf {
+        self.folder.0.join(format!("{n:04}"))
+    }
+}
+
+/// A temporary folder, removed when dropped (also when the import fails).
+struct Folder(PathBuf);
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Splits the export in `dir` into `partitions` partitions, or as many as
+/// its size needs.
+pub async fn split(
+    db: &DatabaseConnection,
+    dir: &Path,
+    partitions: Option<usize>,
+) -> Result<Spilled, ImportError> {
+    let mut present = Present::default();
+    let mut reference = Reference {
+        medical_conditions: read::read(dir, "medical_condition")?,
+        hospitals: read::read(dir, "hospital")?,
+        specializations: read::read(dir, "specialization")?,
+        practitioners: Table::new("contact", Vec::new(), "contactid"),
+    };
+    for table in &reference.tables()[..3] {
+        for row in &table.rows {
+            present.add(table.name, table.id_of(row));
+        }
+    }
+    let n = partitions
+        .unwrap_or_else(|| needed(dir))
+        .clamp(1, MAX_PARTS);
+    let stamp = Uuid::now_v7().simple();
+    let folder = Folder(std::env::temp_dir().join(format!("navigator-import-{stamp}")));
+    let mut splitter = Splitter {
+        n: n as u64,
+        folder: &folder.0,
+        present,
+        contacts: HashMap::new(),
+        patients: HashMap::new(),
+        practitioners: Vec::new(),
+    };
+    splitter.pass(db, dir, "contact").await?;
+    splitter.pass(db, dir, "patient").await?;
+    splitter.pass(db, dir, "eap_dossier").await?;
+    reference.practitioners = Table::new("contact", splitter.practitioners, "contactid");
+    let mut present = splitter.present;
+    present.seal();
+    Ok(Spilled {
+        folder,
+        partitions: n,
+        reference,
+        present,
+    })
+}
+
+/// As many partitions as the export's size needs.
+fn needed(dir: &Path) -> usize {
+    let bytes: u64 = (["contact", "patient", "eap_dossier"].iter())
+        .filter_map(|name| std::fs::metadata(dir.join(format!("{name}.csv"))).ok())
+        .map(|m| m.len())
+        .sum();
+    bytes.div_ceil(PART_BYTES) as usize
+}
+
+/// The state of a split: where rows went so far.
+struct Splitter<'a> {
+    n: u64,
+    folder: &'a Path,
+    present: Present,
+    /// The partition of each lead contact row with a person, by key hash.
+    contacts: HashMap<u64, u32>,
+    /// The partition of each patient row with a person, by key hash.
+    patients: HashMap<u64, u32>,
+    practitioners: Vec<Row>,
+}
+
+impl Splitter<'_> {
+    /// Routes every row of `<dir>/<name>.csv`, a chunk at a time.
+    async fn pass(
+        &mut self,
+        db: &DatabaseConnection,
+        dir: &Path,
+        name: &'static str,
+    ) -> Result<(), ImportError> {
+        let (headers, records) = read::records(dir, name)?;
+        let mut files = Files::create(self.folder, self.n, name, &headers)?;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for record in records {
+            chunk.push(record?);
+            if chunk.len() == CHUNK {
+                self.chunk(db, name, &headers, &mut chunk, &mut files)
+                    .await?;
+            }
+        }
+        self.chunk(db, name, &headers, &mut chunk, &mut files)
+            .await?;
+        files.finish()
+    }
+
+    /// Routes a chunk of rows of file `name`, emptying it.
+    async fn chunk(
+        &mut self,
+        db: &DatabaseConnection,
+        name: &'static str,
+        headers: &Arc<[String]>,
+        chunk: &mut Vec<csv::StringRecord>,
+        files: &mut Files,
+    ) -> Result<(), ImportError> {
+        let rows: Vec<Row> = chunk.iter().map(|r| Row::new(headers, r)).collect();
+        let id_column = read::id_column(name);
+        let pins = if name == "eap_dossier" {
+            HashMap::new()
+        } else {
+            let ids: Vec<&str> = rows.iter().filter_map(|r| r.get(id_column)).collect();
+            pins(db, name, &ids).await?
+        };
+        for (row, record) in rows.into_iter().zip(chunk.drain(..)) {
+            let id = row.get(id_column).unwrap_or("").to_owned();
+            self.present.add(name, &id);
+            if name == "contact" && is_practitioner(&row) {
+                self.practitioners.push(row);
+                continue;
+            }
+            let part = self.route(name, &id, &row, &pins);
+            files.write(part, &record)?;
+        }
+        Ok(())
+    }
+
+    /// The partition of a row: its person's, else one by its own key.
+    fn route(&mut self, name: &str, id: &str, row: &Row, pins: &HashMap<String, String>) -> u32 {
+        let email = |column| match row.get(column).map(Email::parse) {
+            Some(Ok(email)) => {
+                Some(self.person(pins.get(id).map_or(email.as_str(), |p| p.as_str())))
+            }
+            _ => None,
+        };
+        let person = match name {
+            "contact" if lead(row) => email("emailaddress1"),
+            "contact" => None,
+            "patient" => email("email").or_else(|| {
+                let contact = row.get("contact_record")?;
+                self.contacts.get(&key_hash("contact", contact)).copied()
+            }),
+            _ => row
+                .get("patient")
+                .and_then(|p| self.patients.get(&key_hash("patient", p)).copied()),
+        };
+        match (person, name) {
+            (Some(part), "contact") => self.contacts.insert(key_hash(name, id), part),
+            (Some(part), "patient") => self.patients.insert(key_hash(name, id), part),
+            _ => None,
+        };
+        person.unwrap_or_else(|| self.person(&format!("row:{name}:{id}")))
+    }
+
+    /// The partition of a person key.
+    fn person(&self, key: &str) -> u32 {
+        (key_hash("person", key) % self.n) as u32
+    }
+}
+
+/// Whether a contact row is a physician's or a pharmacist's.
+pub(super) fn is_practitioner(row: &Row) -> bool {
+    matches!(
+        row.get("contact_type").and_then(parse::contact_type),
+        Some(ContactType::Physician | ContactType::Pharmacist)
+    )
+}
+
+fn lead(row: &Row) -> bool {
+    matches!(
+        row.get("contact_type").and_then(parse::contact_type),
+        Some(ContactType::Lead)
+    )
+}
+
+/// The email each of these rows of `table` was grouped by when last
+/// imported (its patient's now), where it was imported into one: a
+/// changed email never moves a row to another person (rule 11), so it
+/// never moves it to another partition either.
+async fn pins(
+    db: &DatabaseConnection,
+    table: &str,
+    ids: &[&str],
+) -> Result<HashMap<String, String>, ImportError> {
+    let patients = rows::patients_of(db, table, ids).await?;
+    let mut unique: Vec<Uuid> = patients.values().copied().collect();
+    unique.sort_unstable();
+    unique.dedup();
+    let emails = rows::emails_of(db, &unique).await?;
+    Ok((patients.into_iter())
+        .filter_map(|(id, p)| Some((id, emails.get(&p)?.clone())))
+        .collect())
+}
+
+/// The partitions' files of one export file, being written.
+struct Files(Vec<csv::Writer<BufWriter<File>>>);
+
+impl Files {
+    fn create(folder: &Path, n: u64, name: &str, headers: &[String]) -> Result<Files, ImportError> {
+        let mut writers = Vec::with_capacity(n as usize);
+        for part in 0..n {
+            let dir = folder.join(format!("{part:04}"));
+            std::fs::create_dir_all(&dir)?;
+            let file = File::create(dir.join(format!("{name}.csv")))?;
+            let mut writer = csv::WriterBuilder::new()
+                .flexible(true)
+                .from_writer(BufWriter::with_capacity(16 << 10, file));
+            writer.write_record(headers).map_err(std::io::Error::from)?;
+            writers.push(writer);
+        }
+        Ok(Files(writers))
+    }
+
+    fn write(&mut self, part: u32, record: &csv::StringRecord) -> Result<(), ImportError> {
+        let writer = &mut self.0[part as usize];
+        writer.write_record(record).map_err(std::io::Error::from)?;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), ImportError> {
+        for mut writer in self.0 {
+            writer.flush()?;
+        }
+        Ok(())
+    }
+}
