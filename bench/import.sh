@@ -43,22 +43,24 @@ if [ ! -f "$LATER/eap_dossier.csv" ]; then
   python3 tests/fixtures/legacy-crm/later.py "$EXPORT" "$LATER" --every 300
 fi
 
-# run LABEL DIR: one import under /usr/bin/time; prints a table row.
+# run LABEL DIR: one import under /usr/bin/time; prints a table row with
+# the 1-minute load average before and after it (the machine is shared).
 run() {
-  local log=$WORK/import.log stats=$WORK/time.txt
+  local log=$WORK/import.log stats=$WORK/time.txt load_before
+  load_before=$(cut -d' ' -f1 /proc/loadavg)
   /usr/bin/time -v -o "$stats" env RUST_LOG=warn "$BIN" import-legacy "$2" >"$log"
   local rows secs rss
   rows=$(sed -n 's/^Imported \([0-9]*\) rows.*/\1/p' "$log")
   secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$stats")
   rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$stats")
-  printf '| %s | %s | %s | %s | %.1f | %.0f | %s |\n' "$DB" "$LEADS" "$1" "$rows" "$secs" "$(echo "$rows / $secs" | bc -l)" "$rss"
+  printf '| %s | %s | %s | %s | %.1f | %.0f | %s | %s-%s |\n' "$DB" "$LEADS" "$1" "$rows" "$secs" "$(echo "$rows / $secs" | bc -l)" "$rss" "$load_before" "$(cut -d' ' -f1 /proc/loadavg)"
   grep -E '^  (total|fields)' "$log" | sed 's/^/    /' >&2
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, commit $(git rev-parse --short HEAD)"
 echo
-echo "| database | leads | import | rows | seconds | rows/s | peak RSS MB |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| database | leads | import | rows | seconds | rows/s | peak RSS MB | load |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for DB in $DBS; do
   fresh_database "$DB" navigator_import_bench
   "$BIN" migrate >/dev/null 2>&1

@@ -181,8 +181,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 ..config.database.pool()
             };
             let db = lambda::connect(&config.database, pool).await?;
+            // 64 MB of SQLite page cache: most of the import's memory
+            // budget (256 MB) is left to the partition it holds.
             if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-                db.execute_unprepared("PRAGMA cache_size = -262144").await?;
+                db.execute_unprepared("PRAGMA cache_size = -65536").await?;
             }
             if !args.dry_run {
                 db::migrations::run(&db).await?;

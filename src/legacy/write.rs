@@ -314,7 +314,7 @@ where
 {
     let started = std::time::Instant::now();
     let total = planned.len();
-    let mut planned = planned;
+    let mut planned = unplanned_last_time::<E>(last, planned)?;
     // In id order (ids are time-ordered), so each batch appends to the
     // primary-key and history indexes instead of touching pages all over.
     planned.sort_by_key(|p| p.id);
@@ -343,13 +343,40 @@ where
         insert::<E>(&tx, new, mode, out).await?;
         finish(tx, mode).await?;
     }
-    tracing::info!(
+    tracing::debug!(
         collection = E::COLLECTION,
         records = total,
         ms = started.elapsed().as_millis() as u64,
         "written"
     );
     Ok(moved)
+}
+
+/// The planned records that may need writing: a record the last import
+/// planned just so needs nothing, whether it exists (nothing changed) or
+/// not (Navigator deleted it, and that stays done), so the database is
+/// not asked about it. A re-import of unchanged rows reads no record.
+fn unplanned_last_time<E>(
+    last: &HashMap<Uuid, Value>,
+    planned: Vec<Planned<E::ActiveModel>>,
+) -> Result<Vec<Planned<E::ActiveModel>>, DbErr>
+where
+    E: EntityTrait,
+    E::Model: Serialize,
+    E::ActiveModel: TryIntoModel<E::Model> + Clone,
+{
+    let mut out = Vec::new();
+    for p in planned {
+        let same = match last.get(&p.id) {
+            None => false,
+            Some(Value::Null) => true,
+            Some(before) => *before == json_of::<E>(p.model.clone())?,
+        };
+        if !same {
+            out.push(p);
+        }
+    }
+    Ok(out)
 }
 
 /// The records of `chunk` that exist, by id.

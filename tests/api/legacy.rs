@@ -667,3 +667,55 @@ async fn people_now(app: &TestApp) -> Vec<String> {
     out.sort();
     out
 }
+
+// ---- Bounded memory (issue 23 point 5): the import plans a partition of people at a time.
+
+/// Imports `dir` split into `partitions` partitions, keeping every entry.
+async fn import_in(app: &TestApp, dir: &Path, partitions: usize) -> legacy::Report {
+    let options = legacy::Options {
+        partitions: Some(partitions),
+        ..Default::default()
+    };
+    legacy::import(&app.db, dir, options).await.unwrap()
+}
+
+on_both_databases! {
+    async fn an_export_split_into_partitions_imports_exactly_as_one_partition_does(app) {
+        let whole = TestApp::new(app.backend).await;
+        for dir in [sample(), later_sample()] {
+            let split = import_in(app, &dir, 7).await;
+            let one = import_in(&whole, &dir, 1).await;
+            assert_eq!(split.rows, one.rows, "{}\n{}", split.summary(), one.summary());
+            assert_eq!((split.fields_updated, &split.created), (one.fields_updated, &one.created));
+            let outcomes = |r: &legacy::Report| -> BTreeMap<(&str, String), Outcome> {
+                r.entries.iter().map(|e| ((e.table, e.id.clone()), e.outcome)).collect()
+            };
+            assert_eq!(outcomes(&split), outcomes(&one));
+        }
+        let (split, one) = ((snapshot(app).await, people_now(app).await), (snapshot(&whole).await, people_now(&whole).await));
+        whole.finish().await;
+        same(&split.0, &one.0);
+        assert!(split.1 == one.1, "the people's fields differ");
+
+        let again = import_in(app, &later_sample(), 7).await;
+        assert!(again.nothing_changed, "{}", again.summary());
+        assert!(again.entries.iter().all(|e| matches!(e.outcome, Outcome::Unchanged | Outcome::Rejected | Outcome::Gone)), "{}", again.summary());
+    }
+
+    async fn the_report_file_holds_every_row_and_the_totals(app) {
+        let path = std::env::temp_dir().join(format!("navigator-report-{}.json", Uuid::now_v7().simple()));
+        let status = import_command(app, &sample()).arg("--report").arg(&path).status().unwrap();
+        assert!(status.success());
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        std::fs::remove_file(&path).ok();
+        let rows_in_export: usize = ["medical_condition", "hospital", "specialization", "contact", "patient", "eap_dossier"]
+            .iter()
+            .map(|f| csv::Reader::from_path(sample().join(format!("{f}.csv"))).unwrap().records().count())
+            .sum();
+        assert_eq!(report["entries"].as_array().unwrap().len(), rows_in_export);
+        assert_eq!(report["rows_read"], rows_in_export);
+        let totals: u64 = report["totals"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+        assert_eq!(totals as usize, rows_in_export);
+        assert_eq!(report["dry_run"], false);
+    }
+}
