@@ -33,7 +33,7 @@ PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/navigator_import_bench}
 mkdir -p "$WORK"
 
 [ "$BUILD" = 1 ] && cargo build --release --bin navigator >&2
-BIN=target/release/navigator
+BIN=${BIN:-target/release/navigator}
 EXPORT=$WORK/leads-$LEADS/export
 LATER=$WORK/leads-$LEADS/later
 if [ ! -f "$EXPORT/eap_dossier.csv" ]; then

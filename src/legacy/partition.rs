@@ -91,26 +91,146 @@ pub async fn people(run: &mut Run<'_>, dir: &Path) -> Result<(), ImportError> {
     };
     let (known, kept) = known(run, &export).await?;
     let stored = rows::stored(&kept);
-    let mut new = Plan::people_of(&run.new, &export, &known);
-    let same = run.reference_unchanged && unchanged(&export.tables(), &stored, &kept);
-    let written = if same {
-        Written::default()
-    } else {
-        let last = People {
-            contacts: rows::table_of("contact", &kept),
-            patients: rows::table_of("patient", &kept),
-            dossiers: rows::table_of("eap_dossier", &kept),
-        };
-        drop(kept);
-        let old = Plan::people_of(&run.old, &last, &known);
-        run.old = old.base();
-        write::people(run.db, old, &mut new, run.mode).await?
+    let mut all = Plan::people_of(&run.new, &export, &known);
+    let keys = person_keys(&export, &known);
+    let changed =
+        (run.reference_unchanged).then(|| changed_people(&export, &keys, &known, &stored, &kept));
+    let same = changed.as_ref().is_some_and(HashSet::is_empty);
+    let written = match &changed {
+        Some(people) if people.is_empty() => Written::default(),
+        // Only the people whose rows changed are planned again to be
+        // written: the others' records are as their rows made them.
+        Some(people) => {
+            let now = of_people(&export, &keys, people);
+            let last = last_of(&kept, &keys, &known, Some(people));
+            let mut new = Plan::people_of(&run.new, &now, &known);
+            let old = Plan::people_of(&run.old, &last, &known);
+            run.old = old.base();
+            write::people(run.db, old, &mut new, run.mode).await?
+        }
+        None => {
+            let last = last_of(&kept, &keys, &known, None);
+            let old = Plan::people_of(&run.old, &last, &known);
+            run.old = old.base();
+            write::people(run.db, old, &mut all, run.mode).await?
+        }
     };
-    run.new = new.base();
-    let entries = std::mem::take(&mut new.rows);
-    drop(new);
+    run.new = all.base();
+    let entries = std::mem::take(&mut all.rows);
+    drop(all);
     run.keep(&export.tables(), entries, &stored, written, same)
         .await
+}
+
+/// A row's key, (file, id), and the key of the person it belongs to.
+type Keys<'e> = HashMap<(&'static str, &'e str), String>;
+
+/// The person key (the email planning groups by) of each row of `export`
+/// that has one, by (file, id): as [`super::spill`] routes them.
+fn person_keys<'e>(export: &'e People, known: &Known) -> Keys<'e> {
+    let mut keys = HashMap::new();
+    let pinned = |table: &str, id: &str, email: Option<&str>| {
+        let email = Email::parse(email?).ok()?;
+        let pin = known.pins.get(&(table.to_owned(), id.to_owned()));
+        Some(pin.cloned().unwrap_or_else(|| email.as_str().to_owned()))
+    };
+    for row in &export.contacts.rows {
+        let id = row.get("contactid").unwrap_or("");
+        if let Some(key) = pinned("contact", id, row.get("emailaddress1")) {
+            keys.insert(("contact", id), key);
+        }
+    }
+    for row in &export.patients.rows {
+        let id = row.get("patientid").unwrap_or("");
+        let by_contact = || keys.get(&("contact", row.get("contact_record")?)).cloned();
+        if let Some(key) = pinned("patient", id, row.get("email")).or_else(by_contact) {
+            keys.insert(("patient", id), key);
+        }
+    }
+    for row in &export.dossiers.rows {
+        let id = row.get("eap_dossier_id").unwrap_or("");
+        if let Some(key) = row.get("patient").and_then(|p| keys.get(&("patient", p))) {
+            keys.insert(("eap_dossier", id), key.clone());
+        }
+    }
+    keys
+}
+
+/// The people some of whose rows are new or changed since the last
+/// import, or gone from the export.
+fn changed_people(
+    export: &People,
+    keys: &Keys,
+    known: &Known,
+    stored: &Stored,
+    kept: &[legacy_row::Model],
+) -> HashSet<String> {
+    let mut changed = HashSet::new();
+    for table in export.tables() {
+        for row in &table.rows {
+            let id = table.id_of(row);
+            let Some(key) = keys.get(&(table.name, id)) else {
+                continue;
+            };
+            match stored.get(&(table.name.to_owned(), id.to_owned())) {
+                Some(None) => {}
+                Some(Some(digest)) if *digest == rows::digest(&row.to_json()) => {}
+                _ => {
+                    changed.insert(key.clone());
+                }
+            }
+        }
+    }
+    let current: HashSet<(&str, &str)> = keys.keys().copied().collect();
+    for row in kept.iter().filter(|r| r.row_values.is_some()) {
+        let key = (row.legacy_table.clone(), row.legacy_id.clone());
+        if !current.contains(&(key.0.as_str(), key.1.as_str()))
+            && let Some(pin) = known.pins.get(&key)
+        {
+            changed.insert(pin.clone());
+        }
+    }
+    changed
+}
+
+/// The rows of `export` of these people.
+fn of_people(export: &People, keys: &Keys, people: &HashSet<String>) -> People {
+    let of = |table: &Table| {
+        let rows = (table.rows.iter())
+            .filter(|r| {
+                (keys.get(&(table.name, table.id_of(r)))).is_some_and(|k| people.contains(k))
+            })
+            .cloned()
+            .collect();
+        Table::new(table.name, rows, read::id_column(table.name))
+    };
+    People {
+        contacts: of(&export.contacts),
+        patients: of(&export.patients),
+        dossiers: of(&export.dossiers),
+    }
+}
+
+/// The stored rows of these people (of everyone when `None`), as the
+/// export the last import read.
+fn last_of(
+    kept: &[legacy_row::Model],
+    keys: &Keys,
+    known: &Known,
+    people: Option<&HashSet<String>>,
+) -> People {
+    let theirs = |r: &&legacy_row::Model| {
+        let Some(people) = people else { return true };
+        let key = (r.legacy_table.clone(), r.legacy_id.clone());
+        let now = keys.get(&(r.legacy_table.as_str(), r.legacy_id.as_str()));
+        (known.pins.get(&key).into_iter().chain(now)).any(|k| people.contains(k))
+    };
+    let kept: Vec<legacy_row::Model> = kept.iter().filter(theirs).cloned().collect();
+    People {
+        contacts: rows::table_of("contact", &kept),
+        patients: rows::table_of("patient", &kept),
+        dossiers: rows::table_of("eap_dossier", &kept),
+    }
 }
 
 /// What planning a partition must respect, and the stored rows of its

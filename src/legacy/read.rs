@@ -59,26 +59,35 @@ impl Row {
 /// Reads `<dir>/<name>.csv` whole (a small file, or one partition of a
 /// large one).
 pub fn read(dir: &Path, name: &'static str) -> Result<Table, ImportError> {
-    let (headers, records) = records(dir, name)?;
+    let mut records = records(dir, name)?;
+    let headers = records.headers.clone();
     let mut rows = Vec::new();
-    for record in records {
+    for record in records.by_ref() {
         rows.push(Row::new(&headers, &record?));
     }
     Ok(Table::new(name, rows, id_column(name)))
 }
 
+/// A file's header and its raw records, read one at a time.
+pub struct Records {
+    /// The header, trimmed, without a byte-order mark.
+    pub headers: Arc<[String]>,
+    path: String,
+    records: csv::StringRecordsIntoIter<std::io::BufReader<std::fs::File>>,
+}
+
+impl Iterator for Records {
+    type Item = Result<csv::StringRecord, ImportError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let record = self.records.next()?;
+        Some(record.map_err(|e| ImportError::Read(self.path.clone(), e.to_string())))
+    }
+}
+
 /// The raw records of `<dir>/<name>.csv`, one at a time, with its header:
 /// the file is never held whole in memory.
-pub fn records(
-    dir: &Path,
-    name: &str,
-) -> Result<
-    (
-        Arc<[String]>,
-        impl Iterator<Item = Result<csv::StringRecord, ImportError>>,
-    ),
-    ImportError,
-> {
+pub fn records(dir: &Path, name: &str) -> Result<Records, ImportError> {
     let path = dir.join(format!("{name}.csv"));
     let shown = path.display().to_string();
     let failed = move |e: &dyn std::fmt::Display| ImportError::Read(shown.clone(), e.to_string());
@@ -89,8 +98,11 @@ pub fn records(
     let headers: Arc<[String]> = (reader.headers().map_err(|e| failed(&e))?.iter())
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
         .collect();
-    let records = (reader.into_records()).map(move |r| r.map_err(|e| failed(&e)));
-    Ok((headers, records))
+    Ok(Records {
+        headers,
+        path: path.display().to_string(),
+        records: reader.into_records(),
+    })
 }
 
 impl Row {

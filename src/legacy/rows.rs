@@ -170,18 +170,8 @@ pub async fn emails_of(
     db: &impl ConnectionTrait,
     patients: &[Uuid],
 ) -> Result<HashMap<Uuid, String>, DbErr> {
-    let mut out = HashMap::new();
-    for ids in patients.chunks(IN_LIST) {
-        let found: Vec<(Uuid, Option<String>)> = patient::Entity::find()
-            .select_only()
-            .columns([patient::Column::Id, patient::Column::Email])
-            .filter(patient::Column::Id.is_in(ids.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        out.extend(found.into_iter().filter_map(|(id, e)| Some((id, e?))));
-    }
-    Ok(out)
+    let found = ids_and_emails(db, patient::Column::Id, patients).await?;
+    Ok(found.into_iter().collect())
 }
 
 /// The patients of these emails, by email.
@@ -189,16 +179,26 @@ pub async fn patients_by_email(
     db: &impl ConnectionTrait,
     emails: &[String],
 ) -> Result<HashMap<String, Uuid>, DbErr> {
-    let mut out = HashMap::new();
-    for emails in emails.chunks(IN_LIST) {
+    let found = ids_and_emails(db, patient::Column::Email, emails).await?;
+    Ok(found.into_iter().map(|(id, email)| (email, id)).collect())
+}
+
+/// The id and email of the patients whose `column` is one of `keys`.
+async fn ids_and_emails<K: Clone + Into<sea_orm::Value>>(
+    db: &impl ConnectionTrait,
+    column: patient::Column,
+    keys: &[K],
+) -> Result<Vec<(Uuid, String)>, DbErr> {
+    let mut out = Vec::new();
+    for keys in keys.chunks(IN_LIST) {
         let found: Vec<(Uuid, Option<String>)> = patient::Entity::find()
             .select_only()
             .columns([patient::Column::Id, patient::Column::Email])
-            .filter(patient::Column::Email.is_in(emails.iter().cloned()))
+            .filter(column.is_in(keys.iter().cloned()))
             .into_tuple()
             .all(db)
             .await?;
-        out.extend(found.into_iter().filter_map(|(id, e)| Some((e?, id))));
+        out.extend(found.into_iter().filter_map(|(id, e)| Some((id, e?))));
     }
     Ok(out)
 }

@@ -139,7 +139,8 @@ impl Splitter<'_> {
         dir: &Path,
         name: &'static str,
     ) -> Result<(), ImportError> {
-        let (headers, records) = read::records(dir, name)?;
+        let records = read::records(dir, name)?;
+        let headers = records.headers.clone();
         let mut files = Files::create(self.folder, self.n, name, &headers)?;
         let mut chunk = Vec::with_capacity(CHUNK);
         for record in records {
