@@ -30,7 +30,7 @@ use crate::domain::Email;
 /// Bytes of the lead, patient and dossier files per partition: a
 /// partition's rows, their stored rows and both plans stay well within the
 /// import's memory budget.
-const PART_BYTES: u64 = 2 << 20;
+const PART_BYTES: u64 = 512 << 10;
 /// At most this many partitions (three files each are open while splitting).
 const MAX_PARTS: usize = 1024;
 /// Rows whose earlier imports are looked up together.
