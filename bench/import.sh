@@ -29,7 +29,10 @@ while [ $# -gt 0 ]; do
 done
 WORK=${WORK:-/tmp/navigator-import-bench}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/navigator_import_bench}
+# DB_NAME: the SQLite file's or PostgreSQL database's name (two runs at
+# once need two names and two WORK folders).
+DB_NAME=${DB_NAME:-navigator_import_bench}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/$DB_NAME}
 mkdir -p "$WORK"
 
 [ "$BUILD" = 1 ] && cargo build --release --bin navigator >&2
@@ -62,7 +65,7 @@ echo
 echo "| database | leads | import | rows | seconds | rows/s | peak RSS MB | load |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for DB in $DBS; do
-  fresh_database "$DB" navigator_import_bench
+  fresh_database "$DB" "$DB_NAME"
   "$BIN" migrate >/dev/null 2>&1
   run "first" "$EXPORT"
   run "same again" "$EXPORT"

@@ -83,6 +83,11 @@ pub async fn import(
     tracing::info!(partitions = spilled.partitions, ms = ms(), "export split");
     let mut run = partition::reference(db, mode, erasures, out, &spilled.reference).await?;
     for n in 0..spilled.partitions {
+        partition::practitioners(&mut run, &spilled.part(n)).await?;
+    }
+    partition::practitioners_gone(&mut run, &spilled.present).await?;
+    tracing::info!(ms = ms(), "practitioners imported");
+    for n in 0..spilled.partitions {
         partition::people(&mut run, &spilled.part(n)).await?;
         tracing::info!(
             partition = n + 1,

@@ -15,7 +15,7 @@ use sea_orm::{DatabaseConnection, prelude::Uuid};
 use super::{
     ImportError,
     plan::{Base, Existing, Known, People, Plan, Reference},
-    read::{self, Row, Table},
+    read::{self, Table},
     report::{Collector, RowReport},
     rows::{self, Erasures, Stored},
     write::{self, Mode, Written},
@@ -50,16 +50,10 @@ pub async fn reference<'a>(
     for table in ["medical_condition", "hospital", "specialization"] {
         kept.extend(rows::without_patient(db, table).await?);
     }
-    let contacts = rows::without_patient(db, "contact").await?;
-    kept.extend(contacts.into_iter().filter(|r| {
-        let row = r.row_values.as_ref().and_then(Row::from_json);
-        row.is_some_and(|row| super::spill::is_practitioner(&row))
-    }));
     let last = Reference {
         medical_conditions: rows::table_of("medical_condition", &kept),
         hospitals: rows::table_of("hospital", &kept),
         specializations: rows::table_of("specialization", &kept),
-        practitioners: rows::table_of("contact", &kept),
     };
     let stored = rows::stored(&kept);
     let reference_unchanged = unchanged(&export.tables(), &stored, &kept);
@@ -80,6 +74,48 @@ pub async fn reference<'a>(
     run.keep(&export.tables(), entries, &stored, written, false)
         .await?;
     Ok(run)
+}
+
+/// Imports the practitioners of the partition in `dir`.
+pub async fn practitioners(run: &mut Run<'_>, dir: &Path) -> Result<(), ImportError> {
+    // The practitioners' file of a partition holds `contact` rows.
+    let rows = read::read(dir, "practitioner")?.rows;
+    let table = Table::new("contact", rows, "contactid");
+    let keys: Vec<(&str, &str)> = (table.rows.iter())
+        .map(|r| ("contact", table.id_of(r)))
+        .collect();
+    let kept = rows::by_key(run.db, &keys).await?;
+    let emails: Vec<String> = (table.rows.iter().filter_map(|r| r.get("emailaddress1")))
+        .filter_map(|e| Email::parse(e).ok().map(|e| e.as_str().to_owned()))
+        .collect();
+    let existing = Existing {
+        practitioners: write::practitioners_by_email(run.db, &emails).await?,
+        ..Existing::default()
+    };
+    let stored = rows::stored(&kept);
+    run.reference_unchanged &= unchanged(&[&table], &stored, &kept);
+    let last = rows::table_of("contact", &kept);
+    let mut old = Plan::practitioners_of(&run.old, &last, &existing);
+    let mut new = Plan::practitioners_of(&run.new, &table, &existing);
+    run.old.add_practitioners(old.practitioner_links());
+    run.new.add_practitioners(new.practitioner_links());
+    let written = write::reference(run.db, old, &mut new, run.mode).await?;
+    let entries = std::mem::take(&mut new.rows);
+    run.keep(&[&table], entries, &stored, written, false).await
+}
+
+/// Notes practitioners' rows the last import kept that the export no
+/// longer has: the people's physicians may then differ from their plans of
+/// last time.
+pub async fn practitioners_gone(
+    run: &mut Run<'_>,
+    present: &rows::Present,
+) -> Result<(), ImportError> {
+    if run.reference_unchanged {
+        let ids = rows::ids_without_patient(run.db, "contact").await?;
+        run.reference_unchanged = ids.iter().all(|id| present.has("contact", id));
+    }
+    Ok(())
 }
 
 /// Imports the partition of people in `dir`.

@@ -142,6 +142,21 @@ pub async fn without_patient(
         .await
 }
 
+/// The ids of the stored rows of `table` that belong to no patient.
+pub async fn ids_without_patient(
+    db: &impl ConnectionTrait,
+    table: &str,
+) -> Result<Vec<String>, DbErr> {
+    legacy_row::Entity::find()
+        .select_only()
+        .column(legacy_row::Column::LegacyId)
+        .filter(legacy_row::Column::LegacyTable.eq(table))
+        .filter(legacy_row::Column::PatientId.is_null())
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// The patient each of these rows, (file, id), was imported into, where it
 /// was.
 pub async fn patients_of(
@@ -307,7 +322,8 @@ impl Present {
         self.0.dedup();
     }
 
-    fn has(&self, table: &str, id: &str) -> bool {
+    /// Whether the export has this row.
+    pub fn has(&self, table: &str, id: &str) -> bool {
         self.0.binary_search(&key_hash(table, id)).is_ok()
     }
 }

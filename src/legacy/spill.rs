@@ -3,15 +3,14 @@
 //! Every lead, patient and dossier row goes to the partition of its person
 //! (a hash of the email planning groups it by), so that the rows planning
 //! puts together always meet in one partition: a patient row without an
-//! email follows its contact row, a dossier its patient row. The reference
-//! tables and the practitioners' contact rows stay whole in memory (they
-//! are small). Partitions are CSV files in a temporary folder, removed when
+//! email follows its contact row, a dossier its patient row; a
+//! practitioner's contact row goes to the partition of their email. Only
+//! the reference tables stay whole in memory (they are small). Partitions are CSV files in a temporary folder, removed when
 //! the import ends; what is held meanwhile is a few bytes per row.
 
 use std::{
     collections::HashMap,
     fs::File,
-    io::BufWriter,
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -22,7 +21,7 @@ use super::{
     ImportError,
     parse::{self, ContactType},
     plan::Reference,
-    read::{self, Row, Table},
+    read::{self, Row},
     rows::{self, Present, key_hash},
 };
 use crate::domain::Email;
@@ -41,14 +40,15 @@ pub struct Spilled {
     folder: Folder,
     /// How many partitions.
     pub partitions: usize,
-    /// The reference tables and the practitioners, whole.
+    /// The reference tables, whole.
     pub reference: Reference,
     /// The keys of every row of the export.
     pub present: Present,
 }
 
 impl Spilled {
-    /// The folder of partition `n`: `contact.csv`, `patient.csv` and
+    /// The folder of partition `n`: `practitioner.csv` (physicians' and
+    /// pharmacists' `contact` rows), `contact.csv`, `patient.csv` and
     /// `eap_dossier.csv` with the export's headers.
     pub fn part(&self, n: usize) -> PathBuf {
         self.folder.0.join(format!("{n:04}"))
@@ -72,13 +72,12 @@ pub async fn split(
     partitions: Option<usize>,
 ) -> Result<Spilled, ImportError> {
     let mut present = Present::default();
-    let mut reference = Reference {
+    let reference = Reference {
         medical_conditions: read::read(dir, "medical_condition")?,
         hospitals: read::read(dir, "hospital")?,
         specializations: read::read(dir, "specialization")?,
-        practitioners: Table::new("contact", Vec::new(), "contactid"),
     };
-    for table in &reference.tables()[..3] {
+    for table in reference.tables() {
         for row in &table.rows {
             present.add(table.name, table.id_of(row));
         }
@@ -94,12 +93,10 @@ pub async fn split(
         present,
         contacts: HashMap::new(),
         patients: HashMap::new(),
-        practitioners: Vec::new(),
     };
     splitter.pass(db, dir, "contact").await?;
     splitter.pass(db, dir, "patient").await?;
     splitter.pass(db, dir, "eap_dossier").await?;
-    reference.practitioners = Table::new("contact", splitter.practitioners, "contactid");
     let mut present = splitter.present;
     present.seal();
     Ok(Spilled {
@@ -128,7 +125,6 @@ struct Splitter<'a> {
     contacts: HashMap<u64, u32>,
     /// The partition of each patient row with a person, by key hash.
     patients: HashMap<u64, u32>,
-    practitioners: Vec<Row>,
 }
 
 impl Splitter<'_> {
@@ -142,6 +138,15 @@ impl Splitter<'_> {
         let records = read::records(dir, name)?;
         let headers = records.headers.clone();
         let mut files = Files::create(self.folder, self.n, name, &headers)?;
+        // Practitioners' contact rows go to files of their own, by email.
+        if name == "contact" {
+            files.practitioners = Some(Box::new(Files::create(
+                self.folder,
+                self.n,
+                "practitioner",
+                &headers,
+            )?));
+        }
         let mut chunk = Vec::with_capacity(CHUNK);
         for record in records {
             chunk.push(record?);
@@ -175,12 +180,21 @@ impl Splitter<'_> {
         for (row, record) in rows.into_iter().zip(chunk.drain(..)) {
             let id = row.get(id_column).unwrap_or("").to_owned();
             self.present.add(name, &id);
-            if name == "contact" && is_practitioner(&row) {
-                self.practitioners.push(row);
-                continue;
+            match (
+                &mut files.practitioners,
+                name == "contact" && is_practitioner(&row),
+            ) {
+                (Some(files), true) => {
+                    let email = row.get("emailaddress1").and_then(|e| Email::parse(e).ok());
+                    let key =
+                        email.map_or_else(|| format!("contact:{id}"), |e| e.as_str().to_owned());
+                    files.write(self.person(&format!("practitioner:{key}")), &record)?;
+                }
+                _ => {
+                    let part = self.route(name, &id, &row, &pins);
+                    files.write(part, &record)?;
+                }
             }
-            let part = self.route(name, &id, &row, &pins);
-            files.write(part, &record)?;
         }
         Ok(())
     }
@@ -219,7 +233,7 @@ impl Splitter<'_> {
 }
 
 /// Whether a contact row is a physician's or a pharmacist's.
-pub(super) fn is_practitioner(row: &Row) -> bool {
+fn is_practitioner(row: &Row) -> bool {
     matches!(
         row.get("contact_type").and_then(parse::contact_type),
         Some(ContactType::Physician | ContactType::Pharmacist)
@@ -252,8 +266,12 @@ async fn pins(
         .collect())
 }
 
-/// The partitions' files of one export file, being written.
-struct Files(Vec<csv::Writer<BufWriter<File>>>);
+/// The partitions' files of one export file, being written, and of the
+/// practitioners' rows while the contacts are.
+struct Files {
+    writers: Vec<csv::Writer<File>>,
+    practitioners: Option<Box<Files>>,
+}
 
 impl Files {
     fn create(folder: &Path, n: u64, name: &str, headers: &[String]) -> Result<Files, ImportError> {
@@ -262,25 +280,33 @@ impl Files {
             let dir = folder.join(format!("{part:04}"));
             std::fs::create_dir_all(&dir)?;
             let file = File::create(dir.join(format!("{name}.csv")))?;
+            // Small buffers: a thousand partitions' files are open at once.
             let mut writer = csv::WriterBuilder::new()
                 .flexible(true)
-                .from_writer(BufWriter::with_capacity(16 << 10, file));
+                .buffer_capacity(8 << 10)
+                .from_writer(file);
             writer.write_record(headers).map_err(std::io::Error::from)?;
             writers.push(writer);
         }
-        Ok(Files(writers))
+        Ok(Files {
+            writers,
+            practitioners: None,
+        })
     }
 
     fn write(&mut self, part: u32, record: &csv::StringRecord) -> Result<(), ImportError> {
-        let writer = &mut self.0[part as usize];
+        let writer = &mut self.writers[part as usize];
         writer.write_record(record).map_err(std::io::Error::from)?;
         Ok(())
     }
 
     fn finish(self) -> Result<(), ImportError> {
-        for mut writer in self.0 {
+        for mut writer in self.writers {
             writer.flush()?;
         }
-        Ok(())
+        match self.practitioners {
+            Some(files) => files.finish(),
+            None => Ok(()),
+        }
     }
 }

@@ -65,7 +65,6 @@ pub struct Mode {
 /// The records the database already has, by natural key.
 pub async fn existing(db: &DatabaseConnection) -> Result<Existing, DbErr> {
     use super::plan::key_upper;
-    type Pc = patient::Column;
     let hospitals: Vec<(Uuid, String, String)> = hospital::Entity::find()
         .select_only()
         .columns([
@@ -91,13 +90,9 @@ pub async fn existing(db: &DatabaseConnection) -> Result<Existing, DbErr> {
             n.to_lowercase()
         })
         .await?,
-        practitioners: keyed::<practitioner::Entity>(
-            db,
-            practitioner::Column::Email,
-            str::to_owned,
-        )
-        .await?,
-        patients: keyed::<patient::Entity>(db, Pc::Email, str::to_owned).await?,
+        // Practitioners and patients are many: looked up per partition.
+        practitioners: HashMap::new(),
+        patients: HashMap::new(),
         trials: keyed::<clinical_trial::Entity>(
             db,
             clinical_trial::Column::RegistryId,
@@ -111,6 +106,25 @@ pub async fn existing(db: &DatabaseConnection) -> Result<Existing, DbErr> {
         )
         .await?,
     })
+}
+
+/// The practitioners of these emails, by email.
+pub async fn practitioners_by_email(
+    db: &DatabaseConnection,
+    emails: &[String],
+) -> Result<HashMap<String, Uuid>, DbErr> {
+    let mut out = HashMap::new();
+    for emails in emails.chunks(1000) {
+        let found: Vec<(Uuid, Option<String>)> = practitioner::Entity::find()
+            .select_only()
+            .columns([practitioner::Column::Id, practitioner::Column::Email])
+            .filter(practitioner::Column::Email.is_in(emails.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(found.into_iter().filter_map(|(id, e)| Some((e?, id))));
+    }
+    Ok(out)
 }
 
 /// Every record of `E` by its natural key `column` (made comparable by

@@ -15,6 +15,7 @@ mod reference;
 use std::{
     collections::{HashMap, HashSet},
     hash::Hash,
+    sync::Arc,
 };
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -102,24 +103,21 @@ pub struct Known {
     pub erased: HashSet<Uuid>,
 }
 
-/// The export's reference tables, and its practitioners' contact rows:
-/// small, planned once, before any person.
+/// The export's reference tables: small, planned once, before any
+/// practitioner or person.
 pub struct Reference {
     pub medical_conditions: Table,
     pub hospitals: Table,
     pub specializations: Table,
-    /// `contact` rows of physicians and pharmacists.
-    pub practitioners: Table,
 }
 
 impl Reference {
     /// Every table, in the order they are planned.
-    pub fn tables(&self) -> [&Table; 4] {
+    pub fn tables(&self) -> [&Table; 3] {
         [
             &self.medical_conditions,
             &self.hospitals,
             &self.specializations,
-            &self.practitioners,
         ]
     }
 }
@@ -150,6 +148,13 @@ pub struct Base {
     programs: HashMap<String, Uuid>,
 }
 
+impl Base {
+    /// Adds where some practitioners' contact rows went.
+    pub fn add_practitioners(&mut self, links: HashMap<String, (Uuid, bool)>) {
+        Arc::make_mut(&mut self.links.practitioners).extend(links);
+    }
+}
+
 /// Where legacy ids went, for the lookups of later files.
 #[derive(Default, Clone)]
 struct Links {
@@ -158,7 +163,9 @@ struct Links {
     hospitals: HashMap<String, Uuid>,
     specializations: HashMap<String, Uuid>,
     /// Contact id → practitioner, and whether a physician.
-    practitioners: HashMap<String, (Uuid, bool)>,
+    /// Shared, not copied, by every partition's plan: a large export has
+    /// some hundred thousand practitioners.
+    practitioners: Arc<HashMap<String, (Uuid, bool)>>,
     /// Patient row id → its person.
     patients: HashMap<String, PersonRef>,
     /// Program → the product it was planned with.
@@ -221,7 +228,17 @@ impl Plan {
         plan.conditions(&export.medical_conditions);
         plan.hospitals(&export.hospitals);
         plan.specializations(&export.specializations);
-        plan.practitioners(&export.practitioners);
+        plan
+    }
+
+    /// Plans one partition's practitioners (`contact` rows; those of one
+    /// email always share a partition) on `base`, into a database that
+    /// holds `existing` of them.
+    pub fn practitioners_of(base: &Base, contacts: &Table, existing: &Existing) -> Plan {
+        let mut base = base.clone();
+        base.links.practitioners = Arc::default();
+        let mut plan = Plan::empty(existing, base);
+        plan.practitioners(contacts);
         plan
     }
 
@@ -233,6 +250,12 @@ impl Plan {
         plan.people(export, known);
         plan.enrollments(&export.dossiers);
         plan
+    }
+
+    /// Where this plan's practitioners' contact rows went, for the people's
+    /// plans.
+    pub fn practitioner_links(&mut self) -> HashMap<String, (Uuid, bool)> {
+        std::mem::take(Arc::make_mut(&mut self.links.practitioners))
     }
 
     /// What the next partition plans on: this plan's links and the trials

@@ -140,7 +140,8 @@ impl Plan {
             let (id, new) = self.practitioners.find_or_plan(key, id, |_| model);
             self.rows[index].record("practitioners", id, new);
             let physician = kind == PractitionerKind::Physician;
-            let entry = self.links.practitioners.entry(contact_id.to_owned());
+            let links = std::sync::Arc::make_mut(&mut self.links.practitioners);
+            let entry = links.entry(contact_id.to_owned());
             entry.or_insert((id, physician));
         }
     }
