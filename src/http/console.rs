@@ -49,6 +49,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/console/reference.js"),
     ),
     (
+        "funnel.js",
+        JS,
+        include_bytes!("../../assets/console/funnel.js"),
+    ),
+    (
         "console.css",
         "text/css; charset=utf-8",
         include_bytes!("../../assets/console/console.css"),
@@ -185,7 +190,9 @@ pub fn router(sign_in: &SignIn) -> Router {
     Router::new()
         .route(
             "/console",
-            get(|| async { Redirect::permanent("/console/") }),
+            // Relative: behind API Gateway the address starts with the
+            // stage (`/prod/console`), which the function does not see.
+            get(|| async { Redirect::permanent("console/") }),
         )
         .route("/console/", get(page.clone()))
         .route("/console/index.html", get(page))
