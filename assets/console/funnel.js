@@ -71,7 +71,7 @@ function chart(rows, summary) {
   rows.map((r, i) => {
     const x = left + i * band + 9;
     return [
-      bar('leads', x, r.leads, `${monthOf(r.month)}: ${r.leads} leads`),
+      bar('leads', x, r.leads, `${monthOf(r.month)}: ${r.leads} lead${r.leads === 1 ? '' : 's'}`),
       bar('converted', x + 20, r.converted, `${monthOf(r.month)}: ${r.converted} converted`),
       svg('text', { class: 'tick', x: x + 19, y: height + 16, 'text-anchor': 'middle' }, monthOf(r.month, short)),
     ];

@@ -274,7 +274,6 @@ test('a navigator works a lead from intake to conversion to a referral', async (
   await today.getByRole('link', { name: 'Ada Lovelace' }).waitFor();
   await page.getByRole('region', { name: /^Referrals awaiting/ }).getByRole('link', { name: 'Ada Lovelace' }).waitFor();
   await accessible(page, 'the day (navigator)');
-  await screenshot(page, 'day');
 
   const patient = await call('GET', `/v1/patients/${ids.lead}?include=referrals,enrollments`, 'admin');
   assert.equal(patient.status, 'patient');
@@ -282,6 +281,147 @@ test('a navigator works a lead from intake to conversion to a referral', async (
   assert.equal(patient.referrals.length, 1);
   assert.equal(patient.enrollments.length, 1);
   await page.context().close();
+});
+
+/** A lead, created by an admin, named and dated as given. */
+async function person(first_name, extra = {}) {
+  return call('POST', '/v1/patients', 'admin', {
+    first_name, last_name: 'Seed', email: `${first_name.toLowerCase()}.seed@example.org`, ...extra,
+  });
+}
+
+/** A completed call, then the conversion (which needs one). */
+async function convert(p, at) {
+  await call('POST', '/v1/calls', 'admin', { patient_id: p.id, scheduled_at: at, status: 'completed' });
+  await call('POST', `/v1/patients/${p.id}/convert`, 'admin');
+}
+
+test('the day lists each work queue of the API, one click from a row to the patient', async () => {
+  const nina = await call('GET', '/v1/me', 'navigator');
+  const noon = new Date();
+  noon.setUTCHours(12, 0, 0, 0);
+  const today = await person('Tamsin');
+  await call('POST', '/v1/calls', 'admin', { patient_id: today.id, navigator_id: nina.id, scheduled_at: noon.toISOString() });
+  // Someone else's call today: not in my calls.
+  const others = await person('Oscar');
+  await call('POST', '/v1/calls', 'admin', { patient_id: others.id, scheduled_at: noon.toISOString() });
+  const reminded = await person('Rhoda');
+  await call('POST', '/v1/calls', 'admin', {
+    patient_id: reminded.id, scheduled_at: new Date(Date.now() + 86_400_000).toISOString(),
+    reminder_at: new Date(Date.now() - 3_600_000).toISOString(),
+  });
+  const waiting = await person('Quentin');
+
+  const page = await signedIn('navigator');
+  const region = (name) => page.getByRole('region', { name });
+  await region(/^My calls today/).getByRole('link', { name: 'Tamsin Seed' }).waitFor();
+  await region(/^My calls this week/).getByRole('link', { name: 'Tamsin Seed' }).waitFor();
+  assert.equal(await region(/^My calls/).getByRole('link', { name: 'Oscar Seed' }).count(), 0, 'not my call');
+  const reminders = region(/^Reminders due/);
+  await reminders.getByRole('link', { name: 'Rhoda Seed' }).waitFor();
+  assert.equal(await reminders.getByRole('link', { name: 'Tamsin Seed' }).count(), 0, 'no reminder set');
+  const leads = region(/^New leads without a call booked/);
+  await leads.getByRole('link', { name: 'Quentin Seed' }).waitFor();
+  for (const booked of ['Tamsin Seed', 'Rhoda Seed']) {
+    assert.equal(await leads.getByRole('link', { name: booked }).count(), 0, `${booked} has a call booked`);
+  }
+  await region(/^Referrals awaiting/).getByRole('link', { name: 'Ada Lovelace' }).waitFor();
+  await accessible(page, 'the day (navigator, every queue)');
+  await screenshot(page, 'day');
+  // One click from each queue's row to the patient.
+  for (const [queue, who] of [[/^My calls today/, today], [/^Reminders due/, reminded], [/^New leads without/, waiting]]) {
+    const name = `${who.first_name} Seed`;
+    await region(queue).getByRole('link', { name }).click();
+    await page.getByRole('heading', { level: 1, name: new RegExp(name) }).waitFor();
+    assert.match(page.url(), new RegExp(`#/patients/${who.id}$`));
+    await page.goBack();
+    await page.getByRole('heading', { level: 1, name: 'The day' }).waitFor();
+  }
+  await page.context().close();
+});
+
+test('the funnel shows the metrics of a known seed, as a table and a chart, for every role', async () => {
+  // Leads first contacted in Jan to Mar 2025 (no other test's records fall
+  // there): Jan 3 DMD (2 converted) and 1 IPF; Feb 2 IPF (1 converted);
+  // Mar 1 without a condition. A no-show in January too.
+  // Two of the three conditions every database starts with.
+  const conditions = (await call('GET', '/v1/medical-conditions?limit=200', 'admin')).items;
+  const condition = (name) => conditions.find((c) => c.name === name) || assert.fail(`no ${name}`);
+  const [dmd, ipf] = [condition('Duchenne Muscular Dystrophy'), condition('Idiopathic Pulmonary Fibrosis')];
+  const seed = [
+    ['Jan1', '2025-01-06', dmd, '2025-01-08'], ['Jan2', '2025-01-13', dmd, '2025-01-20'], ['Jan3', '2025-01-20', dmd],
+    ['Jan4', '2025-01-27', ipf], ['Feb1', '2025-02-03', ipf, '2025-02-05'], ['Feb2', '2025-02-10', ipf], ['Mar1', '2025-03-03'],
+  ];
+  for (const [name, first, condition, converted] of seed) {
+    const p = await person(`Funnel${name}`, { first_contact_at: `${first}T10:00:00Z`, medical_condition_id: condition?.id });
+    if (converted) await convert(p, `${converted}T10:00:00Z`);
+    if (name === 'Jan3') await call('POST', '/v1/calls', 'admin', { patient_id: p.id, scheduled_at: '2025-01-22T10:00:00Z', status: 'no_show' });
+  }
+  const metrics = await call('GET', '/v1/metrics/funnel?from=2025-01-01T00:00:00Z&to=2025-04-01T00:00:00Z', 'viewer');
+  const median = new Intl.NumberFormat('en-GB', { maximumFractionDigits: 1 });
+  const rows = (table) => table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+
+  for (const role of ['viewer', 'navigator', 'admin']) {
+    const page = await signedIn(role);
+    await page.getByRole('link', { name: 'The funnel' }).click();
+    await page.getByRole('heading', { level: 1, name: 'The funnel' }).waitFor();
+    // By keyboard: the period's fields, then Enter on the button.
+    await page.getByLabel('From (month)').fill('2025-01');
+    await page.getByLabel('To (month)').fill('2025-03');
+    await page.getByRole('button', { name: 'Show' }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('.lede').getByText('Jan 2025 to Mar 2025, all conditions').waitFor();
+    assert.equal(await page.locator('#total-leads').textContent(), '7', role);
+    assert.equal(await page.locator('#total-converted').textContent(), '3', role);
+    assert.equal(await page.locator('#total-rate').textContent(), '42.9%', role);
+    if (role !== 'viewer') { await page.context().close(); continue; }
+
+    assert.deepEqual(await rows(page.getByRole('table', { name: 'Leads and conversions per month', exact: true })), [
+      ['Jan 2025', '4', '2', '50%'], ['Feb 2025', '2', '1', '50%'], ['Mar 2025', '1', '0', '0%'],
+    ]);
+    assert.deepEqual(await rows(page.getByRole('table', { name: 'Leads and conversions per medical condition', exact: true })), [
+      ['Duchenne Muscular Dystrophy', '3', '2', '66.7%'], ['Idiopathic Pulmonary Fibrosis', '3', '1', '33.3%'], ['None recorded', '1', '0', '0%'],
+    ]);
+    const days = (condition, month) => {
+      const m = metrics.find((r) => r.month === month && r.medical_condition_id === condition);
+      return m.median_days_to_conversion === null ? '—' : median.format(m.median_days_to_conversion);
+    };
+    assert.deepEqual(await rows(page.getByRole('table', { name: 'Leads and conversions per month and medical condition' })), [
+      ['Jan 2025', 'Duchenne Muscular Dystrophy', '3', '2', '66.7%', days(dmd.id, '2025-01')],
+      ['Jan 2025', 'Idiopathic Pulmonary Fibrosis', '1', '0', '0%', '—'],
+      ['Feb 2025', 'Idiopathic Pulmonary Fibrosis', '2', '1', '50%', days(ipf.id, '2025-02')],
+      ['Mar 2025', 'None recorded', '1', '0', '0%', '—'],
+    ]);
+    assert.deepEqual(await rows(page.getByRole('table', { name: 'Calls per month and medical condition' })), [
+      ['Jan 2025', 'Duchenne Muscular Dystrophy', '2', '1', '33.3%'],
+      ['Feb 2025', 'Idiopathic Pulmonary Fibrosis', '1', '0', '0%'],
+    ]);
+    // The chart: an image named by its title, a bar per month and figure.
+    const chart = page.getByRole('img', { name: 'Leads and conversions per month' });
+    await chart.waitFor();
+    assert.deepEqual(await chart.locator('rect.leads title').allTextContents(),
+      ['Jan 2025: 4 leads', 'Feb 2025: 2 leads', 'Mar 2025: 1 lead']);
+    assert.deepEqual(await chart.locator('rect.converted title').allTextContents(),
+      ['Jan 2025: 2 converted', 'Feb 2025: 1 converted', 'Mar 2025: 0 converted']);
+    const heights = await chart.locator('rect.leads').evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
+    assert.ok(heights[0] > heights[1] && heights[1] > heights[2] && heights[2] > 0, `bar heights ${heights}`);
+    await accessible(page, 'the funnel');
+    await screenshot(page, 'funnel');
+
+    // One condition: the figures follow, and the address keeps the choice.
+    await page.getByLabel('Medical condition', { exact: true }).selectOption({ label: 'Duchenne Muscular Dystrophy' });
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.locator('.lede').getByText('Jan 2025 to Mar 2025, Duchenne Muscular Dystrophy').waitFor();
+    assert.equal(await page.locator('#total-leads').textContent(), '3');
+    assert.equal(await page.locator('#total-rate').textContent(), '66.7%');
+    assert.match(page.url(), new RegExp(`#/funnel\\?from=2025-01&to=2025-03&condition=${dmd.id}$`));
+    // A period the wrong way round is refused beside the fields.
+    await page.getByLabel('From (month)').fill('2025-04');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByRole('alert').filter({ hasText: 'The first month comes after the last.' }).waitFor();
+    await accessible(page, 'the funnel with an error');
+    await page.context().close();
+  }
 });
 
 test('a change made underneath is refused with 412, and said so', async () => {
@@ -303,7 +443,13 @@ test('a change made underneath is refused with 412, and said so', async () => {
 
 test('a viewer sees the pages without personal data and without edit controls', async () => {
   const page = await signedIn('viewer');
+  await page.getByRole('region', { name: /^New leads without a call booked/ }).waitFor();
   await accessible(page, 'the day (viewer)');
+  const day = await page.locator('main').innerText();
+  for (const personal of ['Ada', 'Lovelace', 'Tamsin', 'Rhoda', 'Quentin', 'Seed', '@example.org']) {
+    assert.ok(!day.includes(personal), `a viewer's day shows ${personal}`);
+  }
+  assert.match(day, /Lead [0-9a-f]{8}/, 'a viewer sees records by id');
   await page.getByRole('link', { name: 'Patients' }).click();
   await page.getByRole('heading', { level: 2, name: /Leads and patients/ }).waitFor();
   await accessible(page, 'patients (viewer)');
