@@ -36,7 +36,14 @@ function navigation() {
   })));
   show(who,
     h('span', {}, `${auth.subject()} · `, h('strong', { class: 'role' }, auth.role() || 'no role')),
-    h('button', { type: 'button', class: 'link', onclick: () => auth.signOut() }, 'Sign out'));
+    h('button', {
+      type: 'button',
+      class: 'link',
+      onclick: () => {
+        auth.signOut();
+        if (config.sign_in === 'cognito') auth.leaveCognito(config);
+      },
+    }, 'Sign out'));
 }
 
 function signInPage(notice) {

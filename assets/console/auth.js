@@ -107,6 +107,13 @@ export async function startCognito(config) {
   location.assign(url);
 }
 
+/** Signs out of the hosted UI too, which sends the browser back here. */
+export function leaveCognito(config) {
+  const url = new URL(config.logout_endpoint);
+  url.search = new URLSearchParams({ client_id: config.client_id, logout_uri: redirectUri() });
+  location.assign(url);
+}
+
 /**
  * Back from the hosted UI with ?code=&state=: exchanges the code (with the
  * verifier) for tokens, keeps the access token, and clears the query.

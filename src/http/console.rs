@@ -137,6 +137,7 @@ impl SignIn {
                 sign_in: "token",
                 authorize_endpoint: None,
                 token_endpoint: None,
+                logout_endpoint: None,
                 client_id: None,
                 scope: None,
             },
@@ -144,6 +145,7 @@ impl SignIn {
                 sign_in: "cognito",
                 authorize_endpoint: Some(format!("{domain}/oauth2/authorize")),
                 token_endpoint: Some(format!("{domain}/oauth2/token")),
+                logout_endpoint: Some(format!("{domain}/logout")),
                 client_id: Some(client_id),
                 scope: Some("openid email"),
             },
@@ -160,6 +162,10 @@ struct Config<'a> {
     authorize_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     token_endpoint: Option<String>,
+    /// Where signing out also ends the hosted UI's session (it then
+    /// returns to the console: the app client's logout URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logout_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]

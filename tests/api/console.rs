@@ -70,6 +70,7 @@ on_both_databases! {
                 "sign_in": "cognito",
                 "authorize_endpoint": format!("{domain}/oauth2/authorize"),
                 "token_endpoint": format!("{domain}/oauth2/token"),
+                "logout_endpoint": format!("{domain}/logout"),
                 "client_id": "client-123",
                 "scope": "openid email",
             })
