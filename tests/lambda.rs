@@ -522,14 +522,9 @@ async fn the_console_loads_without_a_token_under_a_rest_api_stage() {
         .await
         .expect(308);
     assert_eq!(moved.header("location"), Some("console/"));
-    function
-        .invoke(rest_api(Call::get("/console/config.json")))
-        .await
-        .expect(200);
-    function
-        .invoke(rest_api(Call::get("/console/funnel.js")))
-        .await
-        .expect(200);
+    for file in ["/console/config.json", "/console/funnel.js"] {
+        function.invoke(rest_api(Call::get(file))).await.expect(200);
+    }
 }
 
 #[tokio::test]

@@ -141,7 +141,15 @@ export async function render(main, query = '') {
   const span = `${monthOf(from)} to ${monthOf(to)}`;
   const scope = condition ? conditionName(condition === 'none' ? null : condition) : 'all conditions';
   const monthCell = (r) => monthOf(r.month);
-  const conditionCell = (r) => conditionName(r.medical_condition_id);
+  const sums = [
+    ['Leads', (r) => r.leads, num],
+    ['Converted', (r) => r.converted, num],
+    ['Conversion rate', (r) => rate(r.converted, r.leads), num],
+  ];
+  // A section of the API's rows, each named by its month and condition.
+  const breakdown = (id, heading, caption, columns, list, empty) => h('section', { 'aria-labelledby': id },
+    h('h2', { id }, heading),
+    table(caption, [['Month', monthCell], ['Medical condition', (r) => conditionName(r.medical_condition_id)], ...columns], list, empty));
 
   show(main,
     h('h1', { tabindex: '-1' }, 'The funnel'),
@@ -159,53 +167,29 @@ export async function render(main, query = '') {
           h('li', {}, h('span', { class: 'swatch leads' }), 'Leads'),
           h('li', {}, h('span', { class: 'swatch converted' }), 'Converted'))),
       h('h3', { id: 'per-month-table' }, 'Per month'),
-      table('Leads and conversions per month', [
-        ['Month', monthCell],
-        ['Leads', (r) => r.leads, num],
-        ['Converted', (r) => r.converted, num],
-        ['Conversion rate', (r) => rate(r.converted, r.leads), num],
-      ], perMonth)),
+      table('Leads and conversions per month', [['Month', monthCell], ...sums], perMonth)),
     h('section', { 'aria-labelledby': 'per-condition' },
       h('h2', { id: 'per-condition' }, 'Per medical condition'),
-      table('Leads and conversions per medical condition', [
-        ['Medical condition', (r) => conditionName(r.id)],
-        ['Leads', (r) => r.leads, num],
-        ['Converted', (r) => r.converted, num],
-        ['Conversion rate', (r) => rate(r.converted, r.leads), num],
-      ], perCondition, 'No lead in this period.'),
-      h('h3', {}, 'Per month and medical condition'),
-      table('Leads and conversions per month and medical condition', [
-        ['Month', monthCell],
-        ['Medical condition', conditionCell],
-        ['Leads', (r) => r.leads_created, num],
-        ['Converted', (r) => r.leads_converted, num],
-        ['Conversion rate', (r) => rate(r.leads_converted, r.leads_created), num],
-        ['Median days to conversion', (r) => (r.median_days_to_conversion === null ? '—' : decimal.format(r.median_days_to_conversion)), num],
-      ], rows, 'No lead in this period.')),
-    h('section', { 'aria-labelledby': 'calls' },
-      h('h2', { id: 'calls' }, 'Calls'),
-      table('Calls per month and medical condition', [
-        ['Month', monthCell],
-        ['Medical condition', conditionCell],
-        ['Held', (r) => r.calls_held, num],
-        ['No-shows', (r) => r.no_shows, num],
-        ['No-show rate', (r) => rate(r.no_shows, r.calls_held + r.no_shows), num],
-      ], callRows, 'No call in this period.')),
-    h('section', { 'aria-labelledby': 'referrals' },
-      h('h2', { id: 'referrals' }, 'Clinical-trial referrals'),
-      table('Referrals per month, medical condition, eligibility and outcome', [
-        ['Month', monthCell],
-        ['Medical condition', conditionCell],
-        ['Eligibility', (r) => label(r.eligibility)],
-        ['Outcome', (r) => label(r.outcome)],
-        ['Referrals', (r) => r.referrals, num],
-      ], referralRows, 'No referral in this period.')),
-    h('section', { 'aria-labelledby': 'enrollments' },
-      h('h2', { id: 'enrollments' }, 'Expanded Access Program enrollments'),
-      table('Enrollments per month, medical condition and status', [
-        ['Month', monthCell],
-        ['Medical condition', conditionCell],
-        ['Status', (r) => label(r.status)],
-        ['Enrollments', (r) => r.enrollments, num],
-      ], enrollmentRows, 'No enrollment in this period.')));
+      table('Leads and conversions per medical condition', [['Medical condition', (r) => conditionName(r.id)], ...sums],
+        perCondition, 'No lead in this period.')),
+    breakdown('per-month-condition', 'Per month and medical condition', 'Leads and conversions per month and medical condition', [
+      ['Leads', (r) => r.leads_created, num],
+      ['Converted', (r) => r.leads_converted, num],
+      ['Conversion rate', (r) => rate(r.leads_converted, r.leads_created), num],
+      ['Median days to conversion', (r) => (r.median_days_to_conversion === null ? '—' : decimal.format(r.median_days_to_conversion)), num],
+    ], rows, 'No lead in this period.'),
+    breakdown('calls', 'Calls', 'Calls per month and medical condition', [
+      ['Held', (r) => r.calls_held, num],
+      ['No-shows', (r) => r.no_shows, num],
+      ['No-show rate', (r) => rate(r.no_shows, r.calls_held + r.no_shows), num],
+    ], callRows, 'No call in this period.'),
+    breakdown('referrals', 'Clinical-trial referrals', 'Referrals per month, medical condition, eligibility and outcome', [
+      ['Eligibility', (r) => label(r.eligibility)],
+      ['Outcome', (r) => label(r.outcome)],
+      ['Referrals', (r) => r.referrals, num],
+    ], referralRows, 'No referral in this period.'),
+    breakdown('enrollments', 'Expanded Access Program enrollments', 'Enrollments per month, medical condition and status', [
+      ['Status', (r) => label(r.status)],
+      ['Enrollments', (r) => r.enrollments, num],
+    ], enrollmentRows, 'No enrollment in this period.'));
 }

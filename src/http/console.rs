@@ -325,6 +325,20 @@ mod tests {
     }
 
     #[test]
+    fn every_file_of_the_console_is_served_and_the_whole_stays_small() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/console");
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            assert!(
+                name == "index.html" || FILES.iter().any(|(file, ..)| *file == name),
+                "assets/console/{name} is not in FILES"
+            );
+        }
+        // A budget, uncompressed: what the console adds to the binary.
+        assert!(size() < 80 * 1024, "the console is {} bytes", size());
+    }
+
+    #[test]
     fn the_page_has_no_inline_script_or_style() {
         let page = INDEX.to_lowercase();
         assert!(!page.contains("<style"));

@@ -407,6 +407,8 @@ test('the funnel shows the metrics of a known seed, as a table and a chart, for 
     assert.ok(heights[0] > heights[1] && heights[1] > heights[2] && heights[2] > 0, `bar heights ${heights}`);
     await accessible(page, 'the funnel');
     await screenshot(page, 'funnel');
+    const text = await page.locator('main').innerText();
+    assert.ok(!/Seed|Funnel(Jan|Feb|Mar)|@example/.test(text), 'the funnel shows no person');
 
     // One condition: the figures follow, and the address keeps the choice.
     await page.getByLabel('Medical condition', { exact: true }).selectOption({ label: 'Duchenne Muscular Dystrophy' });
