@@ -116,7 +116,7 @@ export function leaveCognito(config) {
 
 /**
  * Back from the hosted UI with ?code=&state=: exchanges the code (with the
- * verifier) for tokens, keeps the access token, and clears the query.
+ * verifier) for tokens, keeps the ID token, and clears the query.
  * Returns an error message, or null.
  */
 export async function completeCognito(config) {

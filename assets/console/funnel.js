@@ -99,6 +99,9 @@ function periodForm(from, to, condition, conditions) {
     const wrong = !MONTH.test(a) || !MONTH.test(b) ? 'Give both months (YYYY-MM).'
       : a > b ? 'The first month comes after the last.'
         : months(a, b).length > MOST ? `Choose at most ${MOST} months.` : '';
+    for (const input of [form.elements.from, form.elements.to]) {
+      if (wrong) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+    }
     if (wrong) {
       error.textContent = wrong;
       form.elements.from.focus();

@@ -12,6 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 
@@ -421,6 +422,7 @@ test('the funnel shows the metrics of a known seed, as a table and a chart, for 
     await page.getByLabel('From (month)').fill('2025-04');
     await page.getByRole('button', { name: 'Show' }).click();
     await page.getByRole('alert').filter({ hasText: 'The first month comes after the last.' }).waitFor();
+    assert.equal(await page.getByLabel('From (month)').getAttribute('aria-invalid'), 'true');
     await accessible(page, 'the funnel with an error');
     await page.context().close();
   }
@@ -487,6 +489,106 @@ test('an admin erases a person\'s personal data with a reason', async () => {
   assert.ok(!text.includes('Erin'));
   assert.equal(await page.getByRole('form', { name: 'Contact details' }).count(), 0, 'an erased record takes no changes');
   await page.context().close();
+});
+
+/** Starts a second server on `port`, with extra environment. */
+async function serve(port, env) {
+  const child = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`], { env: { ...ENV, ...env }, stdio: 'ignore' });
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/ready`)).ok) return child;
+    } catch { /* not yet listening */ }
+    if (i > 300) throw new Error('the second server did not start');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('on AWS: under the stage, staff sign in through the hosted UI with PKCE, and sign out of it', async () => {
+  // The function as the template configures it, behind a stand-in for API
+  // Gateway (the stage /prod in every address, removed before the
+  // function) and for Cognito's hosted UI (authorize, token, logout).
+  const port = Number(PORT) + 100;
+  const hosted = 'https://navigator-prod-123456789012.auth.eu-central-1.amazoncognito.com';
+  const child = await serve(port, { NAVIGATOR_CONSOLE_COGNITO_DOMAIN: hosted, NAVIGATOR_CONSOLE_CLIENT_ID: 'console-client' });
+  const origin = `http://127.0.0.1:${port}`;
+  const consoleUrl = `${origin}/prod/console/`;
+  const idToken = token('navigator', 'cora');
+  const seen = { outside: [] };
+  // The hosted UI's answer that sends the browser back: as a page, since
+  // Playwright does not route the request a redirect leads to.
+  const sendTo = (url) => ({
+    status: 200, contentType: 'text/html',
+    body: `<meta http-equiv="refresh" content="0;url=${url.replaceAll('&', '&amp;').replaceAll('"', '&quot;')}">`,
+  });
+  const page = await signedIn(null);
+  const context = page.context();
+  context.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(`${origin}/prod/`) && !url.startsWith(hosted)) seen.outside.push(url);
+  });
+  await context.route(`${origin}/prod/**`, async (route) => {
+    const response = await route.fetch({ url: route.request().url().replace('/prod/', '/') });
+    await route.fulfill({ response });
+  });
+  await context.route(`${hosted}/**`, async (route) => {
+    const request = route.request();
+    const url = new URL(request.url());
+    if (url.pathname === '/oauth2/authorize') {
+      seen.authorize = Object.fromEntries(url.searchParams);
+      const back = new URL(seen.authorize.redirect_uri);
+      back.search = new URLSearchParams({ code: 'the-code', state: seen.authorize.state });
+      await route.fulfill(sendTo(back.href));
+    } else if (url.pathname === '/oauth2/token') {
+      seen.token = Object.fromEntries(new URLSearchParams(request.postData()));
+      await route.fulfill({
+        status: 200, contentType: 'application/json', headers: { 'access-control-allow-origin': origin },
+        body: JSON.stringify({ id_token: idToken, access_token: 'not-for-the-api', token_type: 'Bearer', expires_in: 3600 }),
+      });
+    } else if (url.pathname === '/logout') {
+      seen.logout = Object.fromEntries(url.searchParams);
+      await route.fulfill(sendTo(seen.logout.logout_uri));
+    } else {
+      await route.abort();
+    }
+  });
+  try {
+    // /prod/console moves to /prod/console/ (relative, so the stage stays);
+    // Playwright does not route where a redirect leads, so go there.
+    const moved = await fetch(`${origin}/console`, { redirect: 'manual' });
+    assert.equal(moved.headers.get('location'), 'console/');
+    await page.goto(consoleUrl);
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    await accessible(page, 'sign-in (hosted UI)');
+    await page.getByRole('button', { name: 'Sign in with your staff account' }).click();
+    await page.getByRole('heading', { level: 1, name: 'The day' }).waitFor();
+    assert.match(await page.locator('#who').innerText(), /cora/);
+
+    const a = seen.authorize;
+    assert.equal(a.response_type, 'code');
+    assert.equal(a.client_id, 'console-client');
+    assert.equal(a.redirect_uri, consoleUrl);
+    assert.equal(a.code_challenge_method, 'S256');
+    const t = seen.token;
+    assert.equal(t.grant_type, 'authorization_code');
+    assert.equal(t.code, 'the-code');
+    assert.equal(t.redirect_uri, consoleUrl);
+    assert.equal(createHash('sha256').update(t.code_verifier).digest('base64url'), a.code_challenge, 'PKCE');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('navigator.console.token')), idToken, 'the ID token');
+    assert.ok(!page.url().includes('code='), 'the code left the address bar');
+
+    // The API under the stage too.
+    await page.getByRole('link', { name: 'The funnel' }).click();
+    await page.getByRole('heading', { level: 1, name: 'The funnel' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    assert.deepEqual(seen.logout, { client_id: 'console-client', logout_uri: consoleUrl });
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('navigator.console.token')), null);
+    assert.deepEqual(seen.outside, [], 'every request kept the stage');
+  } finally {
+    await context.close();
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
 });
 
 test('no page logged a script error or a policy violation', () => {
