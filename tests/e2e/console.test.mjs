@@ -1,8 +1,10 @@
 // The console in headless Chromium against the real binary, on the
 // database DATABASE_URL names (SQLite or PostgreSQL): each role signs in,
-// a lead is worked from intake to conversion to a referral, a change made
-// underneath gives a 412, a viewer sees no personal data, and axe-core
-// finds no serious or critical violation on any page.
+// a lead is worked from intake to conversion to a referral, the day's work
+// queues show seeded rows, the funnel shows a known seed's exact figures,
+// a change made underneath gives a 412, a viewer sees no personal data,
+// the Cognito sign-in works under an API Gateway stage, and axe-core finds
+// no serious or critical violation on any page.
 //
 // Environment: NAVIGATOR_BIN (the binary), DATABASE_URL, PORT, and
 // SCREENSHOTS (a folder: the main pages are saved there) if wanted.
