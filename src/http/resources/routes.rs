@@ -239,13 +239,13 @@ macro_rules! served {
 macro_rules! handler_routes {
     ($($handler:ident),+ $(,)?) => {
         /// The module's routes with their OpenAPI operations.
-        pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::http::AppState> {
+        pub fn routes() -> utoipa_axum::router::OpenApiRouter<$crate::http::AppState> {
             utoipa_axum::router::OpenApiRouter::new()
                 $(.routes(utoipa_axum::routes!($handler)))+
         }
 
         /// The module's routes as served, without their OpenAPI operations.
-        pub fn served() -> axum::Router<crate::http::AppState> {
+        pub fn served() -> axum::Router<$crate::http::AppState> {
             let router = axum::Router::new();
             $( let router = $crate::served!(router, $handler); )+
             router
