@@ -301,11 +301,9 @@ async fn aggregate<T>(
     Ok(Json(read?))
 }
 
-/// The metrics' routes.
-pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    utoipa_axum::router::OpenApiRouter::new()
-        .routes(utoipa_axum::routes!(get_funnel_metrics))
-        .routes(utoipa_axum::routes!(get_call_metrics))
-        .routes(utoipa_axum::routes!(get_referral_metrics))
-        .routes(utoipa_axum::routes!(get_enrollment_metrics))
-}
+crate::handler_routes!(
+    get_funnel_metrics,
+    get_call_metrics,
+    get_referral_metrics,
+    get_enrollment_metrics,
+);

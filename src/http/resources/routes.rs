@@ -47,6 +47,14 @@ macro_rules! resource_routes {
                 $crate::resource_routes!(@role $role $op $name { $(#[$doc])* }
                     [$entity, $view, $tag, $collection] $($body)?);
             )*
+
+            /// The handlers above, served.
+            pub(super) fn served(
+                router: axum::Router<crate::http::AppState>,
+            ) -> axum::Router<crate::http::AppState> {
+                $( let router = $crate::served!(router, $name); )*
+                router
+            }
         }
 
         /// The collection's routes with their OpenAPI operations.
@@ -54,6 +62,14 @@ macro_rules! resource_routes {
             utoipa_axum::router::OpenApiRouter::new()
                 $(.routes(utoipa_axum::routes!(operations::$name)))*
                 $($(.routes(utoipa_axum::routes!($also)))*)?
+        }
+
+        /// The collection's routes as served: the same handlers at the
+        /// same paths, without their OpenAPI operations.
+        pub fn served() -> axum::Router<crate::http::AppState> {
+            let router = operations::served(axum::Router::new());
+            $($( let router = $crate::served!(router, $also); )*)?
+            router
         }
     };
 
@@ -188,6 +204,51 @@ macro_rules! resource_routes {
             crate::http::extract::ApiQuery(page): crate::http::extract::ApiQuery<crate::http::pagination::PageParams>,
         ) -> impl axum::response::IntoResponse {
             crate::http::resources::common::history::<$entity, $view>(&state, &who, id, &page).await
+        }
+    };
+}
+
+/// Adds to `router` a handler documented with `#[utoipa::path]`, at the
+/// path and for the methods its documentation declares, without building
+/// its OpenAPI operation: a server builds no document until one is asked
+/// for (`/openapi.json`), which keeps its start-up quick and its idle
+/// memory small.
+#[macro_export]
+macro_rules! served {
+    ($router:expr, $handler:ident) => {{
+        use utoipa_axum::PathItemExt as _;
+        let (path, methods) = utoipa_axum::paste! {
+            (
+                <[<__path_ $handler>] as utoipa::Path>::path(),
+                <[<__path_ $handler>] as utoipa::Path>::methods(),
+            )
+        };
+        let handler = methods
+            .iter()
+            .fold(axum::routing::MethodRouter::new(), |router, method| {
+                router.on(method.to_method_filter(), $handler)
+            });
+        $router.route(&path, handler)
+    }};
+}
+
+/// A module's handlers documented with `#[utoipa::path]`, listed once:
+/// writes `routes()`, with their OpenAPI operations, and `served()`,
+/// the same routes as the server serves them.
+#[macro_export]
+macro_rules! handler_routes {
+    ($($handler:ident),+ $(,)?) => {
+        /// The module's routes with their OpenAPI operations.
+        pub fn routes() -> utoipa_axum::router::OpenApiRouter<$crate::http::AppState> {
+            utoipa_axum::router::OpenApiRouter::new()
+                $(.routes(utoipa_axum::routes!($handler)))+
+        }
+
+        /// The module's routes as served, without their OpenAPI operations.
+        pub fn served() -> axum::Router<$crate::http::AppState> {
+            let router = axum::Router::new();
+            $( let router = $crate::served!(router, $handler); )+
+            router
         }
     };
 }
