@@ -68,11 +68,11 @@ on_both_databases! {
         let funnel = app.get("/v1/metrics/funnel", Role::Viewer).await.expect(200).body;
         assert_eq!(funnel, json!([
             {"month": "2026-01", "medical_condition_id": GBM, "leads_created": 4, "leads_converted": 3,
-             "conversion_rate": 0.75, "median_days_to_conversion": 4.0},
+             "conversion_rate": 0.75, "median_days_to_conversion": 4.0, "median_days_to_first_referral": null},
             {"month": "2026-01", "medical_condition_id": null, "leads_created": 1, "leads_converted": 0,
-             "conversion_rate": 0.0, "median_days_to_conversion": null},
+             "conversion_rate": 0.0, "median_days_to_conversion": null, "median_days_to_first_referral": null},
             {"month": "2026-02", "medical_condition_id": GBM, "leads_created": 2, "leads_converted": 2,
-             "conversion_rate": 1.0, "median_days_to_conversion": 3.5},
+             "conversion_rate": 1.0, "median_days_to_conversion": 3.5, "median_days_to_first_referral": null},
         ]));
         let calls = app.get("/v1/metrics/calls", Role::Viewer).await.expect(200).body;
         assert_eq!(calls, json!([
@@ -80,20 +80,30 @@ on_both_databases! {
             {"month": "2026-02", "medical_condition_id": GBM, "calls_held": 2, "no_shows": 0, "no_show_rate": 0.0},
             {"month": "2026-02", "medical_condition_id": null, "calls_held": 0, "no_shows": 0, "no_show_rate": null},
         ]));
-        let february = app.get("/v1/metrics/funnel?from=2026-02-01T00:00:00Z", Role::Viewer).await.expect(200).body;
+        let february = app.get("/v1/metrics/funnel?from=2026-02", Role::Viewer).await.expect(200).body;
         assert_eq!(february.as_array().map(Vec::len), Some(1));
         assert_eq!(february[0]["month"], "2026-02");
         let doctor = app.create("practitioners", json!({"kind": "physician", "first_name": "Eva", "last_name": "Jansen"})).await;
         let trial = app.create("clinical-trials", json!({"registry_id": "NCT05000001", "medical_condition_id": GBM})).await;
         let program = app.create("expanded-access-programs", json!({"eap_number": "EAP-2026-001", "product": "ONC-201"})).await;
-        for (patient, eligibility) in [(&a, "pending"), (&b, "eligible"), (&d, "eligible")] {
-            let body = json!({"patient_id": patient, "trial_id": trial, "physician_id": doctor, "eligibility": eligibility});
+        // First referral or enrollment: a after 3 days (the enrollment
+        // before its referral), b after 2, d after 1: median 2.
+        for (patient, eligibility, at) in [
+            (&a, "pending", "2026-01-20T09:00:00Z"),
+            (&b, "eligible", "2026-01-16T09:00:00Z"),
+            (&d, "eligible", "2026-01-10T12:00:00Z"),
+        ] {
+            let body = json!({"patient_id": patient, "trial_id": trial, "physician_id": doctor, "eligibility": eligibility, "referred_at": at});
             app.post("/v1/trial-referrals", Role::Navigator, body).await.expect(201);
         }
-        for patient in [&a, &d] {
-            let body = json!({"patient_id": patient, "program_id": program, "physician_id": doctor});
+        for (patient, at) in [(&a, "2026-01-18T09:00:00Z"), (&d, "2026-01-04T12:00:00Z")] {
+            let body = json!({"patient_id": patient, "program_id": program, "physician_id": doctor, "enrolled_at": at});
             app.post("/v1/eap-enrollments", Role::Navigator, body).await.expect(201);
         }
+        let funnel = app.get("/v1/metrics/funnel?to=2026-01", Role::Viewer).await.expect(200).body;
+        assert_eq!(funnel[0]["median_days_to_first_referral"], json!(2.0));
+        assert_eq!(funnel[1]["median_days_to_first_referral"], json!(null));
+        assert_eq!(funnel.as_array().map(Vec::len), Some(2));
         let now = chrono::Utc::now().format("%Y-%m").to_string();
         let referrals = app.get("/v1/metrics/referrals", Role::Viewer).await.expect(200).body;
         assert_eq!(referrals, json!([
