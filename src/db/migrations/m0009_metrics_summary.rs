@@ -305,7 +305,14 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         (
             "trial_referrals",
             &referral as &dyn Fn(&str) -> String,
-            &["created_at", "trial_id", "eligibility", "outcome", "patient_id", "referred_at"][..],
+            &[
+                "created_at",
+                "trial_id",
+                "eligibility",
+                "outcome",
+                "patient_id",
+                "referred_at",
+            ][..],
         ),
         (
             "eap_enrollments",
@@ -343,33 +350,55 @@ pub fn statements(backend: DbBackend) -> Vec<Statement> {
         &body,
     ));
 
-    // The rows already there.
-    out.push(sql.bump(1, &sql.leads("p", "FROM patients p")));
-    out.push(sql.bump(
-        1,
-        &sql.calls(
-            "c",
-            patient_condition,
-            "FROM calls c JOIN patients p ON p.id = c.patient_id",
+    out.extend(fill(&sql));
+    out.into_iter()
+        .map(|s| Statement::from_string(backend, s))
+        .collect()
+}
+
+/// Fills the empty summary from the rows there are.
+fn fill(sql: &Sql) -> Vec<String> {
+    let patient_condition = "p.medical_condition_id";
+    let mut out = vec![
+        sql.bump(1, &sql.leads("p", "FROM patients p")),
+        sql.bump(
+            1,
+            &sql.calls(
+                "c",
+                patient_condition,
+                "FROM calls c JOIN patients p ON p.id = c.patient_id",
+            ),
         ),
-    ));
-    out.push(sql.bump(
-        1,
-        &sql.referrals(
-            "r",
-            "t.medical_condition_id",
-            "FROM trial_referrals r JOIN clinical_trials t ON t.id = r.trial_id",
+        sql.bump(
+            1,
+            &sql.referrals(
+                "r",
+                "t.medical_condition_id",
+                "FROM trial_referrals r JOIN clinical_trials t ON t.id = r.trial_id",
+            ),
         ),
-    ));
-    out.push(sql.bump(
-        1,
-        &sql.enrollments(
-            "e",
-            patient_condition,
-            "FROM eap_enrollments e JOIN patients p ON p.id = e.patient_id",
+        sql.bump(
+            1,
+            &sql.enrollments(
+                "e",
+                patient_condition,
+                "FROM eap_enrollments e JOIN patients p ON p.id = e.patient_id",
+            ),
         ),
-    ));
+    ];
     out.extend(sql.durations("true", "true"));
+    out
+}
+
+/// Empties the summary and fills it again from the rows: what the
+/// triggers must have kept it equal to (the tests compare), and a repair
+/// should it ever drift.
+pub fn rebuild(backend: DbBackend) -> Vec<Statement> {
+    let mut out = vec![
+        "DELETE FROM metric_counts".to_owned(),
+        "DELETE FROM metric_durations".to_owned(),
+    ];
+    out.extend(fill(&Sql { backend }));
     out.into_iter()
         .map(|s| Statement::from_string(backend, s))
         .collect()

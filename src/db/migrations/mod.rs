@@ -18,6 +18,8 @@ mod m0007_legacy_rows;
 mod m0008_staff_and_work_queues;
 mod m0009_metrics_summary;
 
+pub use m0009_metrics_summary::rebuild as rebuild_metrics_summary;
+
 use chrono::Utc;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement,

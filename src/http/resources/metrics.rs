@@ -68,7 +68,9 @@ impl Period {
     /// UUID.
     fn bounds(&self) -> [sea_orm::Value; 3] {
         let month = |m: &Option<Month>, default: &str| {
-            m.as_ref().map_or(default.to_owned(), |m| m.0.clone()).into()
+            m.as_ref()
+                .map_or(default.to_owned(), |m| m.0.clone())
+                .into()
         };
         [
             month(&self.from, "0000-00"),
