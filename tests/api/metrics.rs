@@ -3,7 +3,7 @@
 
 use navigator::{
     db::{entities::patient, migrations},
-    domain::Role,
+    domain::{PatientStatus, PractitionerKind, Role},
 };
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, prelude::Uuid};
 use serde_json::json;
@@ -156,6 +156,24 @@ on_both_databases! {
         }
         let body = json!({"patient_id": b, "program_id": program, "physician_id": doctor, "enrolled_at": "2026-03-22T09:00:00Z"});
         let enrollment = app.post("/v1/eap-enrollments", Role::Navigator, body).await.expect(201).id();
+        // A patient written converted already, as the CRM import does.
+        let now = chrono::Utc::now();
+        patient::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            status: Set(PatientStatus::Patient),
+            email: Set(Some("imported@example.org".into())),
+            medical_condition_id: Set(Some(IPF.parse().unwrap())),
+            physician_kind: Set(PractitionerKind::Physician),
+            first_contact_at: Set(Some("2026-03-01T09:00:00Z".parse().unwrap())),
+            converted_at: Set(Some("2026-03-03T09:00:00Z".parse().unwrap())),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
         let before = all_metrics(app).await;
 
         // Writes that move counts between cells, or durations.
