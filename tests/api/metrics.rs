@@ -3,12 +3,15 @@
 
 use navigator::{
     db::{entities::patient, migrations},
-    domain::{PatientStatus, PractitionerKind, Role},
+    domain::Role,
 };
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, prelude::Uuid};
 use serde_json::json;
 
-use crate::{helpers::TestApp, on_both_databases};
+use crate::{
+    helpers::{TestApp, converted_patient},
+    on_both_databases,
+};
 
 const DMD: &str = "01900000-0000-7000-8000-000000000001";
 const GBM: &str = "01900000-0000-7000-8000-000000000002";
@@ -157,19 +160,11 @@ on_both_databases! {
         let body = json!({"patient_id": b, "program_id": program, "physician_id": doctor, "enrolled_at": "2026-03-22T09:00:00Z"});
         let enrollment = app.post("/v1/eap-enrollments", Role::Navigator, body).await.expect(201).id();
         // A patient written converted already, as the CRM import does.
-        let now = chrono::Utc::now();
         patient::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            status: Set(PatientStatus::Patient),
-            email: Set(Some("imported@example.org".into())),
             medical_condition_id: Set(Some(IPF.parse().unwrap())),
-            physician_kind: Set(PractitionerKind::Physician),
             first_contact_at: Set(Some("2026-03-01T09:00:00Z".parse().unwrap())),
             converted_at: Set(Some("2026-03-03T09:00:00Z".parse().unwrap())),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
+            ..converted_patient("imported@example.org")
         }
         .insert(&app.db)
         .await

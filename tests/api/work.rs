@@ -213,7 +213,7 @@ on_both_databases! {
 
 on_both_databases! {
     async fn converted_patients_without_a_physician_are_one_index_range(app) {
-        use navigator::{db::entities::patient, domain::{PatientStatus, PractitionerKind}};
+        use navigator::db::entities::patient;
         use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Statement, TransactionTrait, prelude::Uuid};
         // The queue's page as the store asks for it (sort=-converted_at):
         // it must read the index in order, with neither a scan of every
@@ -223,19 +223,10 @@ on_both_databases! {
         // and sort three rows: those are turned off, so that the plan shows
         // which index would serve the page.)
         let doctor: Uuid = app.create("practitioners", json!({"kind": "physician", "first_name": "Eva", "last_name": "Jansen"})).await.parse().unwrap();
-        let now = chrono::Utc::now();
         for n in 0..300 {
             patient::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                status: Set(PatientStatus::Patient),
-                email: Set(Some(format!("p{n}@example.org"))),
                 physician_id: Set((n % 100 != 0).then_some(doctor)),
-                physician_kind: Set(PractitionerKind::Physician),
-                converted_at: Set(Some(now)),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
+                ..crate::helpers::converted_patient(&format!("p{n}@example.org"))
             }
             .insert(&app.db)
             .await

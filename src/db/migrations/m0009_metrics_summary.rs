@@ -104,51 +104,65 @@ impl Sql {
         )
     }
 
+    /// The cells of the rows `from` selects, `row` being the counted
+    /// row's alias: `metric`, the month of its `date` column, `condition`
+    /// and its `label` expression (`{row}` stands for the alias in it).
+    fn cells(
+        &self,
+        metric: &str,
+        row: &str,
+        date: &str,
+        label: &str,
+        condition: &str,
+        from: &str,
+    ) -> String {
+        format!(
+            "SELECT '{metric}' AS metric, {} AS month, {} AS condition_id, \
+             {} AS label, {} AS shard {from}",
+            self.month(&format!("{row}.{date}")),
+            self.condition(condition),
+            label.replace("{row}", row),
+            self.shard(&format!("{row}.id")),
+        )
+    }
+
     /// Leads and patients by month of first contact, condition and status;
     /// `p` is the patient row.
     fn leads(&self, p: &str, from: &str) -> String {
-        format!(
-            "SELECT 'leads' AS metric, {} AS month, {} AS condition_id, \
-             {p}.status AS label, {} AS shard {from}",
-            self.month(&format!("{p}.first_contact_at")),
-            self.condition(&format!("{p}.medical_condition_id")),
-            self.shard(&format!("{p}.id")),
+        let condition = format!("{p}.medical_condition_id");
+        self.cells(
+            "leads",
+            p,
+            "first_contact_at",
+            "{row}.status",
+            &condition,
+            from,
         )
     }
 
     /// Calls by month scheduled, the patient's condition (`condition`) and
     /// status; `c` is the call row.
     fn calls(&self, c: &str, condition: &str, from: &str) -> String {
-        format!(
-            "SELECT 'calls' AS metric, {} AS month, {} AS condition_id, \
-             {c}.status AS label, {} AS shard {from}",
-            self.month(&format!("{c}.scheduled_at")),
-            self.condition(condition),
-            self.shard(&format!("{c}.id")),
-        )
+        self.cells("calls", c, "scheduled_at", "{row}.status", condition, from)
     }
 
     /// Referrals by month recorded, the trial's condition (`condition`)
     /// and `eligibility/outcome`; `r` is the referral row.
     fn referrals(&self, r: &str, condition: &str, from: &str) -> String {
-        format!(
-            "SELECT 'referrals' AS metric, {} AS month, {} AS condition_id, \
-             {r}.eligibility || '/' || {r}.outcome AS label, {} AS shard {from}",
-            self.month(&format!("{r}.created_at")),
-            self.condition(condition),
-            self.shard(&format!("{r}.id")),
-        )
+        let label = "{row}.eligibility || '/' || {row}.outcome";
+        self.cells("referrals", r, "created_at", label, condition, from)
     }
 
     /// Enrollments by month recorded, the patient's condition
     /// (`condition`) and status; `e` is the enrollment row.
     fn enrollments(&self, e: &str, condition: &str, from: &str) -> String {
-        format!(
-            "SELECT 'enrollments' AS metric, {} AS month, {} AS condition_id, \
-             {e}.status AS label, {} AS shard {from}",
-            self.month(&format!("{e}.created_at")),
-            self.condition(condition),
-            self.shard(&format!("{e}.id")),
+        self.cells(
+            "enrollments",
+            e,
+            "created_at",
+            "{row}.status",
+            condition,
+            from,
         )
     }
 
