@@ -258,4 +258,45 @@ on_both_databases! {
         assert!(text.contains("ix_patients_without_physician"), "{text}");
         assert!(!text.contains("TEMP B-TREE") && !text.contains("Sort"), "{text}");
     }
+
+    async fn every_list_filters_and_sorts_by_its_records_creation_and_change(app) {
+        let doc = serde_json::to_value(navigator::http::openapi::document()).unwrap();
+        let mut lists = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let Some(params) = item["get"]["parameters"].as_array() else { continue };
+            let names: Vec<&str> = params.iter().filter_map(|p| p["name"].as_str()).collect();
+            let other = ["/v1/legacy-ids", "/v1/intake-submissions"].contains(&path.as_str());
+            if !names.contains(&"limit") || path.contains('{') || other {
+                continue;
+            }
+            lists += 1;
+            for name in ["created_from", "created_to", "updated_from", "updated_to", "sort"] {
+                assert!(names.contains(&name), "{path} has no {name}");
+            }
+            let future = format!("{path}?created_from=2999-01-01T00:00:00Z&sort=-updated_at");
+            let page = app.get(&future, Role::Admin).await.expect(200).body;
+            assert_eq!(page["items"], json!([]), "{path}");
+            app.get(&format!("{path}?sort=id"), Role::Admin).await.expect_problem(400);
+            app.get(&format!("{path}?created_to=yesterday"), Role::Admin).await.expect_problem(400);
+        }
+        assert!(lists >= 11, "{lists} lists");
+
+        let hospital = |name: &str| json!({"name": name, "city": "Lyon", "country": "FR"});
+        let first = app.post("/v1/hospitals", Role::Admin, hospital("First")).await.expect(201).body;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let second = app.post("/v1/hospitals", Role::Admin, hospital("Second")).await.expect(201).body;
+        let newest_first = app.get("/v1/hospitals?sort=-created_at", Role::Viewer).await.expect(200).body;
+        assert_eq!(ids(&newest_first), [second["id"].as_str().unwrap(), first["id"].as_str().unwrap()]);
+        let since = second["created_at"].as_str().unwrap();
+        let uri = format!("/v1/hospitals?created_from={}", since.replace('+', "%2B"));
+        let recent = app.get(&uri, Role::Viewer).await.expect(200).body;
+        assert_eq!(ids(&recent), [second["id"].as_str().unwrap()]);
+    }
+
+    async fn a_boolean_filter_takes_true_or_false_and_nothing_else(app) {
+        app.get("/v1/calls?reminder_due=true", Role::Viewer).await.expect(200);
+        app.get("/v1/patients?has_physician=false", Role::Viewer).await.expect(200);
+        let refused = app.get("/v1/patients?call_booked=yes", Role::Viewer).await.expect_problem(400).body;
+        assert!(refused.to_string().contains("call_booked"), "{refused}");
+    }
 }
