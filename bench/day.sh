@@ -9,13 +9,18 @@
 # (VmHWM, reset before each through /proc/PID/clear_refs) and the load
 # average before each database's requests. Markdown to stdout.
 #
-#   bench/day.sh [--patients N] [--db sqlite|postgres|both] [--port P] [--no-build]
+#   bench/day.sh [--patients N] [--db sqlite|postgres|both] [--port P] [--no-build] [--keep DIR]
+#
+# --keep DIR keeps the databases' files (SQLite) and the seed's output in
+# DIR, and a later run with the same DIR serves what is there instead of
+# seeding again (PostgreSQL's navigator_day_bench is kept likewise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PATIENTS=1000000
 DBS="sqlite postgres"
 PORT=4731
 BUILD=1
+KEEP=""
 PG_ADMIN_URL=${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/navigator_day_bench}
 while [ $# -gt 0 ]; do
@@ -24,15 +29,17 @@ while [ $# -gt 0 ]; do
     --db) DBS=${2/both/sqlite postgres}; shift 2 ;;
     --port) PORT=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
+    --keep) KEEP=$2; shift 2 ;;
     *) sed -n '2,10p' "$0"; exit 2 ;;
   esac
 done
 [ "$BUILD" = 1 ] && cargo build --release --bin navigator --example seed
 BIN=${BENCH_BIN:-target/release/navigator}
 SEED=${BENCH_SEED:-target/release/examples/seed}
-WORK=$(mktemp -d)
+WORK=${KEEP:-$(mktemp -d)}
+mkdir -p "$WORK"
 SERVER=""
-cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; [ -n "$KEEP" ] || rm -rf "$WORK"; }
 trap cleanup EXIT
 export NAVIGATOR_JWT_SECRET=bench-day-secret-bench-day-secret
 
@@ -59,13 +66,15 @@ page2() {
 }
 
 for DB in $DBS; do
+  SEEDED=0
+  [ -n "$KEEP" ] && [ -s "$WORK/seed-$DB.txt" ] && SEEDED=1
   case "$DB" in
-    sqlite) URL=sqlite://$WORK/day.db ;;
+    sqlite) URL="sqlite://$WORK/day.db?mode=rwc" ;;
     postgres)
-      psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS navigator_day_bench" -c "CREATE DATABASE navigator_day_bench"
+      [ "$SEEDED" = 1 ] || psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS navigator_day_bench" -c "CREATE DATABASE navigator_day_bench"
       URL=$PG_URL ;;
   esac
-  "$SEED" --database-url "$URL" --patients "$PATIENTS" --out "$WORK/seed-$DB" >"$WORK/seed-$DB.txt"
+  [ "$SEEDED" = 1 ] || "$SEED" --database-url "$URL" --patients "$PATIENTS" --out "$WORK/seed-$DB" >"$WORK/seed-$DB.txt"
   DATABASE_URL=$URL NAVIGATOR_ADDR=127.0.0.1:$PORT "$BIN" serve >"$WORK/server-$DB.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break; sleep 0.2; done
