@@ -656,10 +656,13 @@ async fn the_migration_function_reports_what_it_applied() {
         .iter()
         .map(|m| m.version)
         .collect();
-    assert_eq!(first, json!({ "applied": versions }));
+    assert_eq!(
+        first,
+        json!({ "applied": versions, "search_terms_backfilled": 0 })
+    );
     assert_eq!(
         lambda::migration_report(&db).await.unwrap(),
-        json!({"applied": []})
+        json!({"applied": [], "search_terms_backfilled": 0})
     );
     db.close().await.ok();
     let _ = std::fs::remove_dir_all(dir);
