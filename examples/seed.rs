@@ -16,9 +16,9 @@
 //! written: the seeded records are what an import would leave, at version 1.
 //!
 //! Proportions, per patient: 1 physician per 50 patients (and 1 pharmacist
-//! per 500), 10% converted (each with a physician and one or two trial
-//! referrals, a third of them also enrolled in an EAP), 30% of leads with a
-//! physician, 1.5 calls and 1 intake submission on average.
+//! per 500), 10% converted (95% of them with a physician and one or two
+//! trial referrals, a third of those also enrolled in an EAP), 30% of
+//! leads with a physician, 1.5 calls and 1 intake submission on average.
 //!
 //! Writes to `--out`: `patient_ids.txt` (a shuffled sample of up to 50,000
 //! patient ids, for random reads), `patch_ids.txt` (up to 20,000 other
@@ -308,8 +308,14 @@ async fn patient_chunk(
     for n in first..first + size {
         let id = Uuid::now_v7();
         let converted = rng.random_bool(0.10);
-        let physician = (converted || rng.random_bool(0.30))
-            .then(|| physicians[rng.random_range(0..physicians.len())]);
+        // 5% of converted patients still wait for a physician (the work
+        // queue `status=patient&has_physician=false`), 30% of leads have one.
+        let physician = if converted {
+            rng.random_bool(0.95)
+        } else {
+            rng.random_bool(0.30)
+        }
+        .then(|| physicians[rng.random_range(0..physicians.len())]);
         let condition = CONDITIONS[rng.random_range(0..3)];
         let first_name = FIRST[rng.random_range(0..FIRST.len())];
         let last_name = LAST[rng.random_range(0..LAST.len())];

@@ -505,6 +505,29 @@ async fn an_anonymous_call_is_unauthorized_but_health_is_public() {
 }
 
 #[tokio::test]
+async fn the_console_loads_without_a_token_under_a_rest_api_stage() {
+    // What API Gateway sends for https://ID.execute-api.../prod/console/:
+    // the page, whose addresses are relative so that the browser keeps the
+    // stage; /console moves there by a relative redirect.
+    let function = Function::behind_an_api_gateway_authorizer().await;
+    let page = function
+        .invoke(rest_api(Call::get("/console/")))
+        .await
+        .expect(200);
+    let html = page.body.as_str().unwrap();
+    assert!(html.contains(r#"src="app.js""#), "{html}");
+    assert!(!html.contains(r#"="/"#), "no address from the root: {html}");
+    let moved = function
+        .invoke(rest_api(Call::get("/console")))
+        .await
+        .expect(308);
+    assert_eq!(moved.header("location"), Some("console/"));
+    for file in ["/console/config.json", "/console/funnel.js"] {
+        function.invoke(rest_api(Call::get(file))).await.expect(200);
+    }
+}
+
+#[tokio::test]
 async fn a_bearer_token_is_not_trusted_when_api_gateway_verifies_callers() {
     let function = Function::behind_an_api_gateway_authorizer().await;
     let token = function.bearer(Role::Admin);
@@ -633,10 +656,13 @@ async fn the_migration_function_reports_what_it_applied() {
         .iter()
         .map(|m| m.version)
         .collect();
-    assert_eq!(first, json!({ "applied": versions }));
+    assert_eq!(
+        first,
+        json!({ "applied": versions, "search_terms_backfilled": 0 })
+    );
     assert_eq!(
         lambda::migration_report(&db).await.unwrap(),
-        json!({"applied": []})
+        json!({"applied": [], "search_terms_backfilled": 0})
     );
     db.close().await.ok();
     let _ = std::fs::remove_dir_all(dir);
@@ -775,9 +801,8 @@ fn image_function_environment(function: &str) -> HashMap<String, String> {
             ["!Ref", name] if parameter_default(template, name).is_some() => {
                 parameter_default(template, name).unwrap()
             }
-            ["!GetAtt", attribute] | ["!Ref", attribute] | ["!Sub", attribute] => {
-                attribute.trim_matches('"').to_owned()
-            }
+            ["!GetAtt", attribute] | ["!Ref", attribute] => attribute.trim_matches('"').to_owned(),
+            ["!Sub", text] => substituted(text.trim_matches('"')),
             [] => "(value on the next lines)".to_owned(),
             _ => value.to_owned(),
         };
@@ -786,6 +811,24 @@ fn image_function_environment(function: &str) -> HashMap<String, String> {
     // What Lambda itself sets in every function's environment.
     env.insert("AWS_REGION".into(), "eu-central-1".into());
     env
+}
+
+/// A `!Sub` string with its `${...}` filled in as CloudFormation would,
+/// in shape: the Region, and a resource's name (lowercase, as in a host
+/// name) for any other reference.
+fn substituted(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let end = start + rest[start..].find('}').expect("${ closed");
+        out.push_str(&rest[..start]);
+        out.push_str(&match &rest[start + 2..end] {
+            "AWS::Region" => "eu-central-1".to_owned(),
+            name => name.to_lowercase(),
+        });
+        rest = &rest[end + 1..];
+    }
+    out + rest
 }
 
 /// The default of the template's parameter `name`, if it is one.
@@ -847,6 +890,18 @@ fn an_image_function_is_configured_for_postgres_through_the_proxy_never_sqlite()
             mode == LambdaMode::Migrate,
             "{function}"
         );
+        // The API's console signs in through the template's hosted UI and
+        // its own app client.
+        if mode == LambdaMode::Api {
+            assert_eq!(
+                config.console,
+                navigator::http::console::SignIn::Cognito {
+                    domain: "https://userpooldomain.auth.eu-central-1.amazoncognito.com".into(),
+                    client_id: "ConsoleClient".into(),
+                },
+                "{function}"
+            );
+        }
     }
 }
 

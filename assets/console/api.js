@@ -2,7 +2,7 @@
 // request, If-Match with the version a change is based on, and every
 // failure as a Problem (RFC 9457 problem+json).
 
-import { token, signOut } from './auth.js';
+import { BASE, token, signOut } from './auth.js';
 
 export class Problem extends Error {
   constructor(status, body) {
@@ -19,7 +19,7 @@ export class Problem extends Error {
  * record's version the change is based on (sent as If-Match).
  */
 export async function api(method, path, { query, body, version } = {}) {
-  const url = new URL(path, location.origin);
+  const url = new URL(BASE + path, location.origin);
   for (const [name, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value);
   }
@@ -53,4 +53,24 @@ export async function all(path, query = {}, most = 1000) {
     cursor = page.next_cursor;
   } while (cursor && items.length < most);
   return items;
+}
+
+let staff;
+let staffFor;
+
+/** Who is who: the caller (`GET /v1/me`) and the staff names by id
+ * (`GET /v1/staff`), read once per sign-in. */
+export async function people() {
+  if (staffFor !== token()) staff = undefined;
+  staffFor = token();
+  staff ??= Promise.all([get('/v1/me'), all('/v1/staff', {}, 1000)]).then(([me, list]) => ({
+    me, name: new Map(list.map((s) => [s.id, s.display_name || s.subject])),
+  }));
+  return staff.catch((err) => { staff = undefined; throw err; });
+}
+
+/** Who holds a call, as people() names them. */
+export function holder(call, who) {
+  if (call.navigator_id) return call.navigator_id === who.me.id ? 'me' : who.name.get(call.navigator_id) || 'someone';
+  return call.navigator || 'unassigned';
 }

@@ -1,7 +1,6 @@
 // The console's shell: sign-in, navigation and the routes (#/day,
-// #/search, #/patients/ID, #/reference/KIND). Each page is a module with
-// render(main, ...params); pages that need the API of issue 24 (work
-// queues, /v1/me, metrics) slot in here as they arrive.
+// #/search, #/patients/ID, #/funnel?from=&to=&condition=,
+// #/reference/KIND). Each page is a module with render(main, ...params).
 
 import * as auth from './auth.js';
 import { h, show } from './ui.js';
@@ -9,6 +8,7 @@ import * as day from './day.js';
 import * as search from './search.js';
 import * as patient from './patient.js';
 import * as reference from './reference.js';
+import * as funnel from './funnel.js';
 
 const main = document.getElementById('main');
 let config = { sign_in: 'token' };
@@ -17,6 +17,7 @@ const routes = [
   { pattern: /^#\/day$/, page: day, title: 'The day', nav: true },
   { pattern: /^#\/search$/, page: search, title: 'Patients', nav: true },
   { pattern: /^#\/patients\/([0-9a-f-]{36})$/, page: patient },
+  { pattern: /^#\/funnel(?:\?(.*))?$/, page: funnel, title: 'The funnel', nav: true, href: '#/funnel' },
   { pattern: /^#\/reference(?:\/([a-z-]+))?$/, page: reference, title: 'Reference data', nav: true, role: 'admin', href: '#/reference' },
 ];
 
@@ -35,7 +36,14 @@ function navigation() {
   })));
   show(who,
     h('span', {}, `${auth.subject()} · `, h('strong', { class: 'role' }, auth.role() || 'no role')),
-    h('button', { type: 'button', class: 'link', onclick: () => auth.signOut() }, 'Sign out'));
+    h('button', {
+      type: 'button',
+      class: 'link',
+      onclick: () => {
+        auth.signOut();
+        if (config.sign_in === 'cognito') auth.leaveCognito(config);
+      },
+    }, 'Sign out'));
 }
 
 function signInPage(notice) {
@@ -121,7 +129,7 @@ document.addEventListener('click', (event) => {
 
 async function start() {
   try {
-    const response = await fetch('/console/config.json', { cache: 'no-store' });
+    const response = await fetch('config.json', { cache: 'no-store' });
     if (response.ok) config = await response.json();
   } catch { /* the token sign-in works without it */ }
   auth.takeTokenFromFragment();

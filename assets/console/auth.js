@@ -7,6 +7,11 @@
 // address bar). On AWS, when /console/config.json says so: the Cognito
 // hosted UI, authorization code with PKCE (RFC 7636).
 
+/** Where the API is: the path before `/console/`. Locally that is the
+ * root; behind API Gateway's REST API it is the stage (`/prod`), which
+ * the browser sees in the address and the function does not. */
+export const BASE = location.pathname.replace(/\/console(\/.*)?$/, '');
+
 const TOKEN = 'navigator.console.token';
 const PKCE = 'navigator.console.pkce';
 const NOTICE = 'navigator.console.notice';
@@ -86,7 +91,7 @@ export function expired() {
   return !c || (typeof c.exp === 'number' && c.exp * 1000 < Date.now());
 }
 
-function redirectUri() { return `${location.origin}/console/`; }
+function redirectUri() { return `${location.origin}${BASE}/console/`; }
 
 /** Sends the browser to the hosted UI, with a fresh PKCE verifier and state. */
 export async function startCognito(config) {
@@ -102,9 +107,16 @@ export async function startCognito(config) {
   location.assign(url);
 }
 
+/** Signs out of the hosted UI too, which sends the browser back here. */
+export function leaveCognito(config) {
+  const url = new URL(config.logout_endpoint);
+  url.search = new URLSearchParams({ client_id: config.client_id, logout_uri: redirectUri() });
+  location.assign(url);
+}
+
 /**
  * Back from the hosted UI with ?code=&state=: exchanges the code (with the
- * verifier) for tokens, keeps the access token, and clears the query.
+ * verifier) for tokens, keeps the ID token, and clears the query.
  * Returns an error message, or null.
  */
 export async function completeCognito(config) {
@@ -126,6 +138,9 @@ export async function completeCognito(config) {
   });
   if (!response.ok) return 'Sign-in failed: the code was refused; try again.';
   const tokens = await response.json();
-  signIn(tokens.access_token);
+  // The ID token: API Gateway's Cognito authorizer checks it when a route
+  // names no OAuth scope (the access token is for scoped routes); it
+  // carries the groups (roles) and the subject too.
+  signIn(tokens.id_token || tokens.access_token);
   return null;
 }

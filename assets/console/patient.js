@@ -4,7 +4,7 @@
 // sends If-Match with the version this page showed: if someone changed it
 // meanwhile, the API answers 412 and the page says so.
 
-import { api, all, get } from './api.js';
+import { api, all, get, people, holder } from './api.js';
 import * as auth from './auth.js';
 import { h, show, table, when, day, label, personName, form, actionButton, announce, localInput } from './ui.js';
 
@@ -13,8 +13,9 @@ const INCLUDE = 'calls,submissions,referrals,enrollments,physician';
 export async function render(main, id) {
   const navigator = auth.allows('navigator');
   const admin = auth.allows('admin');
-  const [p, conditions, trials, programs, physicians, history] = await Promise.all([
+  const [p, who, conditions, trials, programs, physicians, history] = await Promise.all([
     get(`/v1/patients/${id}`, { include: INCLUDE }),
+    people(),
     all('/v1/medical-conditions', {}, 1000),
     all('/v1/clinical-trials', {}, 1000),
     all('/v1/expanded-access-programs', {}, 1000),
@@ -60,7 +61,7 @@ export async function render(main, id) {
   const callsBox = errorBox();
   const callColumns = [
     ['Scheduled', (c) => when(c.scheduled_at)],
-    ['Navigator', (c) => c.navigator || '—'],
+    ['Navigator', (c) => holder(c, who)],
     ['Status', (c) => h('span', { class: `badge ${c.status}` }, label(c.status))],
     ...(navigator ? [['Notes', (c) => c.notes || '']] : []),
     ...(editable ? [['Outcome', (c) => (c.status === 'scheduled'
@@ -86,11 +87,10 @@ export async function render(main, id) {
         fields: [
           { name: 'scheduled_at', label: 'When', type: 'datetime-local', required: true, value: localInput(new Date()) },
           { name: 'status', label: 'Status', type: 'select', required: true, value: 'completed', options: [['scheduled', 'scheduled'], ['completed', 'completed'], ['no_show', 'no-show']] },
-          { name: 'navigator', label: 'Navigator', value: auth.subject() },
           { name: 'notes', label: 'Notes', type: 'textarea' },
         ],
         onSubmit: async (values) => {
-          await api('POST', '/v1/calls', { body: { ...values, patient_id: id } });
+          await api('POST', '/v1/calls', { body: { ...values, patient_id: id, navigator_id: who.me.id } });
           await again('Call logged.');
         },
       }) : null),

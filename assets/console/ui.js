@@ -6,7 +6,16 @@ import { Problem } from './api.js';
 
 /** An element: h('a', { href: '#/day' }, 'The day'). */
 export function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
+  return fill(document.createElement(tag), attrs, children);
+}
+
+/** An SVG element, as h() makes HTML ones (presentation by class only:
+ * the page's policy refuses style attributes). */
+export function svg(tag, attrs = {}, ...children) {
+  return fill(document.createElementNS('http://www.w3.org/2000/svg', tag), attrs, children);
+}
+
+function fill(el, attrs, children) {
   for (const [name, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
     if (name.startsWith('on') && typeof value === 'function') {
@@ -64,13 +73,13 @@ export function personName(p) {
 
 export function label(text) { return String(text).replaceAll('_', ' '); }
 
-/** A table: columns are [heading, (row) => cell]. */
+/** A table: columns are [heading, (row) => cell, class of its cells]. */
 export function table(caption, columns, rows, empty = 'Nothing here.') {
   if (!rows.length) return h('p', { class: 'empty' }, empty);
   return h('table', {},
     h('caption', { class: 'visually-hidden' }, caption),
-    h('thead', {}, h('tr', {}, columns.map(([heading]) => h('th', { scope: 'col' }, heading)))),
-    h('tbody', {}, rows.map((row) => h('tr', {}, columns.map(([, cell]) => h('td', {}, cell(row)))))));
+    h('thead', {}, h('tr', {}, columns.map(([heading, , c]) => h('th', { scope: 'col', class: c }, heading)))),
+    h('tbody', {}, rows.map((row) => h('tr', {}, columns.map(([, cell, c]) => h('td', { class: c }, cell(row)))))));
 }
 
 let formCount = 0;

@@ -11,6 +11,7 @@ mod checkpoint;
 pub mod entities;
 pub mod erasure;
 pub mod migrations;
+pub mod search_backfill;
 pub mod staff;
 pub mod store;
 mod write;

@@ -49,6 +49,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/console/reference.js"),
     ),
     (
+        "funnel.js",
+        JS,
+        include_bytes!("../../assets/console/funnel.js"),
+    ),
+    (
         "console.css",
         "text/css; charset=utf-8",
         include_bytes!("../../assets/console/console.css"),
@@ -132,6 +137,7 @@ impl SignIn {
                 sign_in: "token",
                 authorize_endpoint: None,
                 token_endpoint: None,
+                logout_endpoint: None,
                 client_id: None,
                 scope: None,
             },
@@ -139,6 +145,7 @@ impl SignIn {
                 sign_in: "cognito",
                 authorize_endpoint: Some(format!("{domain}/oauth2/authorize")),
                 token_endpoint: Some(format!("{domain}/oauth2/token")),
+                logout_endpoint: Some(format!("{domain}/logout")),
                 client_id: Some(client_id),
                 scope: Some("openid email"),
             },
@@ -155,6 +162,10 @@ struct Config<'a> {
     authorize_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     token_endpoint: Option<String>,
+    /// Where signing out also ends the hosted UI's session (it then
+    /// returns to the console: the app client's logout URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logout_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -185,7 +196,9 @@ pub fn router(sign_in: &SignIn) -> Router {
     Router::new()
         .route(
             "/console",
-            get(|| async { Redirect::permanent("/console/") }),
+            // Relative: behind API Gateway the address starts with the
+            // stage (`/prod/console`), which the function does not see.
+            get(|| async { Redirect::permanent("console/") }),
         )
         .route("/console/", get(page.clone()))
         .route("/console/index.html", get(page))
@@ -309,6 +322,20 @@ mod tests {
             sign_in_link("[::1]:8080".parse().unwrap(), "t"),
             "http://[::1]:8080/console/#token=t"
         );
+    }
+
+    #[test]
+    fn every_file_of_the_console_is_served_and_the_whole_stays_small() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/console");
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            assert!(
+                name == "index.html" || FILES.iter().any(|(file, ..)| *file == name),
+                "assets/console/{name} is not in FILES"
+            );
+        }
+        // A budget, uncompressed: what the console adds to the binary.
+        assert!(size() < 80 * 1024, "the console is {} bytes", size());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::get,
 };
-use utoipa::openapi::OpenApi;
+use std::sync::OnceLock;
 
 const INDEX: &str = r##"<!doctype html>
 <html lang="en">
@@ -46,17 +46,23 @@ const BUNDLE_GZ: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui-bund
 const CSS_GZ: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui.css.gz");
 const FAVICON: &[u8] = include_bytes!("../../assets/swagger-ui/favicon-32x32.png");
 
+/// The document, built and serialised on its first request: a server
+/// that is never asked for it never spends the time or the memory.
+fn document() -> Bytes {
+    static JSON: OnceLock<Bytes> = OnceLock::new();
+    JSON.get_or_init(|| Bytes::from(super::openapi::document().to_json().unwrap_or_default()))
+        .clone()
+}
+
 /// Assets change only with the binary: let browsers keep them for a day.
 const CACHE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "public, max-age=86400");
 
 /// `/openapi.json`, `/docs` and its assets.
-pub fn router(doc: OpenApi) -> Router {
-    // Serialised once: the document is the same for the life of the router.
-    let json = Bytes::from(doc.to_json().unwrap_or_default());
+pub fn router() -> Router {
     Router::new()
         .route(
             "/openapi.json",
-            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], json) }),
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], document()) }),
         )
         // Relative links throughout: behind a REST API the page is at /{stage}/docs/.
         .route("/docs", get(|| async { Redirect::permanent("docs/") }))

@@ -48,3 +48,5 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) 
         )
     }
 }
+
+crate::handler_routes!(health, ready);

@@ -145,9 +145,9 @@ pub fn app_with(state: AppState, extra: Router) -> Router {
     let intake_limiter = state.intake_limiter.clone();
     let access_log = state.access_log.clone();
     let console = console::router(&state.console);
-    let (router, api) = openapi::router().with_state(state).split_for_parts();
-    let router = router
-        .merge(openapi::docs(api))
+    let router = openapi::served()
+        .with_state(state)
+        .merge(docs::router())
         .merge(extra)
         .merge(console)
         .fallback(|| async { ApiError::NotFound })

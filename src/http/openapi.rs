@@ -6,7 +6,6 @@
 //! and list its history, and the rules between fields that no single
 //! field's schema can say.
 
-use axum::Router;
 use utoipa::{
     Modify, OpenApi,
     openapi::{
@@ -18,7 +17,7 @@ use utoipa::{
 };
 use utoipa_axum::router::OpenApiRouter;
 
-use super::{AppState, error::Problem, health, resources, resources::declare::Declaration};
+use super::{AppState, error::Problem, resources, resources::declare::Declaration};
 use crate::domain::{Eligibility, Role};
 use serde_json::{Value, json};
 
@@ -67,40 +66,49 @@ impl Modify for Security {
     }
 }
 
-/// Every documented route, not yet bound to state.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(utoipa_axum::routes!(health::health))
-        .routes(utoipa_axum::routes!(health::ready))
-        .merge(resources::medical_conditions::routes())
-        .merge(resources::hospitals::routes())
-        .merge(resources::specializations::routes())
-        .merge(resources::practitioners::routes())
-        .merge(resources::patients::routes())
-        .routes(utoipa_axum::routes!(
-            resources::duplicates::get_patient_duplicates
-        ))
-        .merge(resources::privacy::routes())
-        .merge(resources::intake_submissions::routes())
-        .merge(resources::calls::routes())
-        .merge(resources::expanded_access_programs::routes())
-        .merge(resources::eap_enrollments::routes())
-        .merge(resources::clinical_trials::routes())
-        .merge(resources::trial_referrals::routes())
-        .merge(resources::legacy_ids::routes())
-        .merge(resources::staff::routes())
-        .merge(resources::metrics::routes())
+/// The API's modules, each with its documented routes (`routes()`) and the
+/// same routes as served (`served()`), listed once.
+macro_rules! api {
+    ($($module:path),+ $(,)?) => {
+        /// Every documented route, not yet bound to state.
+        pub fn router() -> OpenApiRouter<AppState> {
+            OpenApiRouter::with_openapi(ApiDoc::openapi())
+                $(.merge({ use $module as module; module::routes() }))+
+        }
+
+        /// Every route as the server serves it: the handlers of
+        /// [`router`], without building the document.
+        pub fn served() -> axum::Router<AppState> {
+            axum::Router::new()
+                $(.merge({ use $module as module; module::served() }))+
+        }
+    };
+}
+
+api! {
+    super::health,
+    resources::medical_conditions,
+    resources::hospitals,
+    resources::specializations,
+    resources::practitioners,
+    resources::patients,
+    resources::duplicates,
+    resources::privacy,
+    resources::intake_submissions,
+    resources::calls,
+    resources::expanded_access_programs,
+    resources::eap_enrollments,
+    resources::clinical_trials,
+    resources::trial_referrals,
+    resources::legacy_ids,
+    resources::staff,
+    resources::metrics,
 }
 
 /// The finished document: every route plus the error responses.
 pub fn document() -> Document {
     let (_, doc) = router().split_for_parts();
     finish(doc)
-}
-
-/// `/openapi.json` and the Swagger UI at `/docs` (see `http::docs`).
-pub fn docs(doc: Document) -> Router {
-    super::docs::router(finish(doc))
 }
 
 /// Adds to each operation the problem responses it can produce and its

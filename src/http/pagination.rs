@@ -55,6 +55,61 @@ where
     })
 }
 
+/// A filter's value of any type, from the text of the query string.
+/// Flattened filter structs receive every value as text, which serde
+/// turns into strings, ids, dates and enum variants but not booleans;
+/// this reads `true`/`false` as well, so every filter declares its plain
+/// type.
+pub fn query<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let text = String::deserialize(d)?;
+    T::deserialize(QueryText(&text))
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// One query value's text, as a deserializer.
+struct QueryText<'a>(&'a str);
+
+impl<'de> serde::Deserializer<'de> for QueryText<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        v.visit_str(self.0)
+    }
+
+    fn deserialize_bool<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            "true" => v.visit_bool(true),
+            "false" => v.visit_bool(false),
+            _ => Err(serde::de::Error::custom("expected true or false")),
+        }
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        v.visit_some(self)
+    }
+
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, Self::Error> {
+        use serde::de::IntoDeserializer;
+        v.visit_enum(self.0.into_deserializer())
+    }
+
+    serde::forward_to_deserialize_any! {
+        i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct identifier ignored_any
+    }
+}
+
 /// Flattened last into a filter struct, refuses any query parameter the
 /// struct did not take: a misspelt filter is a 400, not a silently
 /// unfiltered list.

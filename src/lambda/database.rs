@@ -115,10 +115,14 @@ pub fn connect_options(
     }
 }
 
-/// Applies pending migrations; what the migration function answers:
-/// `{"applied": [versions]}`.
+/// Applies pending migrations, then writes the search terms of records
+/// that have none (`db::search_backfill`); what the migration function
+/// and `navigator migrate` answer: `{"applied": [versions],
+/// "search_terms_backfilled": records}`.
 pub async fn migration_report(db: &DatabaseConnection) -> Result<Value, DbErr> {
-    Ok(json!({ "applied": db::migrations::run(db).await? }))
+    let applied = db::migrations::run(db).await?;
+    let backfilled = db::search_backfill::backfill_search_terms(db).await?;
+    Ok(json!({ "applied": applied, "search_terms_backfilled": backfilled }))
 }
 
 /// Migrates the configured database: with `NAVIGATOR_DB_BOOTSTRAP_*` set,

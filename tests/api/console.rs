@@ -27,19 +27,21 @@ on_both_databases! {
         }
         assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
         let html = page.body.as_str().unwrap();
-        assert!(html.contains(r#"<script type="module" src="/console/app.js"></script>"#));
+        // Relative addresses: behind API Gateway the page is under the stage.
+        assert!(html.contains(r#"<script type="module" src="app.js"></script>"#));
         // The headers every response carries are still there.
         assert_eq!(page.header("x-frame-options"), Some("DENY"));
         assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
 
         let moved = anonymous(app, "/console").await.expect(308);
-        assert_eq!(moved.header("location"), Some("/console/"));
+        assert_eq!(moved.header("location"), Some("console/"));
     }
 
     async fn the_console_files_come_from_the_binary(app) {
         for (file, kind) in [
             ("app.js", "text/javascript; charset=utf-8"),
             ("patient.js", "text/javascript; charset=utf-8"),
+            ("funnel.js", "text/javascript; charset=utf-8"),
             ("console.css", "text/css; charset=utf-8"),
         ] {
             let reply = anonymous(app, &format!("/console/{file}")).await.expect(200);
@@ -68,6 +70,7 @@ on_both_databases! {
                 "sign_in": "cognito",
                 "authorize_endpoint": format!("{domain}/oauth2/authorize"),
                 "token_endpoint": format!("{domain}/oauth2/token"),
+                "logout_endpoint": format!("{domain}/logout"),
                 "client_id": "client-123",
                 "scope": "openid email",
             })

@@ -646,3 +646,23 @@ macro_rules! on_both_databases {
         }
     )*};
 }
+
+/// A converted patient as the CRM import writes one, straight into the
+/// table (converted now, no physician): set what a test needs, then insert.
+#[allow(dead_code)]
+pub fn converted_patient(email: &str) -> navigator::db::entities::patient::ActiveModel {
+    use navigator::domain::{PatientStatus, PractitionerKind};
+    use sea_orm::{ActiveValue::Set, prelude::Uuid};
+    let now = chrono::Utc::now();
+    navigator::db::entities::patient::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        status: Set(PatientStatus::Patient),
+        email: Set(Some(email.to_owned())),
+        physician_kind: Set(PractitionerKind::Physician),
+        converted_at: Set(Some(now)),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}

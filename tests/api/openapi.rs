@@ -188,3 +188,27 @@ on_both_databases! {
         app.send(Method::PATCH, &format!("/v1/hospitals/{id}"), Some(Role::Admin), Some(json!({"city": "Delft"})), &[("if-match", "3")]).await.expect_problem(400);
     }
 }
+
+on_both_databases! {
+    async fn every_documented_operation_is_served_and_the_server_builds_the_document_on_request(app) {
+        // The server routes requests without the document (`openapi::served`);
+        // a documented operation that it did not serve would reach the
+        // fallback, a 404 for anyone, where every served one either asks an
+        // anonymous caller for a token (401) or is public.
+        let doc = serde_json::to_value(openapi::document()).unwrap();
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let uri = path.replace("{id}", "01900000-0000-7000-8000-000000000001");
+            for method in item.as_object().unwrap().keys() {
+                let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let reply = app.send(method.clone(), &uri, None, Some(json!({})), &[]).await;
+                let status = reply.status.as_u16();
+                assert!(![404, 405].contains(&status), "{method} {path} is not served: {status}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 60, "{checked} operations");
+        let served = app.send(Method::GET, "/openapi.json", None, None, &[]).await.expect(200).body;
+        assert_eq!(served, doc);
+    }
+}

@@ -210,3 +210,93 @@ on_both_databases! {
         assert!(ids(&app.get(since, Role::Viewer).await.expect(200).body).is_empty());
     }
 }
+
+on_both_databases! {
+    async fn converted_patients_without_a_physician_are_one_index_range(app) {
+        use navigator::db::entities::patient;
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Statement, TransactionTrait, prelude::Uuid};
+        // The queue's page as the store asks for it (sort=-converted_at):
+        // it must read the index in order, with neither a scan of every
+        // converted patient nor a sort, whatever the table's size. Most
+        // converted patients have a physician, as in production. (On a
+        // table this small PostgreSQL would rather read it all, or a bitmap
+        // and sort three rows: those are turned off, so that the plan shows
+        // which index would serve the page.)
+        let doctor: Uuid = app.create("practitioners", json!({"kind": "physician", "first_name": "Eva", "last_name": "Jansen"})).await.parse().unwrap();
+        for n in 0..300 {
+            patient::ActiveModel {
+                physician_id: Set((n % 100 != 0).then_some(doctor)),
+                ..crate::helpers::converted_patient(&format!("p{n}@example.org"))
+            }
+            .insert(&app.db)
+            .await
+            .unwrap();
+        }
+        app.db.execute_unprepared("ANALYZE").await.unwrap();
+        let (sql, plan) = match app.backend {
+            crate::helpers::Backend::Sqlite => ("EXPLAIN QUERY PLAN", ""),
+            crate::helpers::Backend::Postgres => ("EXPLAIN", "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"),
+        };
+        // One connection: settings are per connection.
+        let tx = app.db.begin().await.unwrap();
+        if !plan.is_empty() {
+            tx.execute_unprepared(plan).await.unwrap();
+        }
+        let query = format!(
+            "{sql} SELECT id FROM patients WHERE status = 'patient' AND physician_id IS NULL \
+             AND converted_at IS NOT NULL ORDER BY converted_at DESC, id DESC LIMIT 51"
+        );
+        let rows = tx.query_all_raw(Statement::from_string(app.db.get_database_backend(), query)).await.unwrap();
+        let text: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                let column = if app.backend == crate::helpers::Backend::Sqlite { 3 } else { 0 };
+                row.try_get_by_index::<String>(column).unwrap()
+            })
+            .collect();
+        let text = text.join("\n");
+        assert!(text.contains("ix_patients_without_physician"), "{text}");
+        assert!(!text.contains("TEMP B-TREE") && !text.contains("Sort"), "{text}");
+    }
+
+    async fn every_list_filters_and_sorts_by_its_records_creation_and_change(app) {
+        let doc = serde_json::to_value(navigator::http::openapi::document()).unwrap();
+        let mut lists = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let Some(params) = item["get"]["parameters"].as_array() else { continue };
+            let names: Vec<&str> = params.iter().filter_map(|p| p["name"].as_str()).collect();
+            let other = ["/v1/legacy-ids", "/v1/intake-submissions"].contains(&path.as_str());
+            if !names.contains(&"limit") || path.contains('{') || other {
+                continue;
+            }
+            lists += 1;
+            for name in ["created_from", "created_to", "updated_from", "updated_to", "sort"] {
+                assert!(names.contains(&name), "{path} has no {name}");
+            }
+            let future = format!("{path}?created_from=2999-01-01T00:00:00Z&sort=-updated_at");
+            let page = app.get(&future, Role::Admin).await.expect(200).body;
+            assert_eq!(page["items"], json!([]), "{path}");
+            app.get(&format!("{path}?sort=id"), Role::Admin).await.expect_problem(400);
+            app.get(&format!("{path}?created_to=yesterday"), Role::Admin).await.expect_problem(400);
+        }
+        assert!(lists >= 11, "{lists} lists");
+
+        let hospital = |name: &str| json!({"name": name, "city": "Lyon", "country": "FR"});
+        let first = app.post("/v1/hospitals", Role::Admin, hospital("First")).await.expect(201).body;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let second = app.post("/v1/hospitals", Role::Admin, hospital("Second")).await.expect(201).body;
+        let newest_first = app.get("/v1/hospitals?sort=-created_at", Role::Viewer).await.expect(200).body;
+        assert_eq!(ids(&newest_first), [second["id"].as_str().unwrap(), first["id"].as_str().unwrap()]);
+        let since = second["created_at"].as_str().unwrap();
+        let uri = format!("/v1/hospitals?created_from={}", since.replace('+', "%2B"));
+        let recent = app.get(&uri, Role::Viewer).await.expect(200).body;
+        assert_eq!(ids(&recent), [second["id"].as_str().unwrap()]);
+    }
+
+    async fn a_boolean_filter_takes_true_or_false_and_nothing_else(app) {
+        app.get("/v1/calls?reminder_due=true", Role::Viewer).await.expect(200);
+        app.get("/v1/patients?has_physician=false", Role::Viewer).await.expect(200);
+        let refused = app.get("/v1/patients?call_booked=yes", Role::Viewer).await.expect_problem(400).body;
+        assert!(refused.to_string().contains("call_booked"), "{refused}");
+    }
+}

@@ -1,8 +1,10 @@
 // The console in headless Chromium against the real binary, on the
 // database DATABASE_URL names (SQLite or PostgreSQL): each role signs in,
-// a lead is worked from intake to conversion to a referral, a change made
-// underneath gives a 412, a viewer sees no personal data, and axe-core
-// finds no serious or critical violation on any page.
+// a lead is worked from intake to conversion to a referral, the day's work
+// queues show seeded rows, the funnel shows a known seed's exact figures,
+// a change made underneath gives a 412, a viewer sees no personal data,
+// the Cognito sign-in works under an API Gateway stage, and axe-core finds
+// no serious or critical violation on any page.
 //
 // Environment: NAVIGATOR_BIN (the binary), DATABASE_URL, PORT, and
 // SCREENSHOTS (a folder: the main pages are saved there) if wanted.
@@ -12,6 +14,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 
@@ -274,7 +277,6 @@ test('a navigator works a lead from intake to conversion to a referral', async (
   await today.getByRole('link', { name: 'Ada Lovelace' }).waitFor();
   await page.getByRole('region', { name: /^Referrals awaiting/ }).getByRole('link', { name: 'Ada Lovelace' }).waitFor();
   await accessible(page, 'the day (navigator)');
-  await screenshot(page, 'day');
 
   const patient = await call('GET', `/v1/patients/${ids.lead}?include=referrals,enrollments`, 'admin');
   assert.equal(patient.status, 'patient');
@@ -282,6 +284,150 @@ test('a navigator works a lead from intake to conversion to a referral', async (
   assert.equal(patient.referrals.length, 1);
   assert.equal(patient.enrollments.length, 1);
   await page.context().close();
+});
+
+/** A lead, created by an admin, named and dated as given. */
+async function person(first_name, extra = {}) {
+  return call('POST', '/v1/patients', 'admin', {
+    first_name, last_name: 'Seed', email: `${first_name.toLowerCase()}.seed@example.org`, ...extra,
+  });
+}
+
+/** A completed call, then the conversion (which needs one). */
+async function convert(p, at) {
+  await call('POST', '/v1/calls', 'admin', { patient_id: p.id, scheduled_at: at, status: 'completed' });
+  await call('POST', `/v1/patients/${p.id}/convert`, 'admin');
+}
+
+test('the day lists each work queue of the API, one click from a row to the patient', async () => {
+  const nina = await call('GET', '/v1/me', 'navigator');
+  const noon = new Date();
+  noon.setUTCHours(12, 0, 0, 0);
+  const today = await person('Tamsin');
+  await call('POST', '/v1/calls', 'admin', { patient_id: today.id, navigator_id: nina.id, scheduled_at: noon.toISOString() });
+  // Someone else's call today: not in my calls.
+  const others = await person('Oscar');
+  await call('POST', '/v1/calls', 'admin', { patient_id: others.id, scheduled_at: noon.toISOString() });
+  const reminded = await person('Rhoda');
+  await call('POST', '/v1/calls', 'admin', {
+    patient_id: reminded.id, scheduled_at: new Date(Date.now() + 86_400_000).toISOString(),
+    reminder_at: new Date(Date.now() - 3_600_000).toISOString(),
+  });
+  const waiting = await person('Quentin');
+
+  const page = await signedIn('navigator');
+  const region = (name) => page.getByRole('region', { name });
+  await region(/^My calls today/).getByRole('link', { name: 'Tamsin Seed' }).waitFor();
+  await region(/^My calls this week/).getByRole('link', { name: 'Tamsin Seed' }).waitFor();
+  assert.equal(await region(/^My calls/).getByRole('link', { name: 'Oscar Seed' }).count(), 0, 'not my call');
+  const reminders = region(/^Reminders due/);
+  await reminders.getByRole('link', { name: 'Rhoda Seed' }).waitFor();
+  assert.equal(await reminders.getByRole('link', { name: 'Tamsin Seed' }).count(), 0, 'no reminder set');
+  const leads = region(/^New leads without a call booked/);
+  await leads.getByRole('link', { name: 'Quentin Seed' }).waitFor();
+  for (const booked of ['Tamsin Seed', 'Rhoda Seed']) {
+    assert.equal(await leads.getByRole('link', { name: booked }).count(), 0, `${booked} has a call booked`);
+  }
+  await region(/^Referrals awaiting/).getByRole('link', { name: 'Ada Lovelace' }).waitFor();
+  await accessible(page, 'the day (navigator, every queue)');
+  await screenshot(page, 'day');
+  // One click from each queue's row to the patient.
+  for (const [queue, who] of [[/^My calls today/, today], [/^Reminders due/, reminded], [/^New leads without/, waiting]]) {
+    const name = `${who.first_name} Seed`;
+    await region(queue).getByRole('link', { name }).click();
+    await page.getByRole('heading', { level: 1, name: new RegExp(name) }).waitFor();
+    assert.match(page.url(), new RegExp(`#/patients/${who.id}$`));
+    await page.goBack();
+    await page.getByRole('heading', { level: 1, name: 'The day' }).waitFor();
+  }
+  await page.context().close();
+});
+
+test('the funnel shows the metrics of a known seed, as a table and a chart, for every role', async () => {
+  // Leads first contacted in Jan to Mar 2025 (no other test's records fall
+  // there): Jan 3 DMD (2 converted) and 1 IPF; Feb 2 IPF (1 converted);
+  // Mar 1 without a condition. A no-show in January too.
+  // Two of the three conditions every database starts with.
+  const conditions = (await call('GET', '/v1/medical-conditions?limit=200', 'admin')).items;
+  const condition = (name) => conditions.find((c) => c.name === name) || assert.fail(`no ${name}`);
+  const [dmd, ipf] = [condition('Duchenne Muscular Dystrophy'), condition('Idiopathic Pulmonary Fibrosis')];
+  const seed = [
+    ['Jan1', '2025-01-06', dmd, '2025-01-08'], ['Jan2', '2025-01-13', dmd, '2025-01-20'], ['Jan3', '2025-01-20', dmd],
+    ['Jan4', '2025-01-27', ipf], ['Feb1', '2025-02-03', ipf, '2025-02-05'], ['Feb2', '2025-02-10', ipf], ['Mar1', '2025-03-03'],
+  ];
+  for (const [name, first, condition, converted] of seed) {
+    const p = await person(`Funnel${name}`, { first_contact_at: `${first}T10:00:00Z`, medical_condition_id: condition?.id });
+    if (converted) await convert(p, `${converted}T10:00:00Z`);
+    if (name === 'Jan3') await call('POST', '/v1/calls', 'admin', { patient_id: p.id, scheduled_at: '2025-01-22T10:00:00Z', status: 'no_show' });
+  }
+  const metrics = await call('GET', '/v1/metrics/funnel?from=2025-01-01T00:00:00Z&to=2025-04-01T00:00:00Z', 'viewer');
+  const median = new Intl.NumberFormat('en-GB', { maximumFractionDigits: 1 });
+  const rows = (table) => table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+
+  for (const role of ['viewer', 'navigator', 'admin']) {
+    const page = await signedIn(role);
+    await page.getByRole('link', { name: 'The funnel' }).click();
+    await page.getByRole('heading', { level: 1, name: 'The funnel' }).waitFor();
+    // By keyboard: the period's fields, then Enter on the button.
+    await page.getByLabel('From (month)').fill('2025-01');
+    await page.getByLabel('To (month)').fill('2025-03');
+    await page.getByRole('button', { name: 'Show' }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('.lede').getByText('Jan 2025 to Mar 2025, all conditions').waitFor();
+    assert.equal(await page.locator('#total-leads').textContent(), '7', role);
+    assert.equal(await page.locator('#total-converted').textContent(), '3', role);
+    assert.equal(await page.locator('#total-rate').textContent(), '42.9%', role);
+    if (role !== 'viewer') { await page.context().close(); continue; }
+
+    assert.deepEqual(await rows(page.getByRole('table', { name: 'Leads and conversions per month', exact: true })), [
+      ['Jan 2025', '4', '2', '50%'], ['Feb 2025', '2', '1', '50%'], ['Mar 2025', '1', '0', '0%'],
+    ]);
+    assert.deepEqual(await rows(page.getByRole('table', { name: 'Leads and conversions per medical condition', exact: true })), [
+      ['Duchenne Muscular Dystrophy', '3', '2', '66.7%'], ['Idiopathic Pulmonary Fibrosis', '3', '1', '33.3%'], ['None recorded', '1', '0', '0%'],
+    ]);
+    const days = (condition, month) => {
+      const m = metrics.find((r) => r.month === month && r.medical_condition_id === condition);
+      return m.median_days_to_conversion === null ? '—' : median.format(m.median_days_to_conversion);
+    };
+    assert.deepEqual(await rows(page.getByRole('table', { name: 'Leads and conversions per month and medical condition' })), [
+      ['Jan 2025', 'Duchenne Muscular Dystrophy', '3', '2', '66.7%', days(dmd.id, '2025-01')],
+      ['Jan 2025', 'Idiopathic Pulmonary Fibrosis', '1', '0', '0%', '—'],
+      ['Feb 2025', 'Idiopathic Pulmonary Fibrosis', '2', '1', '50%', days(ipf.id, '2025-02')],
+      ['Mar 2025', 'None recorded', '1', '0', '0%', '—'],
+    ]);
+    assert.deepEqual(await rows(page.getByRole('table', { name: 'Calls per month and medical condition' })), [
+      ['Jan 2025', 'Duchenne Muscular Dystrophy', '2', '1', '33.3%'],
+      ['Feb 2025', 'Idiopathic Pulmonary Fibrosis', '1', '0', '0%'],
+    ]);
+    // The chart: an image named by its title, a bar per month and figure.
+    const chart = page.getByRole('img', { name: 'Leads and conversions per month' });
+    await chart.waitFor();
+    assert.deepEqual(await chart.locator('rect.leads title').allTextContents(),
+      ['Jan 2025: 4 leads', 'Feb 2025: 2 leads', 'Mar 2025: 1 lead']);
+    assert.deepEqual(await chart.locator('rect.converted title').allTextContents(),
+      ['Jan 2025: 2 converted', 'Feb 2025: 1 converted', 'Mar 2025: 0 converted']);
+    const heights = await chart.locator('rect.leads').evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
+    assert.ok(heights[0] > heights[1] && heights[1] > heights[2] && heights[2] > 0, `bar heights ${heights}`);
+    await accessible(page, 'the funnel');
+    await screenshot(page, 'funnel');
+    const text = await page.locator('main').innerText();
+    assert.ok(!/Seed|Funnel(Jan|Feb|Mar)|@example/.test(text), 'the funnel shows no person');
+
+    // One condition: the figures follow, and the address keeps the choice.
+    await page.getByLabel('Medical condition', { exact: true }).selectOption({ label: 'Duchenne Muscular Dystrophy' });
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.locator('.lede').getByText('Jan 2025 to Mar 2025, Duchenne Muscular Dystrophy').waitFor();
+    assert.equal(await page.locator('#total-leads').textContent(), '3');
+    assert.equal(await page.locator('#total-rate').textContent(), '66.7%');
+    assert.match(page.url(), new RegExp(`#/funnel\\?from=2025-01&to=2025-03&condition=${dmd.id}$`));
+    // A period the wrong way round is refused beside the fields.
+    await page.getByLabel('From (month)').fill('2025-04');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByRole('alert').filter({ hasText: 'The first month comes after the last.' }).waitFor();
+    assert.equal(await page.getByLabel('From (month)').getAttribute('aria-invalid'), 'true');
+    await accessible(page, 'the funnel with an error');
+    await page.context().close();
+  }
 });
 
 test('a change made underneath is refused with 412, and said so', async () => {
@@ -303,7 +449,13 @@ test('a change made underneath is refused with 412, and said so', async () => {
 
 test('a viewer sees the pages without personal data and without edit controls', async () => {
   const page = await signedIn('viewer');
+  await page.getByRole('region', { name: /^New leads without a call booked/ }).waitFor();
   await accessible(page, 'the day (viewer)');
+  const day = await page.locator('main').innerText();
+  for (const personal of ['Ada', 'Lovelace', 'Tamsin', 'Rhoda', 'Quentin', 'Seed', '@example.org']) {
+    assert.ok(!day.includes(personal), `a viewer's day shows ${personal}`);
+  }
+  assert.match(day, /Lead [0-9a-f]{8}/, 'a viewer sees records by id');
   await page.getByRole('link', { name: 'Patients' }).click();
   await page.getByRole('heading', { level: 2, name: /Leads and patients/ }).waitFor();
   await accessible(page, 'patients (viewer)');
@@ -339,6 +491,106 @@ test('an admin erases a person\'s personal data with a reason', async () => {
   assert.ok(!text.includes('Erin'));
   assert.equal(await page.getByRole('form', { name: 'Contact details' }).count(), 0, 'an erased record takes no changes');
   await page.context().close();
+});
+
+/** Starts a second server on `port`, with extra environment. */
+async function serve(port, env) {
+  const child = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`], { env: { ...ENV, ...env }, stdio: 'ignore' });
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/ready`)).ok) return child;
+    } catch { /* not yet listening */ }
+    if (i > 300) throw new Error('the second server did not start');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('on AWS: under the stage, staff sign in through the hosted UI with PKCE, and sign out of it', async () => {
+  // The function as the template configures it, behind a stand-in for API
+  // Gateway (the stage /prod in every address, removed before the
+  // function) and for Cognito's hosted UI (authorize, token, logout).
+  const port = Number(PORT) + 100;
+  const hosted = 'https://navigator-prod-123456789012.auth.eu-central-1.amazoncognito.com';
+  const child = await serve(port, { NAVIGATOR_CONSOLE_COGNITO_DOMAIN: hosted, NAVIGATOR_CONSOLE_CLIENT_ID: 'console-client' });
+  const origin = `http://127.0.0.1:${port}`;
+  const consoleUrl = `${origin}/prod/console/`;
+  const idToken = token('navigator', 'cora');
+  const seen = { outside: [] };
+  // The hosted UI's answer that sends the browser back: as a page, since
+  // Playwright does not route the request a redirect leads to.
+  const sendTo = (url) => ({
+    status: 200, contentType: 'text/html',
+    body: `<meta http-equiv="refresh" content="0;url=${url.replaceAll('&', '&amp;').replaceAll('"', '&quot;')}">`,
+  });
+  const page = await signedIn(null);
+  const context = page.context();
+  context.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(`${origin}/prod/`) && !url.startsWith(hosted)) seen.outside.push(url);
+  });
+  await context.route(`${origin}/prod/**`, async (route) => {
+    const response = await route.fetch({ url: route.request().url().replace('/prod/', '/') });
+    await route.fulfill({ response });
+  });
+  await context.route(`${hosted}/**`, async (route) => {
+    const request = route.request();
+    const url = new URL(request.url());
+    if (url.pathname === '/oauth2/authorize') {
+      seen.authorize = Object.fromEntries(url.searchParams);
+      const back = new URL(seen.authorize.redirect_uri);
+      back.search = new URLSearchParams({ code: 'the-code', state: seen.authorize.state });
+      await route.fulfill(sendTo(back.href));
+    } else if (url.pathname === '/oauth2/token') {
+      seen.token = Object.fromEntries(new URLSearchParams(request.postData()));
+      await route.fulfill({
+        status: 200, contentType: 'application/json', headers: { 'access-control-allow-origin': origin },
+        body: JSON.stringify({ id_token: idToken, access_token: 'not-for-the-api', token_type: 'Bearer', expires_in: 3600 }),
+      });
+    } else if (url.pathname === '/logout') {
+      seen.logout = Object.fromEntries(url.searchParams);
+      await route.fulfill(sendTo(seen.logout.logout_uri));
+    } else {
+      await route.abort();
+    }
+  });
+  try {
+    // /prod/console moves to /prod/console/ (relative, so the stage stays);
+    // Playwright does not route where a redirect leads, so go there.
+    const moved = await fetch(`${origin}/console`, { redirect: 'manual' });
+    assert.equal(moved.headers.get('location'), 'console/');
+    await page.goto(consoleUrl);
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    await accessible(page, 'sign-in (hosted UI)');
+    await page.getByRole('button', { name: 'Sign in with your staff account' }).click();
+    await page.getByRole('heading', { level: 1, name: 'The day' }).waitFor();
+    assert.match(await page.locator('#who').innerText(), /cora/);
+
+    const a = seen.authorize;
+    assert.equal(a.response_type, 'code');
+    assert.equal(a.client_id, 'console-client');
+    assert.equal(a.redirect_uri, consoleUrl);
+    assert.equal(a.code_challenge_method, 'S256');
+    const t = seen.token;
+    assert.equal(t.grant_type, 'authorization_code');
+    assert.equal(t.code, 'the-code');
+    assert.equal(t.redirect_uri, consoleUrl);
+    assert.equal(createHash('sha256').update(t.code_verifier).digest('base64url'), a.code_challenge, 'PKCE');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('navigator.console.token')), idToken, 'the ID token');
+    assert.ok(!page.url().includes('code='), 'the code left the address bar');
+
+    // The API under the stage too.
+    await page.getByRole('link', { name: 'The funnel' }).click();
+    await page.getByRole('heading', { level: 1, name: 'The funnel' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    assert.deepEqual(seen.logout, { client_id: 'console-client', logout_uri: consoleUrl });
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('navigator.console.token')), null);
+    assert.deepEqual(seen.outside, [], 'every request kept the stage');
+  } finally {
+    await context.close();
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
 });
 
 test('no page logged a script error or a policy violation', () => {

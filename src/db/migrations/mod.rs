@@ -16,6 +16,9 @@ mod m0005_access_log_index;
 mod m0006_erasure_outlives_the_record;
 mod m0007_legacy_rows;
 mod m0008_staff_and_work_queues;
+mod m0009_metrics_summary;
+
+pub use m0009_metrics_summary::rebuild as rebuild_metrics_summary;
 
 use chrono::Utc;
 use sea_orm::{
@@ -74,6 +77,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "staff, owners and holders of calls, work-queue indexes",
         statements: m0008_staff_and_work_queues::statements,
+    },
+    Migration {
+        version: 9,
+        name: "funnel metrics' summary kept by triggers; converted-without-physician index",
+        statements: m0009_metrics_summary::statements,
     },
 ];
 

@@ -1,49 +1,27 @@
 //! `/v1/clinical-trials`: the trials patients are referred to (reference
 //! data, admin writes). The registry id (e.g. an NCT number) is unique.
 
-use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::common::{self, Change, NewRecord, References, nullable, present};
+use super::common::{self, Change, NewRecord, References};
 use crate::{
     db::entities::clinical_trial::{self as table, Entity},
     domain::{Name, RegistryId, TrialStatus},
     http::{ApiResult, AppState},
-    patch,
 };
 
 const TAG: &str = "clinical-trials";
 
 crate::view! {
     /// A clinical trial.
-    pub struct View as ClinicalTrial: versioned {
+    pub struct View as ClinicalTrial from table::Model: versioned {
         operational id: Uuid,
         reference registry_id: String,
         reference title: Option<String>,
         reference medical_condition_id: Option<Uuid>,
         reference status: TrialStatus,
-        operational version: i32,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational created_at: DateTime<Utc>,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational updated_at: DateTime<Utc>,
-    }
-}
-
-impl From<table::Model> for View {
-    fn from(m: table::Model) -> Self {
-        Self {
-            id: m.id,
-            registry_id: m.registry_id,
-            title: m.title,
-            medical_condition_id: m.medical_condition_id,
-            status: m.status,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
     }
 }
 
@@ -88,39 +66,24 @@ impl NewRecord<Entity> for Create {
     }
 }
 
-/// Changes to a trial.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = ClinicalTrialPatch)]
-pub struct Patch {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub registry_id: Option<RegistryId>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub title: Option<Option<Name>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub medical_condition_id: Option<Option<Uuid>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub status: Option<TrialStatus>,
+crate::changes! {
+    /// Changes to a trial.
+    pub struct Patch as ClinicalTrialPatch for Entity {
+        registry_id: RegistryId,
+        title: Name | null,
+        medical_condition_id: Uuid | null,
+        status: TrialStatus,
+    }
 }
 
 impl Change<Entity> for Patch {
     fn references<'a>(&self, state: &'a AppState) -> References<'a> {
         common::condition(state, self.medical_condition_id.flatten())
     }
-
-    fn apply(self, _: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
-        patch!(m.registry_id = self.registry_id);
-        patch!(m.title? = self.title);
-        patch!(m.medical_condition_id? = self.medical_condition_id);
-        patch!(m.status = self.status);
-        Ok(())
-    }
 }
 
 crate::list_filters! {
-    entity: Entity;
+    entity: Entity, versioned;
     /// Exact registry id (trimmed, case-insensitive).
     registry_id: String => eq table::Column::RegistryId | common::code;
     /// For this medical condition.

@@ -106,6 +106,51 @@ pub fn date_order<C: Copy>(
     }
 }
 
+/// The OpenAPI parameters of a list's dates (each with its range) and of
+/// `sort=`, which orders by any of them.
+pub fn date_params(dates: &[(&str, &str, &str)]) -> Vec<utoipa::openapi::path::Parameter> {
+    use utoipa::openapi::{
+        ObjectBuilder, Required,
+        path::{Parameter, ParameterBuilder, ParameterIn},
+        schema::{KnownFormat, SchemaFormat, Type},
+    };
+    let parameter = |name: &str, description: String, schema: ObjectBuilder| -> Parameter {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .description(Some(description))
+            .schema(Some(schema))
+            .build()
+    };
+    let moment = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+    };
+    let mut params = Vec::new();
+    for (date, from, to) in dates {
+        params.push(parameter(from, format!("`{date}` at or after."), moment()));
+        params.push(parameter(to, format!("`{date}` before."), moment()));
+    }
+    if let Some((first, _, _)) = dates.first() {
+        let names: Vec<&str> = dates.iter().map(|(date, _, _)| *date).collect();
+        let pattern = format!("^-?({})$", names.join("|"));
+        params.push(parameter(
+            "sort",
+            format!(
+                "Order by a date, oldest first, or newest first after `-` \
+                 (`-{first}`); records without that date are not listed. \
+                 Default: creation order."
+            ),
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(pattern)),
+        ));
+    }
+    params
+}
+
 /// What `q` matches on a collection `E` whose fields `E::SEARCHED` are
 /// indexed: records where every word of `q` starts one of their words
 /// (folded: case and accents do not matter). Each word is one range of
@@ -173,15 +218,25 @@ pub trait NewRecord<E: EntityTrait>: DeserializeOwned + Send {
     ) -> impl Future<Output = ApiResult<(E::ActiveModel, References<'a>)>> + Send + 'a;
 }
 
+/// What a PATCH body declared with [`changes!`](crate::changes) writes:
+/// each column it carries.
+pub trait Writes<E: EntityTrait> {
+    /// Sets on `row` each column the body changes.
+    fn write(self, row: &mut E::ActiveModel);
+}
+
 /// A PATCH body: the changes it makes, by the collection's rules.
-pub trait Change<E: EntityTrait>: DeserializeOwned + Send {
+pub trait Change<E: EntityTrait>: Writes<E> + DeserializeOwned + Send + Sized {
     /// The courtesy checks of the records the body names.
     fn references<'a>(&self, _state: &'a AppState) -> References<'a> {
         Box::pin(no_references())
     }
-    /// Sets the changed columns on `row`, checking the collection's rules
-    /// against the `current` record.
-    fn apply(self, current: &E::Model, row: &mut E::ActiveModel) -> ApiResult<()>;
+    /// Checks the collection's rules against the `current` record, then
+    /// writes the changed columns on `row`. Without rules, just writes.
+    fn apply(self, _current: &E::Model, row: &mut E::ActiveModel) -> ApiResult<()> {
+        self.write(row);
+        Ok(())
+    }
 }
 
 /// The pattern of a [`Someone`] in the OpenAPI document.
@@ -208,6 +263,26 @@ impl std::str::FromStr for Someone {
         }
     }
 }
+
+impl<'de> Deserialize<'de> for Someone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|_| serde::de::Error::custom("expected `me` or a staff id"))
+    }
+}
+
+impl utoipa::PartialSchema for Someone {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(SOMEONE))
+            .examples(["me"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Someone {}
 
 impl Someone {
     /// The staff id, `me` being the staff id `me`.
@@ -531,33 +606,80 @@ async fn refused(
     }
 }
 
-/// For PATCH fields that may be cleared: absent → `None`, `null` →
-/// `Some(None)`, a value → `Some(Some(v))`.
-pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// For PATCH fields that may change but not be cleared: absent → `None`, a
-/// value → `Some(v)`, `null` → an error (rather than silently ignored).
-pub fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
+/// A PATCH field the body carried: absent → `None` (the field's
+/// default), a value → `Some(v)`. For a field that may be cleared `T` is
+/// an `Option`, so `null` → `Some(None)`; for one that may not, `null` is
+/// an error rather than silently ignored.
+pub fn given<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
 }
 
-/// Sets `field` on an active model when a PATCH carried it.
+/// A PATCH body, declared once: each field the body may change, named as
+/// its column, with `| null` where `null` clears it. Writes the struct
+/// (unknown fields refused; an absent field changes nothing) and its
+/// [`Writes`] implementation; the collection's rules go in its [`Change`]
+/// implementation.
+///
+/// ```ignore
+/// changes! {
+///     /// Changes to a call.
+///     pub struct Patch as CallPatch for Entity {
+///         scheduled_at: DateTime<Utc>,
+///         notes: Text | null,
+///     }
+/// }
+/// ```
 #[macro_export]
-macro_rules! patch {
-    ($model:ident . $field:ident = $value:expr) => {
-        if let Some(value) = $value {
-            $model.$field = sea_orm::ActiveValue::Set(value.into());
+macro_rules! changes {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident as $schema:ident for $entity:ty { $($fields:tt)* }
+    ) => {
+        $crate::changes!(@field [[$(#[$meta])*] $name $schema $entity] [] [] $($fields)*);
+    };
+    (@field $head:tt [$($def:tt)*] [$($set:tt)*]
+        $(#[$fmeta:meta])* $field:ident : $ty:ty | null $(, $($rest:tt)*)?) => {
+        $crate::changes!(@field $head
+            [$($def)*
+                $(#[$fmeta])*
+                #[serde(default, deserialize_with = "crate::http::resources::common::given")]
+                pub $field: Option<Option<$ty>>,]
+            [$($set)* $field (cleared)]
+            $($($rest)*)?);
+    };
+    (@field $head:tt [$($def:tt)*] [$($set:tt)*]
+        $(#[$fmeta:meta])* $field:ident : $ty:ty $(, $($rest:tt)*)?) => {
+        $crate::changes!(@field $head
+            [$($def)*
+                $(#[$fmeta])*
+                #[serde(default, deserialize_with = "crate::http::resources::common::given")]
+                #[schema(nullable = false)]
+                pub $field: Option<$ty>,]
+            [$($set)* $field (kept)]
+            $($($rest)*)?);
+    };
+    (@field [[$($meta:tt)*] $name:ident $schema:ident $entity:ty] [$($def:tt)*]
+        [$($field:ident $how:tt)*]) => {
+        $($meta)*
+        #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        #[schema(as = $schema)]
+        pub struct $name { $($def)* }
+
+        impl $crate::http::resources::common::Writes<$entity> for $name {
+            fn write(self, row: &mut <$entity as sea_orm::EntityTrait>::ActiveModel) {
+                $( $crate::changes!(@set row self.$field $how); )*
+            }
         }
     };
-    ($model:ident . $field:ident ?= $value:expr) => {
-        if let Some(value) = $value {
-            $model.$field = sea_orm::ActiveValue::Set(value.map(Into::into));
+    (@set $row:ident $self:ident . $field:ident (kept)) => {
+        if let Some(value) = $self.$field {
+            $row.$field = sea_orm::ActiveValue::Set(value.into());
+        }
+    };
+    (@set $row:ident $self:ident . $field:ident (cleared)) => {
+        if let Some(value) = $self.$field {
+            $row.$field = sea_orm::ActiveValue::Set(value.map(Into::into));
         }
     };
 }

@@ -205,14 +205,17 @@ impl<V: Versioned> Versioned for Shown<V> {
 }
 
 /// Declares a view: its struct and, from the same list, its privacy
-/// declaration. Each field is prefixed with its [`Class`] in lower case;
-/// `: versioned` makes its `version` field its ETag; `about patient_id`
+/// declaration. Each field is prefixed with its [`Class`] in lower case.
+/// `: versioned` appends the columns every stored record has (`version`,
+/// its ETag, and `created_at`/`updated_at`); `: etag` makes a declared
+/// `version` field the ETag. `from table::Model` writes the conversion
+/// from a row whose columns are the view's fields; `about patient_id`
 /// names the field that says which patient a record is about.
 ///
 /// ```ignore
 /// view! {
 ///     /// A call with a lead or patient.
-///     pub struct View as Call: versioned, about patient_id {
+///     pub struct View as Call from table::Model: versioned, about patient_id {
 ///         operational id: Uuid,
 ///         operational patient_id: Uuid,
 ///         /// What was said.
@@ -224,7 +227,27 @@ impl<V: Versioned> Versioned for Shown<V> {
 macro_rules! view {
     (
         $(#[$meta:meta])*
-        pub struct $name:ident as $schema:ident $(: $versioned:ident)? $(, about $patient:ident)? {
+        pub struct $name:ident as $schema:ident $(from $model:path)? : versioned
+            $(, about $patient:ident)? {
+            $( $(#[$fmeta:meta])* $class:ident $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $crate::view! {
+            $(#[$meta])*
+            pub struct $name as $schema $(from $model)? : etag $(, about $patient)? {
+                $( $(#[$fmeta])* $class $field : $ty, )*
+                operational version: i32,
+                #[serde(serialize_with = "crate::http::timestamp::serialize")]
+                operational created_at: chrono::DateTime<chrono::Utc>,
+                #[serde(serialize_with = "crate::http::timestamp::serialize")]
+                operational updated_at: chrono::DateTime<chrono::Utc>,
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident as $schema:ident $(from $model:path)? $(: $etag:ident)?
+            $(, about $patient:ident)? {
             $( $(#[$fmeta:meta])* $class:ident $field:ident : $ty:ty ),* $(,)?
         }
     ) => {
@@ -251,9 +274,19 @@ macro_rules! view {
             }
         }
 
-        $($crate::view!(@$versioned $name);)?
+        $crate::view!(@from $name [$($field)*] $($model)?);
+
+        $($crate::view!(@$etag $name);)?
     };
-    (@versioned $name:ident) => {
+    (@from $name:ident [$($field:ident)*]) => {};
+    (@from $name:ident [$($field:ident)*] $model:path) => {
+        impl From<$model> for $name {
+            fn from(row: $model) -> Self {
+                Self { $( $field: row.$field, )* }
+            }
+        }
+    };
+    (@etag $name:ident) => {
         impl $crate::http::versioning::Versioned for $name {
             fn version(&self) -> i32 {
                 self.version

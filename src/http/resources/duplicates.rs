@@ -80,3 +80,5 @@ pub async fn get_patient_duplicates(
     };
     Ok(Disclosed::new(&who, patients, Json(page)))
 }
+
+crate::handler_routes!(get_patient_duplicates);

@@ -7,7 +7,7 @@ use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::common::{self, Change, NewRecord, References, nullable, present};
+use super::common::{self, Change, NewRecord, References};
 use crate::{
     db::entities::{
         eap_enrollment::{self as table, Entity},
@@ -15,14 +15,13 @@ use crate::{
     },
     domain::{EnrollmentStatus, PatientStatus, PractitionerKind},
     http::{ApiResult, AppState},
-    patch,
 };
 
 const TAG: &str = "eap-enrollments";
 
 crate::view! {
     /// A patient's enrollment in a program.
-    pub struct View as EapEnrollment: versioned, about patient_id {
+    pub struct View as EapEnrollment from table::Model: versioned, about patient_id {
         operational id: Uuid,
         operational patient_id: Uuid,
         operational program_id: Uuid,
@@ -33,28 +32,6 @@ crate::view! {
         #[serde(serialize_with = "crate::http::timestamp::serialize")]
         operational enrolled_at: Option<DateTime<Utc>>,
         operational status: EnrollmentStatus,
-        operational version: i32,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational created_at: DateTime<Utc>,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational updated_at: DateTime<Utc>,
-    }
-}
-
-impl From<table::Model> for View {
-    fn from(m: table::Model) -> Self {
-        Self {
-            id: m.id,
-            patient_id: m.patient_id,
-            program_id: m.program_id,
-            physician_id: m.physician_id,
-            imported: m.imported,
-            enrolled_at: m.enrolled_at,
-            status: m.status,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
     }
 }
 
@@ -111,36 +88,25 @@ impl NewRecord<Entity> for Create {
     }
 }
 
-/// Changes to an enrollment; its patient and program cannot change.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = EapEnrollmentPatch)]
-pub struct Patch {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub physician_id: Option<Uuid>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub enrolled_at: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub status: Option<EnrollmentStatus>,
+crate::changes! {
+    /// Changes to an enrollment; its patient and program cannot change.
+    pub struct Patch as EapEnrollmentPatch for Entity {
+        physician_id: Uuid,
+        enrolled_at: DateTime<Utc> | null,
+        status: EnrollmentStatus,
+    }
 }
 
 impl Change<Entity> for Patch {
     fn references<'a>(&self, state: &'a AppState) -> References<'a> {
         Box::pin(common::physician(state, "/physician_id", self.physician_id))
     }
-
-    fn apply(self, _: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
-        patch!(m.physician_id = self.physician_id.map(Some));
-        patch!(m.enrolled_at? = self.enrolled_at);
-        patch!(m.status = self.status);
-        Ok(())
-    }
 }
 
 crate::list_filters! {
-    entity: Entity;
+    entity: Entity, versioned, dates {
+        enrolled_at (enrolled_from, enrolled_to): table::Column::EnrolledAt,
+    };
     /// Of this patient.
     patient_id: Uuid => eq table::Column::PatientId;
     /// In this program.

@@ -1,49 +1,27 @@
 //! `/v1/expanded-access-programs`: the programs patients are enrolled in
 //! (reference data, admin writes). The EAP number is unique.
 
-use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::common::{self, Change, NewRecord, References, nullable, present};
+use super::common::{self, Change, NewRecord, References};
 use crate::{
     db::entities::expanded_access_program::{self as table, Entity},
     domain::{Name, ProgramStatus},
     http::{ApiResult, AppState},
-    patch,
 };
 
 const TAG: &str = "expanded-access-programs";
 
 crate::view! {
     /// An Expanded Access Program.
-    pub struct View as ExpandedAccessProgram: versioned {
+    pub struct View as ExpandedAccessProgram from table::Model: versioned {
         operational id: Uuid,
         reference eap_number: String,
         reference product: String,
         reference medical_condition_id: Option<Uuid>,
         reference status: ProgramStatus,
-        operational version: i32,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational created_at: DateTime<Utc>,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational updated_at: DateTime<Utc>,
-    }
-}
-
-impl From<table::Model> for View {
-    fn from(m: table::Model) -> Self {
-        Self {
-            id: m.id,
-            eap_number: m.eap_number,
-            product: m.product,
-            medical_condition_id: m.medical_condition_id,
-            status: m.status,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
     }
 }
 
@@ -88,40 +66,24 @@ impl NewRecord<Entity> for Create {
     }
 }
 
-/// Changes to a program.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = ExpandedAccessProgramPatch)]
-pub struct Patch {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub eap_number: Option<Name>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub product: Option<Name>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub medical_condition_id: Option<Option<Uuid>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub status: Option<ProgramStatus>,
+crate::changes! {
+    /// Changes to a program.
+    pub struct Patch as ExpandedAccessProgramPatch for Entity {
+        eap_number: Name,
+        product: Name,
+        medical_condition_id: Uuid | null,
+        status: ProgramStatus,
+    }
 }
 
 impl Change<Entity> for Patch {
     fn references<'a>(&self, state: &'a AppState) -> References<'a> {
         common::condition(state, self.medical_condition_id.flatten())
     }
-
-    fn apply(self, _: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
-        patch!(m.eap_number = self.eap_number);
-        patch!(m.product = self.product);
-        patch!(m.medical_condition_id? = self.medical_condition_id);
-        patch!(m.status = self.status);
-        Ok(())
-    }
 }
 
 crate::list_filters! {
-    entity: Entity;
+    entity: Entity, versioned;
     /// Exact EAP number.
     eap_number: String => eq table::Column::EapNumber | common::trimmed;
     /// For this medical condition.

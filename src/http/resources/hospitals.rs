@@ -2,47 +2,26 @@
 //! writes). Name and city together are unique; deleting a hospital that
 //! practitioners use is a 409.
 
-use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::common::{self, Change, NewRecord, References, no_references, nullable, present};
+use super::common::{self, Change, NewRecord, References, no_references};
 use crate::{
     db::entities::hospital::{self as table, Entity},
     domain::Name,
     http::{ApiResult, AppState},
-    patch,
 };
 
 const TAG: &str = "hospitals";
 
 crate::view! {
     /// A hospital.
-    pub struct View as Hospital: versioned {
+    pub struct View as Hospital from table::Model: versioned {
         operational id: Uuid,
         reference name: String,
         reference city: String,
         reference country: Option<String>,
-        operational version: i32,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational created_at: DateTime<Utc>,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational updated_at: DateTime<Utc>,
-    }
-}
-
-impl From<table::Model> for View {
-    fn from(m: table::Model) -> Self {
-        Self {
-            id: m.id,
-            name: m.name,
-            city: m.city,
-            country: m.country,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
     }
 }
 
@@ -84,32 +63,19 @@ impl NewRecord<Entity> for Create {
     }
 }
 
-/// Changes to a hospital.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = HospitalPatch)]
-pub struct Patch {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub name: Option<Name>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub city: Option<Name>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub country: Option<Option<Name>>,
-}
-
-impl Change<Entity> for Patch {
-    fn apply(self, _: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
-        patch!(m.name = self.name);
-        patch!(m.city = self.city);
-        patch!(m.country? = self.country);
-        Ok(())
+crate::changes! {
+    /// Changes to a hospital.
+    pub struct Patch as HospitalPatch for Entity {
+        name: Name,
+        city: Name,
+        country: Name | null,
     }
 }
 
+impl Change<Entity> for Patch {}
+
 crate::list_filters! {
-    entity: Entity;
+    entity: Entity, versioned;
     /// Exact city.
     city: String => eq table::Column::City | common::trimmed;
     /// Exact country.

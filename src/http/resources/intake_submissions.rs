@@ -46,7 +46,7 @@ const TAG: &str = "intake-submissions";
 
 crate::view! {
     /// A stored submission.
-    pub struct View as IntakeSubmission: versioned, about patient_id {
+    pub struct View as IntakeSubmission: etag, about patient_id {
         operational id: Uuid,
         /// The person it joined or created.
         operational patient_id: Uuid,
@@ -141,17 +141,13 @@ impl Versioned for Receipt {
 }
 
 crate::list_filters! {
-    entity: Entity;
+    entity: Entity, dates {
+        submitted_at (submitted_from, submitted_to): table::Column::SubmittedAt,
+    };
     /// Submissions of this person.
     patient_id: Uuid => eq table::Column::PatientId;
     /// From this form.
     channel: Channel => eq table::Column::Channel;
-    /// Submitted at or after.
-    #[serde(default, deserialize_with = "crate::http::pagination::parsed")]
-    submitted_from: DateTime<Utc> => from table::Column::SubmittedAt;
-    /// Submitted before.
-    #[serde(default, deserialize_with = "crate::http::pagination::parsed")]
-    submitted_to: DateTime<Utc> => before table::Column::SubmittedAt;
 }
 
 /// Submit a form (public). A bearer token is optional; with one, the

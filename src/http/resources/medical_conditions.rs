@@ -2,45 +2,25 @@
 //! admin writes). Name and abbreviation are each unique; abbreviations are
 //! stored upper-case so `dmd` and `DMD` are one condition.
 
-use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::common::{self, Change, NewRecord, References, no_references, present};
+use super::common::{self, Change, NewRecord, References, no_references};
 use crate::{
     db::entities::medical_condition::{self as table, Entity},
     domain::{Abbreviation, Name},
     http::{ApiResult, AppState},
-    patch,
 };
 
 const TAG: &str = "medical-conditions";
 
 crate::view! {
     /// A medical condition.
-    pub struct View as MedicalCondition: versioned {
+    pub struct View as MedicalCondition from table::Model: versioned {
         operational id: Uuid,
         reference name: String,
         reference abbreviation: String,
-        operational version: i32,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational created_at: DateTime<Utc>,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational updated_at: DateTime<Utc>,
-    }
-}
-
-impl From<table::Model> for View {
-    fn from(m: table::Model) -> Self {
-        Self {
-            id: m.id,
-            name: m.name,
-            abbreviation: m.abbreviation,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
     }
 }
 
@@ -80,29 +60,18 @@ impl NewRecord<Entity> for Create {
     }
 }
 
-/// Changes to a medical condition.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = MedicalConditionPatch)]
-pub struct Patch {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub name: Option<Name>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub abbreviation: Option<Abbreviation>,
-}
-
-impl Change<Entity> for Patch {
-    fn apply(self, _: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
-        patch!(m.name = self.name);
-        patch!(m.abbreviation = self.abbreviation);
-        Ok(())
+crate::changes! {
+    /// Changes to a medical condition.
+    pub struct Patch as MedicalConditionPatch for Entity {
+        name: Name,
+        abbreviation: Abbreviation,
     }
 }
 
+impl Change<Entity> for Patch {}
+
 crate::list_filters! {
-    entity: Entity;
+    entity: Entity, versioned;
     /// Exact abbreviation (case-insensitive).
     abbreviation: String => eq table::Column::Abbreviation | common::code;
 }

@@ -7,18 +7,17 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Select,
+    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     prelude::Uuid,
-    sea_query::{Expr, ExprTrait, Query},
+    sea_query::{Expr, ExprTrait, Query, SimpleExpr},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    common::{self, Change, Filter, NewRecord, References, Someone, nullable},
+    common::{self, Change, NewRecord, References, Someone, Writes},
     declare::Shown,
 };
-use crate::db::store::DateOrder;
 use crate::{
     db::entities::{
         call, eap_enrollment, intake_submission,
@@ -27,21 +26,20 @@ use crate::{
     },
     domain::{CallStatus, Email, Name, PatientStatus, Phone, PractitionerKind},
     http::{
-        ApiError, ApiResult, AppState, Principal,
+        ApiError, ApiResult, AppState,
         access_log::Disclosed,
         auth::{Caller, Navigator, Viewer},
         extract::{ApiPath, ApiQuery},
-        pagination::{NoOtherParams, PageParams, parsed},
+        pagination::NoOtherParams,
         versioning::{IfMatch, IfMatchHeader, Tagged, Versioned},
     },
-    patch,
 };
 
 const TAG: &str = "patients";
 
 crate::view! {
     /// A lead or patient.
-    pub struct View as Patient: versioned, about id {
+    pub struct View as Patient from table::Model: versioned, about id {
         operational id: Uuid,
         operational status: PatientStatus,
         personal first_name: Option<String>,
@@ -63,34 +61,6 @@ crate::view! {
         /// only ids, statuses and dates, and takes no personal data.
         #[serde(serialize_with = "crate::http::timestamp::serialize")]
         operational erased_at: Option<DateTime<Utc>>,
-        operational version: i32,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational created_at: DateTime<Utc>,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational updated_at: DateTime<Utc>,
-    }
-}
-
-impl From<table::Model> for View {
-    fn from(m: table::Model) -> Self {
-        Self {
-            id: m.id,
-            status: m.status,
-            first_name: m.first_name,
-            last_name: m.last_name,
-            email: m.email,
-            phone: m.phone,
-            medical_condition_id: m.medical_condition_id,
-            physician_id: m.physician_id,
-            owner_id: m.owner_id,
-            first_contact_at: m.first_contact_at,
-            initial_consult_at: m.initial_consult_at,
-            converted_at: m.converted_at,
-            erased_at: m.erased_at,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
     }
 }
 
@@ -178,197 +148,69 @@ fn references(
     })
 }
 
-/// Changes to a lead or patient; `null` clears a field.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = PatientPatch)]
-pub struct Patch {
-    #[serde(default, deserialize_with = "nullable")]
-    pub first_name: Option<Option<Name>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub last_name: Option<Option<Name>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub email: Option<Option<Email>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub phone: Option<Option<Phone>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub medical_condition_id: Option<Option<Uuid>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub physician_id: Option<Option<Uuid>>,
-    /// Reassigns the person to another navigator (staff), or to none.
-    #[serde(default, deserialize_with = "nullable")]
-    pub owner_id: Option<Option<Uuid>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub first_contact_at: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub initial_consult_at: Option<Option<DateTime<Utc>>>,
+crate::changes! {
+    /// Changes to a lead or patient; `null` clears a field.
+    pub struct Patch as PatientPatch for Entity {
+        first_name: Name | null,
+        last_name: Name | null,
+        email: Email | null,
+        phone: Phone | null,
+        medical_condition_id: Uuid | null,
+        physician_id: Uuid | null,
+        /// Reassigns the person to another navigator (staff), or to none.
+        owner_id: Uuid | null,
+        first_contact_at: DateTime<Utc> | null,
+        initial_consult_at: DateTime<Utc> | null,
+    }
 }
 
-/// Filters of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
+crate::list_filters! {
+    entity: Entity, versioned, dates {
+        first_contact_at (first_contact_from, first_contact_to): table::Column::FirstContactAt,
+        initial_consult_at (initial_consult_from, initial_consult_to): table::Column::InitialConsultAt,
+        converted_at (converted_from, converted_to): table::Column::ConvertedAt,
+    };
     /// Leads or patients.
-    pub status: Option<PatientStatus>,
+    status: PatientStatus => eq table::Column::Status;
     /// Exact email (trimmed, case-insensitive); navigator and above.
-    pub email: Option<String>,
+    email: String => eq table::Column::Email | common::email, reads(email);
     /// With this medical condition; navigator and above.
-    pub medical_condition_id: Option<Uuid>,
+    medical_condition_id: Uuid => eq table::Column::MedicalConditionId,
+        reads(medical_condition_id);
     /// With this physician.
-    pub physician_id: Option<Uuid>,
+    physician_id: Uuid => eq table::Column::PhysicianId;
     /// Owned by this member of staff: an id, or `me`.
-    #[serde(default, deserialize_with = "parsed")]
-    #[param(value_type = Option<String>, pattern = "^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", example = "me")]
-    pub owner_id: Option<Someone>,
+    #[param(inline)]
+    owner_id: Someone => someone table::Column::OwnerId;
     /// `false`: only people with no call booked (none `scheduled`), the
     /// leads to call; `true`: only those with one.
-    #[serde(default, deserialize_with = "parsed")]
-    pub call_booked: Option<bool>,
+    call_booked: bool => with call_booked;
     /// `false`: only people without a physician (with `status=patient`:
     /// converted patients waiting for one); `true`: only those with one.
-    #[serde(default, deserialize_with = "parsed")]
-    pub has_physician: Option<bool>,
-    /// First contact at or after.
-    #[serde(default, deserialize_with = "parsed")]
-    pub first_contact_from: Option<DateTime<Utc>>,
-    /// First contact before.
-    #[serde(default, deserialize_with = "parsed")]
-    pub first_contact_to: Option<DateTime<Utc>>,
-    /// Converted at or after.
-    #[serde(default, deserialize_with = "parsed")]
-    pub converted_from: Option<DateTime<Utc>>,
-    /// Converted before.
-    #[serde(default, deserialize_with = "parsed")]
-    pub converted_to: Option<DateTime<Utc>>,
-    /// Created at or after.
-    #[serde(default, deserialize_with = "parsed")]
-    pub created_from: Option<DateTime<Utc>>,
-    /// Created before.
-    #[serde(default, deserialize_with = "parsed")]
-    pub created_to: Option<DateTime<Utc>>,
-    /// Changed at or after.
-    #[serde(default, deserialize_with = "parsed")]
-    pub updated_from: Option<DateTime<Utc>>,
-    /// Changed before.
-    #[serde(default, deserialize_with = "parsed")]
-    pub updated_to: Option<DateTime<Utc>>,
-    /// Order by a date, oldest first, or newest first after `-`
-    /// (`-converted_at`); people without that date are not listed.
-    /// Default: creation order.
-    #[param(
-        pattern = "^-?(first_contact_at|initial_consult_at|converted_at|created_at|updated_at)$"
-    )]
-    pub sort: Option<String>,
+    has_physician: bool => present table::Column::PhysicianId;
     /// Search: every word must start a word of the first or last name, the
     /// email or the phone number (case and accents do not matter: `muller`
     /// finds `Müller`); navigator and above.
     #[param(max_length = 200)]
-    pub q: Option<String>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-    /// The caller's staff id, for `me`.
-    #[serde(skip)]
-    #[param(ignore)]
-    pub me: Uuid,
+    q: String => search, reads(first_name, last_name, email, phone);
 }
 
-impl Filter<Entity> for Filters {
-    fn bind_caller(&mut self, who: &Principal) {
-        self.me = who.staff_id();
-    }
-
-    fn reads(&self) -> Vec<&'static str> {
-        let mut fields = Vec::new();
-        if self.email.is_some() {
-            fields.push("email");
-        }
-        if self.q.is_some() {
-            fields.extend(["first_name", "last_name", "email", "phone"]);
-        }
-        if self.medical_condition_id.is_some() {
-            fields.push("medical_condition_id");
-        }
-        fields
-    }
-
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn order(&self) -> ApiResult<Option<DateOrder<table::Column>>> {
-        use table::Column::*;
-        common::date_order(
-            self.sort.as_deref(),
-            &[
-                ("first_contact_at", FirstContactAt),
-                ("initial_consult_at", InitialConsultAt),
-                ("converted_at", ConvertedAt),
-                ("created_at", CreatedAt),
-                ("updated_at", UpdatedAt),
-            ],
+/// `call_booked=`: whether the person has a scheduled call. Correlated, so
+/// that each candidate is one probe of `ix_calls_patient` rather than a
+/// pass over every booked call.
+fn call_booked(booked: bool, _: Uuid) -> SimpleExpr {
+    let scheduled = Query::select()
+        .expr(Expr::val(1))
+        .from(call::Entity)
+        .and_where(
+            Expr::col((call::Entity, call::Column::PatientId)).equals((Entity, table::Column::Id)),
         )
-    }
-
-    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        if let Some(status) = self.status {
-            select = select.filter(table::Column::Status.eq(status));
-        }
-        if let Some(email) = self.email {
-            select = select.filter(table::Column::Email.eq(email.trim().to_lowercase()));
-        }
-        if let Some(id) = self.medical_condition_id {
-            select = select.filter(table::Column::MedicalConditionId.eq(id));
-        }
-        if let Some(id) = self.physician_id {
-            select = select.filter(table::Column::PhysicianId.eq(id));
-        }
-        if let Some(someone) = self.owner_id {
-            select = select.filter(table::Column::OwnerId.eq(someone.id(self.me)));
-        }
-        if let Some(booked) = self.call_booked {
-            // Correlated, so that each candidate is one probe of
-            // `ix_calls_patient` rather than a pass over every booked call.
-            let scheduled = Query::select()
-                .expr(Expr::val(1))
-                .from(call::Entity)
-                .and_where(
-                    Expr::col((call::Entity, call::Column::PatientId))
-                        .equals((Entity, table::Column::Id)),
-                )
-                .and_where(
-                    Expr::col((call::Entity, call::Column::Status))
-                        .eq(CallStatus::Scheduled.as_str()),
-                )
-                .take();
-            let exists = Expr::exists(scheduled);
-            select = select.filter(if booked { exists } else { exists.not() });
-        }
-        if let Some(has) = self.has_physician {
-            select = select.filter(if has {
-                table::Column::PhysicianId.is_not_null()
-            } else {
-                table::Column::PhysicianId.is_null()
-            });
-        }
-        use table::Column::{ConvertedAt, CreatedAt, FirstContactAt, UpdatedAt};
-        select = common::between(
-            select,
-            FirstContactAt,
-            self.first_contact_from,
-            self.first_contact_to,
-        );
-        select = common::between(select, ConvertedAt, self.converted_from, self.converted_to);
-        select = common::between(select, CreatedAt, self.created_from, self.created_to);
-        select = common::between(select, UpdatedAt, self.updated_from, self.updated_to);
-        if let Some(q) = self.q {
-            select = select.filter(common::search::<Entity>(&q)?);
-        }
-        Ok(select)
-    }
+        .and_where(
+            Expr::col((call::Entity, call::Column::Status)).eq(CallStatus::Scheduled.as_str()),
+        )
+        .take();
+    let exists = Expr::exists(scheduled);
+    if booked { exists } else { exists.not() }
 }
 
 impl Change<Entity> for Patch {
@@ -401,15 +243,7 @@ impl Change<Entity> for Patch {
                 "an email or a phone number is required",
             ));
         }
-        patch!(m.first_name? = self.first_name);
-        patch!(m.last_name? = self.last_name);
-        patch!(m.email? = self.email);
-        patch!(m.phone? = self.phone);
-        patch!(m.medical_condition_id? = self.medical_condition_id);
-        patch!(m.physician_id? = self.physician_id);
-        patch!(m.owner_id? = self.owner_id);
-        patch!(m.first_contact_at? = self.first_contact_at);
-        patch!(m.initial_consult_at? = self.initial_consult_at);
+        self.write(m);
         Ok(())
     }
 }

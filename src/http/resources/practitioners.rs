@@ -4,12 +4,11 @@
 //! Their names and work contacts are a professional directory (reference
 //! data), not patients' personal data.
 
-use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::common::{self, Change, NewRecord, References, nullable, present};
+use super::common::{self, Change, NewRecord, References};
 use crate::{
     db::entities::{
         hospital,
@@ -18,14 +17,13 @@ use crate::{
     },
     domain::{Email, Name, Phone, PractitionerKind},
     http::{ApiResult, AppState},
-    patch,
 };
 
 const TAG: &str = "practitioners";
 
 crate::view! {
     /// A physician or pharmacist.
-    pub struct View as Practitioner: versioned {
+    pub struct View as Practitioner from table::Model: versioned {
         operational id: Uuid,
         reference kind: PractitionerKind,
         reference first_name: String,
@@ -36,31 +34,6 @@ crate::view! {
         reference specialization_id: Option<Uuid>,
         reference license_number: Option<String>,
         reference hospital_id: Option<Uuid>,
-        operational version: i32,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational created_at: DateTime<Utc>,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational updated_at: DateTime<Utc>,
-    }
-}
-
-impl From<table::Model> for View {
-    fn from(m: table::Model) -> Self {
-        Self {
-            id: m.id,
-            kind: m.kind,
-            first_name: m.first_name,
-            last_name: m.last_name,
-            email: m.email,
-            phone: m.phone,
-            job_title: m.job_title,
-            specialization_id: m.specialization_id,
-            license_number: m.license_number,
-            hospital_id: m.hospital_id,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
     }
 }
 
@@ -129,32 +102,19 @@ impl NewRecord<Entity> for Create {
     }
 }
 
-/// Changes to a practitioner; `null` clears an optional field.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = PractitionerPatch)]
-pub struct Patch {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub kind: Option<PractitionerKind>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub first_name: Option<Name>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub last_name: Option<Name>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub email: Option<Option<Email>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub phone: Option<Option<Phone>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub job_title: Option<Option<Name>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub specialization_id: Option<Option<Uuid>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub license_number: Option<Option<Name>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub hospital_id: Option<Option<Uuid>>,
+crate::changes! {
+    /// Changes to a practitioner; `null` clears an optional field.
+    pub struct Patch as PractitionerPatch for Entity {
+        kind: PractitionerKind,
+        first_name: Name,
+        last_name: Name,
+        email: Email | null,
+        phone: Phone | null,
+        job_title: Name | null,
+        specialization_id: Uuid | null,
+        license_number: Name | null,
+        hospital_id: Uuid | null,
+    }
 }
 
 impl Change<Entity> for Patch {
@@ -165,23 +125,10 @@ impl Change<Entity> for Patch {
             self.specialization_id.flatten(),
         )
     }
-
-    fn apply(self, _: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
-        patch!(m.kind = self.kind);
-        patch!(m.first_name = self.first_name);
-        patch!(m.last_name = self.last_name);
-        patch!(m.email? = self.email);
-        patch!(m.phone? = self.phone);
-        patch!(m.job_title? = self.job_title);
-        patch!(m.specialization_id? = self.specialization_id);
-        patch!(m.license_number? = self.license_number);
-        patch!(m.hospital_id? = self.hospital_id);
-        Ok(())
-    }
 }
 
 crate::list_filters! {
-    entity: Entity;
+    entity: Entity, versioned;
     /// Physicians or pharmacists.
     kind: PractitionerKind => eq table::Column::Kind;
     /// Working at this hospital.
@@ -189,7 +136,7 @@ crate::list_filters! {
     /// With this specialization.
     specialization_id: Uuid => eq table::Column::SpecializationId;
     /// Exact email (trimmed, case-insensitive).
-    email: String => eq table::Column::Email | common::email, reads;
+    email: String => eq table::Column::Email | common::email, reads(email);
     /// Search: every word must start a word of the first or last name, the
     /// email or the license number (case and accents do not matter).
     #[param(max_length = 200)]

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::prelude::Uuid;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     db::{
@@ -25,11 +24,7 @@ use crate::{
 
 const TAG: &str = "patients";
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(erase_patient))
-        .routes(routes!(get_access_log))
-}
+crate::handler_routes!(erase_patient, get_access_log);
 
 /// Why a person's data is erased.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -47,6 +47,14 @@ macro_rules! resource_routes {
                 $crate::resource_routes!(@role $role $op $name { $(#[$doc])* }
                     [$entity, $view, $tag, $collection] $($body)?);
             )*
+
+            /// The handlers above, served.
+            pub(super) fn served(
+                router: axum::Router<crate::http::AppState>,
+            ) -> axum::Router<crate::http::AppState> {
+                $( let router = $crate::served!(router, $name); )*
+                router
+            }
         }
 
         /// The collection's routes with their OpenAPI operations.
@@ -54,6 +62,14 @@ macro_rules! resource_routes {
             utoipa_axum::router::OpenApiRouter::new()
                 $(.routes(utoipa_axum::routes!(operations::$name)))*
                 $($(.routes(utoipa_axum::routes!($also)))*)?
+        }
+
+        /// The collection's routes as served: the same handlers at the
+        /// same paths, without their OpenAPI operations.
+        pub fn served() -> axum::Router<crate::http::AppState> {
+            let router = operations::served(axum::Router::new());
+            $($( let router = $crate::served!(router, $also); )*)?
+            router
         }
     };
 
@@ -72,7 +88,7 @@ macro_rules! resource_routes {
         [$entity:ty, $view:ty, $tag:expr, $collection:literal, $role:tt, $caller:ident] $filters:ty) => {
         $($attr)*
         #[utoipa::path(get, path = concat!("/v1/", $collection), tag = $tag,
-            params($filters, crate::http::pagination::PageParams),
+            params($filters, FilterDates, crate::http::pagination::PageParams),
             responses((status = 200, description = "A page; with `Accept: text/csv`, every matching record as CSV (columns as the role may read them)",
                 content((Page<$view> = "application/json"), (String = "text/csv")))),
             security(("bearer" = [$role])))]
@@ -192,36 +208,143 @@ macro_rules! resource_routes {
     };
 }
 
-/// A collection's list filters, declared once: each line is a query
-/// parameter, the column it matches and how (`eq`, `from` for "at or
-/// after", `before`; or `search`, the collection's word search),
-/// optionally normalised first (`| trimmed`), and
-/// `reads` where it matches a field of the view, which a role that may not
-/// read that field may not filter by. Writes `pub struct Filters` (with
-/// the page and the refusal of unknown parameters) and its [`Filter`]
-/// implementation.
+/// Adds to `router` a handler documented with `#[utoipa::path]`, at the
+/// path and for the methods its documentation declares, without building
+/// its OpenAPI operation: a server builds no document until one is asked
+/// for (`/openapi.json`), which keeps its start-up quick and its idle
+/// memory small.
+#[macro_export]
+macro_rules! served {
+    ($router:expr, $handler:ident) => {{
+        use utoipa_axum::PathItemExt as _;
+        let (path, methods) = utoipa_axum::paste! {
+            (
+                <[<__path_ $handler>] as utoipa::Path>::path(),
+                <[<__path_ $handler>] as utoipa::Path>::methods(),
+            )
+        };
+        let handler = methods
+            .iter()
+            .fold(axum::routing::MethodRouter::new(), |router, method| {
+                router.on(method.to_method_filter(), $handler)
+            });
+        $router.route(&path, handler)
+    }};
+}
+
+/// A module's handlers documented with `#[utoipa::path]`, listed once:
+/// writes `routes()`, with their OpenAPI operations, and `served()`,
+/// the same routes as the server serves them.
+#[macro_export]
+macro_rules! handler_routes {
+    ($($handler:ident),+ $(,)?) => {
+        /// The module's routes with their OpenAPI operations.
+        pub fn routes() -> utoipa_axum::router::OpenApiRouter<$crate::http::AppState> {
+            utoipa_axum::router::OpenApiRouter::new()
+                $(.routes(utoipa_axum::routes!($handler)))+
+        }
+
+        /// The module's routes as served, without their OpenAPI operations.
+        pub fn served() -> axum::Router<$crate::http::AppState> {
+            let router = axum::Router::new();
+            $( let router = $crate::served!(router, $handler); )+
+            router
+        }
+    };
+}
+
+/// A collection's list filters, declared once. Each line is a query
+/// parameter of its plain type, the column it matches and how: `eq`,
+/// `from` ("at or after"), `before`, `search` (the collection's word
+/// search), `someone` (a member of staff, `me` being the caller),
+/// `present` (`true`: the column has a value, `false`: it has none) or
+/// `with f` (the collection's own rule, `f(value, me)`); optionally
+/// normalised first (`| trimmed`), and `reads(fields)` where it matches
+/// fields of the view, which a role that may not read them may not filter
+/// by. `dates { .. }` names the collection's dates, each with its range
+/// parameters (`scheduled_at (scheduled_from, scheduled_to):
+/// Column::ScheduledAt`), all of which `sort=` may order by; `versioned` adds
+/// `created_at` and `updated_at`.
+///
+/// Writes `pub struct Filters` (with the dates, the page and the refusal of
+/// unknown parameters) and its [`Filter`] implementation.
 ///
 /// [`Filter`]: crate::http::resources::common::Filter
 #[macro_export]
 macro_rules! list_filters {
     (
-        entity: $entity:ty;
+        entity: $entity:ty, versioned
+            $(, dates { $($date:ident ($from:ident, $to:ident) : $dcol:expr),+ $(,)? })?;
+        $($filters:tt)*
+    ) => {
+        $crate::list_filters! {
+            entity: $entity, dates {
+                $($($date ($from, $to): $dcol,)+)?
+                created_at (created_from, created_to):
+                    <$entity as sea_orm::EntityTrait>::Column::CreatedAt,
+                updated_at (updated_from, updated_to):
+                    <$entity as sea_orm::EntityTrait>::Column::UpdatedAt,
+            };
+            $($filters)*
+        }
+    };
+    (
+        entity: $entity:ty
+            $(, dates { $($date:ident ($from:ident, $to:ident) : $dcol:expr),+ $(,)? })?;
         $(
             $(#[$meta:meta])*
-            $field:ident : $ty:ty => $op:ident $($col:path)? $(| $norm:path)? $(, $reads:ident)?;
+            $field:ident : $ty:ty => $op:ident $($col:path)? $(| $norm:path)?
+                $(, reads($($reads:ident),+))?;
         )*
     ) => {
         /// Filters of the list.
         #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
         #[into_params(parameter_in = Query)]
         pub struct Filters {
-            $( $(#[$meta])* pub $field: Option<$ty>, )*
+            $(
+                $(#[$meta])*
+                #[serde(default, deserialize_with = "crate::http::pagination::query")]
+                pub $field: Option<$ty>,
+            )*
+            #[serde(flatten)]
+            #[param(ignore)]
+            pub dates: FilterDates,
             #[serde(flatten)]
             #[param(ignore)]
             pub page: $crate::http::pagination::PageParams,
             #[serde(flatten)]
             #[param(ignore)]
             pub rest: $crate::http::pagination::NoOtherParams,
+            /// The caller's staff id, for `me`.
+            #[serde(skip)]
+            #[param(ignore)]
+            pub me: sea_orm::prelude::Uuid,
+        }
+
+        /// The list's date ranges and its order (`sort=`).
+        #[derive(Debug, serde::Deserialize)]
+        pub struct FilterDates {
+            $($(
+                #[serde(default, deserialize_with = "crate::http::pagination::query")]
+                pub $from: Option<chrono::DateTime<chrono::Utc>>,
+                #[serde(default, deserialize_with = "crate::http::pagination::query")]
+                pub $to: Option<chrono::DateTime<chrono::Utc>>,
+            )+)?
+            pub sort: Option<String>,
+        }
+
+        impl FilterDates {
+            /// Each date with its range parameters.
+            const DATES: &[(&str, &str, &str)] =
+                &[$($((stringify!($date), stringify!($from), stringify!($to))),+)?];
+        }
+
+        impl utoipa::IntoParams for FilterDates {
+            fn into_params(
+                _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+            ) -> Vec<utoipa::openapi::path::Parameter> {
+                $crate::http::resources::common::date_params(Self::DATES)
+            }
         }
 
         impl $crate::http::resources::common::Filter<$entity> for Filters {
@@ -229,41 +352,66 @@ macro_rules! list_filters {
             fn reads(&self) -> Vec<&'static str> {
                 let mut fields = Vec::new();
                 $($(
-                    let _ = stringify!($reads);
                     if self.$field.is_some() {
-                        fields.push(stringify!($field));
+                        fields.extend([$(stringify!($reads)),+]);
                     }
                 )?)*
                 fields
+            }
+
+            fn bind_caller(&mut self, who: &$crate::http::Principal) {
+                self.me = who.staff_id();
             }
 
             fn page(&self) -> &$crate::http::pagination::PageParams {
                 &self.page
             }
 
-            #[allow(unused_mut)] // a collection with no filters
+            fn order(
+                &self,
+            ) -> $crate::http::ApiResult<
+                Option<$crate::db::store::DateOrder<<$entity as sea_orm::EntityTrait>::Column>>,
+            > {
+                $crate::http::resources::common::date_order(
+                    self.dates.sort.as_deref(),
+                    &[$($((stringify!($date), $dcol)),+)?],
+                )
+            }
+
+            #[allow(unused_mut, unused_variables)] // a collection with no filters
             fn select(
                 self,
                 mut select: sea_orm::Select<$entity>,
             ) -> $crate::http::ApiResult<sea_orm::Select<$entity>> {
                 #[allow(unused_imports)]
                 use sea_orm::{ColumnTrait, QueryFilter};
+                let me = self.me;
                 $(
                     if let Some(value) = self.$field {
                         $(let value = $norm(value);)?
                         select = select.filter(
-                            $crate::list_filters!(@op $op [$entity] $($col)?, value),
+                            $crate::list_filters!(@op $op [$entity] $($col)?, value, me),
                         );
                     }
                 )*
+                $($(
+                    select = $crate::http::resources::common::between(
+                        select, $dcol, self.dates.$from, self.dates.$to,
+                    );
+                )+)?
                 Ok(select)
             }
         }
     };
-    (@op eq [$entity:ty] $col:path, $value:ident) => { $col.eq($value) };
-    (@op from [$entity:ty] $col:path, $value:ident) => { $col.gte($value) };
-    (@op before [$entity:ty] $col:path, $value:ident) => { $col.lt($value) };
-    (@op search [$entity:ty], $value:ident) => {
+    (@op eq [$entity:ty] $col:path, $value:ident, $me:ident) => { $col.eq($value) };
+    (@op from [$entity:ty] $col:path, $value:ident, $me:ident) => { $col.gte($value) };
+    (@op before [$entity:ty] $col:path, $value:ident, $me:ident) => { $col.lt($value) };
+    (@op someone [$entity:ty] $col:path, $value:ident, $me:ident) => { $col.eq($value.id($me)) };
+    (@op present [$entity:ty] $col:path, $value:ident, $me:ident) => {
+        if $value { $col.is_not_null() } else { $col.is_null() }
+    };
+    (@op with [$entity:ty] $rule:path, $value:ident, $me:ident) => { $rule($value, $me) };
+    (@op search [$entity:ty], $value:ident, $me:ident) => {
         $crate::http::resources::common::search::<$entity>(&$value)?
     };
 }

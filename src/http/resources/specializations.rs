@@ -2,43 +2,24 @@
 //! writes). Names are unique; deleting a specialization that practitioners
 //! have is a 409.
 
-use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::common::{self, Change, NewRecord, References, no_references, present};
+use super::common::{self, Change, NewRecord, References, no_references};
 use crate::{
     db::entities::specialization::{self as table, Entity},
     domain::Name,
     http::{ApiResult, AppState},
-    patch,
 };
 
 const TAG: &str = "specializations";
 
 crate::view! {
     /// A specialization.
-    pub struct View as Specialization: versioned {
+    pub struct View as Specialization from table::Model: versioned {
         operational id: Uuid,
         reference name: String,
-        operational version: i32,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational created_at: DateTime<Utc>,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational updated_at: DateTime<Utc>,
-    }
-}
-
-impl From<table::Model> for View {
-    fn from(m: table::Model) -> Self {
-        Self {
-            id: m.id,
-            name: m.name,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
     }
 }
 
@@ -76,25 +57,17 @@ impl NewRecord<Entity> for Create {
     }
 }
 
-/// Changes to a specialization.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = SpecializationPatch)]
-pub struct Patch {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub name: Option<Name>,
-}
-
-impl Change<Entity> for Patch {
-    fn apply(self, _: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
-        patch!(m.name = self.name);
-        Ok(())
+crate::changes! {
+    /// Changes to a specialization.
+    pub struct Patch as SpecializationPatch for Entity {
+        name: Name,
     }
 }
 
+impl Change<Entity> for Patch {}
+
 crate::list_filters! {
-    entity: Entity;
+    entity: Entity, versioned;
     /// Exact name.
     name: String => eq table::Column::Name | common::trimmed;
 }

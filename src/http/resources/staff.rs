@@ -3,51 +3,28 @@
 //! Patients' owners and calls' navigators name these records.
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
-use sea_orm::{Select, prelude::Uuid};
-use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use sea_orm::prelude::Uuid;
 
-use super::common::{self, Change, Filter, nullable};
+use super::common::{self, Change};
 use crate::{
     db::entities::staff::{self as table, Entity},
     domain::Name,
     http::{
-        ApiResult, AppState,
+        AppState,
         auth::{Caller, Viewer},
-        pagination::{NoOtherParams, PageParams},
     },
-    patch,
 };
 
 const TAG: &str = "staff";
 
 crate::view! {
     /// Someone who signs in: a navigator, a viewer or an admin.
-    pub struct View as Staff: versioned {
+    pub struct View as Staff from table::Model: versioned {
         operational id: Uuid,
         /// The subject of the tokens they sign in with.
         operational subject: String,
         /// The name shown for them, set by an admin.
         reference display_name: Option<String>,
-        operational version: i32,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational created_at: DateTime<Utc>,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational updated_at: DateTime<Utc>,
-    }
-}
-
-impl From<table::Model> for View {
-    fn from(m: table::Model) -> Self {
-        Self {
-            id: m.id,
-            subject: m.subject,
-            display_name: m.display_name,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
     }
 }
 
@@ -74,40 +51,15 @@ async fn get_me(
     common::get::<Entity, View>(&state, &who, who.staff_id()).await
 }
 
-/// Changes to a staff record.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = StaffPatch)]
-pub struct Patch {
-    #[serde(default, deserialize_with = "nullable")]
-    pub display_name: Option<Option<Name>>,
-}
-
-impl Change<Entity> for Patch {
-    fn apply(self, _: &table::Model, m: &mut table::ActiveModel) -> ApiResult<()> {
-        patch!(m.display_name? = self.display_name);
-        Ok(())
+crate::changes! {
+    /// Changes to a staff record.
+    pub struct Patch as StaffPatch for Entity {
+        display_name: Name | null,
     }
 }
 
-/// Filters of the list (none but the page).
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-}
+impl Change<Entity> for Patch {}
 
-impl Filter<Entity> for Filters {
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn select(self, select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        Ok(select)
-    }
+crate::list_filters! {
+    entity: Entity, versioned;
 }

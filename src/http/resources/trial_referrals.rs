@@ -4,30 +4,25 @@
 //! ineligible (checked here and by the schema).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select, prelude::Uuid};
+use sea_orm::{ActiveValue::Set, prelude::Uuid};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::common::{self, Change, Filter, NewRecord, References, nullable, present};
-use crate::db::store::DateOrder;
+use super::common::{self, Change, NewRecord, References, Writes};
 use crate::{
     db::entities::{
         clinical_trial,
         trial_referral::{self as table, Entity},
     },
     domain::{Eligibility, PatientStatus, PractitionerKind, ReferralOutcome, Text},
-    http::{
-        ApiError, ApiResult, AppState,
-        pagination::{NoOtherParams, PageParams, parsed},
-    },
-    patch,
+    http::{ApiError, ApiResult, AppState},
 };
 
 const TAG: &str = "trial-referrals";
 
 crate::view! {
     /// A patient's referral to a trial.
-    pub struct View as TrialReferral: versioned, about patient_id {
+    pub struct View as TrialReferral from table::Model: versioned, about patient_id {
         operational id: Uuid,
         operational patient_id: Uuid,
         operational trial_id: Uuid,
@@ -41,30 +36,6 @@ crate::view! {
         /// Why the patient is ineligible (often medical).
         health ineligible_reason: Option<String>,
         operational outcome: ReferralOutcome,
-        operational version: i32,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational created_at: DateTime<Utc>,
-        #[serde(serialize_with = "crate::http::timestamp::serialize")]
-        operational updated_at: DateTime<Utc>,
-    }
-}
-
-impl From<table::Model> for View {
-    fn from(m: table::Model) -> Self {
-        Self {
-            id: m.id,
-            patient_id: m.patient_id,
-            trial_id: m.trial_id,
-            physician_id: m.physician_id,
-            imported: m.imported,
-            referred_at: m.referred_at,
-            eligibility: m.eligibility,
-            ineligible_reason: m.ineligible_reason,
-            outcome: m.outcome,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
     }
 }
 
@@ -143,25 +114,16 @@ impl NewRecord<Entity> for Create {
     }
 }
 
-/// Changes to a referral; its patient and trial cannot change.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = TrialReferralPatch)]
-pub struct Patch {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub physician_id: Option<Uuid>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub referred_at: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub eligibility: Option<Eligibility>,
-    /// Required exactly when the resulting eligibility is `ineligible`.
-    #[serde(default, deserialize_with = "nullable")]
-    pub ineligible_reason: Option<Option<Text>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
-    pub outcome: Option<ReferralOutcome>,
+crate::changes! {
+    /// Changes to a referral; its patient and trial cannot change.
+    pub struct Patch as TrialReferralPatch for Entity {
+        physician_id: Uuid,
+        referred_at: DateTime<Utc> | null,
+        eligibility: Eligibility,
+        /// Required exactly when the resulting eligibility is `ineligible`.
+        ineligible_reason: Text | null,
+        outcome: ReferralOutcome,
+    }
 }
 
 impl Change<Entity> for Patch {
@@ -180,101 +142,27 @@ impl Change<Entity> for Patch {
             && self.ineligible_reason.is_none()
             && current.ineligible_reason.is_some();
         check_reason(eligibility, has_reason && !clears_reason)?;
-        patch!(m.physician_id = self.physician_id.map(Some));
-        patch!(m.referred_at? = self.referred_at);
-        patch!(m.eligibility = self.eligibility);
-        patch!(m.ineligible_reason? = self.ineligible_reason);
+        self.write(m);
         if clears_reason {
             m.ineligible_reason = Set(None);
         }
-        patch!(m.outcome = self.outcome);
         Ok(())
     }
 }
 
-/// Filters of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Filters {
+crate::list_filters! {
+    entity: Entity, versioned, dates {
+        referred_at (referred_from, referred_to): table::Column::ReferredAt,
+    };
     /// Of this patient.
-    pub patient_id: Option<Uuid>,
+    patient_id: Uuid => eq table::Column::PatientId;
     /// To this trial.
-    pub trial_id: Option<Uuid>,
+    trial_id: Uuid => eq table::Column::TrialId;
     /// By this physician.
-    pub physician_id: Option<Uuid>,
+    physician_id: Uuid => eq table::Column::PhysicianId;
     /// With this eligibility.
-    pub eligibility: Option<Eligibility>,
+    eligibility: Eligibility => eq table::Column::Eligibility;
     /// With this outcome. Awaiting an eligibility decision:
     /// `eligibility=pending`; awaiting an outcome: `eligibility=eligible&outcome=pending`.
-    pub outcome: Option<ReferralOutcome>,
-    /// Referred at or after.
-    #[serde(default, deserialize_with = "parsed")]
-    pub referred_from: Option<DateTime<Utc>>,
-    /// Referred before.
-    #[serde(default, deserialize_with = "parsed")]
-    pub referred_to: Option<DateTime<Utc>>,
-    /// Created at or after.
-    #[serde(default, deserialize_with = "parsed")]
-    pub created_from: Option<DateTime<Utc>>,
-    /// Created before.
-    #[serde(default, deserialize_with = "parsed")]
-    pub created_to: Option<DateTime<Utc>>,
-    /// Changed at or after.
-    #[serde(default, deserialize_with = "parsed")]
-    pub updated_from: Option<DateTime<Utc>>,
-    /// Changed before.
-    #[serde(default, deserialize_with = "parsed")]
-    pub updated_to: Option<DateTime<Utc>>,
-    /// Order by a date, oldest first, or newest first after `-`
-    /// (`-referred_at`); referrals without that date are not listed.
-    /// Default: creation order.
-    #[param(pattern = "^-?(referred_at|created_at|updated_at)$")]
-    pub sort: Option<String>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub page: PageParams,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub rest: NoOtherParams,
-}
-
-impl Filter<Entity> for Filters {
-    fn page(&self) -> &PageParams {
-        &self.page
-    }
-
-    fn order(&self) -> ApiResult<Option<DateOrder<table::Column>>> {
-        use table::Column::*;
-        common::date_order(
-            self.sort.as_deref(),
-            &[
-                ("referred_at", ReferredAt),
-                ("created_at", CreatedAt),
-                ("updated_at", UpdatedAt),
-            ],
-        )
-    }
-
-    fn select(self, mut select: Select<Entity>) -> ApiResult<Select<Entity>> {
-        if let Some(id) = self.patient_id {
-            select = select.filter(table::Column::PatientId.eq(id));
-        }
-        if let Some(id) = self.trial_id {
-            select = select.filter(table::Column::TrialId.eq(id));
-        }
-        if let Some(id) = self.physician_id {
-            select = select.filter(table::Column::PhysicianId.eq(id));
-        }
-        if let Some(eligibility) = self.eligibility {
-            select = select.filter(table::Column::Eligibility.eq(eligibility));
-        }
-        if let Some(outcome) = self.outcome {
-            select = select.filter(table::Column::Outcome.eq(outcome));
-        }
-        use table::Column::{CreatedAt, ReferredAt, UpdatedAt};
-        select = common::between(select, ReferredAt, self.referred_from, self.referred_to);
-        select = common::between(select, CreatedAt, self.created_from, self.created_to);
-        select = common::between(select, UpdatedAt, self.updated_from, self.updated_to);
-        Ok(select)
-    }
+    outcome: ReferralOutcome => eq table::Column::Outcome;
 }
