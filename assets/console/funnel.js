@@ -121,7 +121,8 @@ export async function render(main, query = '') {
   let from = MONTH.test(params.get('from')) ? params.get('from') : shift(to, -11);
   if (from > to || months(from, to).length > MOST) from = shift(to, -11);
   const condition = params.get('condition') || '';
-  const period = { from: `${from}-01T00:00:00Z`, to: `${shift(to, 1)}-01T00:00:00Z` };
+  // The metrics' period is whole months, both included.
+  const period = { from, to };
   const [funnel, calls, referrals, enrollments, conditions] = await Promise.all([
     get('/v1/metrics/funnel', period),
     get('/v1/metrics/calls', period),
