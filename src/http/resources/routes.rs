@@ -255,8 +255,7 @@ macro_rules! handler_routes {
 
 /// A collection's list filters, declared once. Each line is a query
 /// parameter of its plain type, the column it matches and how: `eq`,
-/// `from` ("at or after"), `before`, `search` (the collection's word
-/// search), `someone` (a member of staff, `me` being the caller),
+/// `search` (the collection's word search), `someone` (a member of staff, `me` being the caller),
 /// `present` (`true`: the column has a value, `false`: it has none) or
 /// `with f` (the collection's own rule, `f(value, me)`); optionally
 /// normalised first (`| trimmed`), and `reads(fields)` where it matches
@@ -404,8 +403,6 @@ macro_rules! list_filters {
         }
     };
     (@op eq [$entity:ty] $col:path, $value:ident, $me:ident) => { $col.eq($value) };
-    (@op from [$entity:ty] $col:path, $value:ident, $me:ident) => { $col.gte($value) };
-    (@op before [$entity:ty] $col:path, $value:ident, $me:ident) => { $col.lt($value) };
     (@op someone [$entity:ty] $col:path, $value:ident, $me:ident) => { $col.eq($value.id($me)) };
     (@op present [$entity:ty] $col:path, $value:ident, $me:ident) => {
         if $value { $col.is_not_null() } else { $col.is_null() }
