@@ -175,9 +175,16 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             config::init_tracing(false);
             // One connection: the import is sequential, and on SQLite a
             // large page cache on that connection keeps index look-ups in
-            // memory as the tables grow.
+            // memory as the tables grow. SQLite's checkpoints run beside
+            // it, on a connection of their own, as in the server: copying
+            // the log back took a sixth of the import's time on its own
+            // connection.
             let pool = db::PoolSettings {
                 max_connections: 1,
+                checkpoints: db::Checkpoints::Background(db::CheckpointPolicy {
+                    gather: std::time::Duration::from_secs(2),
+                    rewind_at: 65536,
+                }),
                 ..config.database.pool()
             };
             let db = lambda::connect(&config.database, pool).await?;
@@ -207,6 +214,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 partitions: None,
             };
             let report = crate::legacy::import(&db, &args.export_dir, options).await?;
+            if let Err(err) = db::checkpoint_all(&db).await {
+                tracing::warn!(error = %err, "write-ahead log left for the next start");
+            }
             print!("{}", report.summary());
             Ok(())
         }

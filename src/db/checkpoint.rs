@@ -34,10 +34,11 @@
 //! own checkpoint at the last close may not run, and the next start would
 //! read the whole log (up to `rewind_at` pages) to rebuild its index.
 //!
-//! Processes that end after their work (the importer, `migrate`) and
-//! Lambda, whose frozen sandboxes would never run the task, keep SQLite's
-//! own checkpoints ([`Checkpoints::InCommit`]). A process that does close
-//! its last connection has SQLite checkpoint whatever is left.
+//! The importer checkpoints in the background too, and copies the whole
+//! log back at its end. `migrate` and Lambda, whose frozen sandboxes would
+//! never run the task, keep SQLite's own checkpoints
+//! ([`Checkpoints::InCommit`]). A process that does close its last
+//! connection has SQLite checkpoint whatever is left.
 
 use std::{sync::Arc, time::Duration};
 

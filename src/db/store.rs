@@ -494,14 +494,7 @@ pub async fn index_terms<E: Record>(
     if E::SEARCHED.is_empty() {
         return Ok(());
     }
-    let terms_of = |record: Option<&Value>| -> std::collections::BTreeSet<String> {
-        E::SEARCHED
-            .iter()
-            .filter_map(|field| record?.get(field)?.as_str())
-            .flat_map(crate::domain::search::terms)
-            .collect()
-    };
-    let (old, new) = (terms_of(before), terms_of(after));
+    let (old, new) = (terms_of::<E>(before), terms_of::<E>(after));
     if old == new {
         return Ok(());
     }
@@ -514,13 +507,35 @@ pub async fn index_terms<E: Record>(
         )
         .await?;
     }
-    if !new.is_empty() {
+    let rows: Vec<TermRow> = (new.into_iter())
+        .map(|term| (E::COLLECTION, id, term))
+        .collect();
+    insert_terms(conn, &rows).await
+}
+
+/// A row of `search_terms`: collection, record, term.
+pub type TermRow = (&'static str, Uuid, String);
+
+/// The search terms of a record of `E` whose JSON is `record`.
+pub fn terms_of<E: Record>(record: Option<&Value>) -> std::collections::BTreeSet<String> {
+    E::SEARCHED
+        .iter()
+        .filter_map(|field| record?.get(field)?.as_str())
+        .flat_map(crate::domain::search::terms)
+        .collect()
+}
+
+/// Inserts search-term rows, many per statement (a bulk writer such as the
+/// import gathers those of many records).
+pub async fn insert_terms(conn: &impl ConnectionTrait, rows: &[TermRow]) -> Result<(), DbErr> {
+    // 3 parameters a row: far below SQLite's 32,766.
+    for rows in rows.chunks(500) {
         let mut insert = Query::insert();
         insert
             .into_table(SEARCH_TERMS)
             .columns(["collection", "record_id", "term"]);
-        for term in new {
-            insert.values_panic([E::COLLECTION.into(), id.into(), term.into()]);
+        for (collection, id, term) in rows {
+            insert.values_panic([(*collection).into(), (*id).into(), term.clone().into()]);
         }
         conn.execute(&insert).await?;
     }

@@ -7,7 +7,7 @@
 //!
 //! Layers: [`read`] (CSV into rows), [`parse`] (the CRM's option sets and
 //! dates), `plan` (rows into records, deterministic ids, the rules),
-//! `write` (batches, each one transaction; the three-way merge) and `rows`
+//! `write` (each part of the import one transaction; the three-way merge) and `rows`
 //! (the rows as last imported, `legacy_rows`). Every record it writes
 //! carries its history (actor `legacy-import`) and its legacy ids
 //! (`legacy_ids`, served at `GET /v1/legacy-ids` with the row).

@@ -20,7 +20,10 @@ use super::{
     rows::{self, Erasures, Stored},
     write::{self, Mode, Written},
 };
-use crate::{db::entities::legacy_row, domain::Email};
+use crate::{
+    db::{WriteTransaction, entities::legacy_row},
+    domain::Email,
+};
 
 /// An import under way.
 pub struct Run<'a> {
@@ -60,7 +63,8 @@ pub async fn reference<'a>(
     let old = Plan::reference(&last, &existing);
     let mut new = Plan::reference(export, &existing);
     let (old_base, new_base) = (old.base(), new.base());
-    let written = write::reference(db, old, &mut new, mode).await?;
+    let tx = write::begin(db, mode).await?;
+    let written = write::reference(&tx, old, &mut new, mode).await?;
     let mut run = Run {
         db,
         mode,
@@ -71,8 +75,9 @@ pub async fn reference<'a>(
         reference_unchanged,
     };
     let entries = std::mem::take(&mut new.rows);
-    run.keep(&export.tables(), entries, &stored, written, false)
+    run.keep(&tx, &export.tables(), entries, &stored, written, false)
         .await?;
+    write::finish(tx, mode).await?;
     Ok(run)
 }
 
@@ -99,9 +104,12 @@ pub async fn practitioners(run: &mut Run<'_>, dir: &Path) -> Result<(), ImportEr
     let mut new = Plan::practitioners_of(&run.new, &table, &existing);
     run.old.add_practitioners(old.practitioner_links());
     run.new.add_practitioners(new.practitioner_links());
-    let written = write::reference(run.db, old, &mut new, run.mode).await?;
+    let tx = write::begin(run.db, run.mode).await?;
+    let written = write::reference(&tx, old, &mut new, run.mode).await?;
     let entries = std::mem::take(&mut new.rows);
-    run.keep(&[&table], entries, &stored, written, false).await
+    run.keep(&tx, &[&table], entries, &stored, written, false)
+        .await?;
+    Ok(write::finish(tx, run.mode).await?)
 }
 
 /// Notes practitioners' rows the last import kept that the export no
@@ -132,6 +140,7 @@ pub async fn people(run: &mut Run<'_>, dir: &Path) -> Result<(), ImportError> {
     let changed =
         (run.reference_unchanged).then(|| changed_people(&export, &keys, &known, &stored, &kept));
     let same = changed.as_ref().is_some_and(HashSet::is_empty);
+    let tx = write::begin(run.db, run.mode).await?;
     let written = match &changed {
         Some(people) if people.is_empty() => Written::default(),
         // Only the people whose rows changed are planned again to be
@@ -142,20 +151,21 @@ pub async fn people(run: &mut Run<'_>, dir: &Path) -> Result<(), ImportError> {
             let mut new = Plan::people_of(&run.new, &now, &known);
             let old = Plan::people_of(&run.old, &last, &known);
             run.old = old.base();
-            write::people(run.db, old, &mut new, run.mode).await?
+            write::people(&tx, old, &mut new, run.mode).await?
         }
         None => {
             let last = last_of(&kept, &keys, &known, None);
             let old = Plan::people_of(&run.old, &last, &known);
             run.old = old.base();
-            write::people(run.db, old, &mut all, run.mode).await?
+            write::people(&tx, old, &mut all, run.mode).await?
         }
     };
     run.new = all.base();
     let entries = std::mem::take(&mut all.rows);
     drop(all);
-    run.keep(&export.tables(), entries, &stored, written, same)
-        .await
+    run.keep(&tx, &export.tables(), entries, &stored, written, same)
+        .await?;
+    Ok(write::finish(tx, run.mode).await?)
 }
 
 /// A row's key, (file, id), and the key of the person it belongs to.
@@ -361,6 +371,7 @@ impl Run<'_> {
     /// them to the report.
     async fn keep(
         &mut self,
+        tx: &WriteTransaction,
         tables: &[&Table],
         mut entries: Vec<RowReport>,
         stored: &Stored,
@@ -369,8 +380,8 @@ impl Run<'_> {
     ) -> Result<(), ImportError> {
         settle(&mut entries, tables, stored, &written);
         if !self.mode.dry_run && !same {
-            write::links(self.db, &entries, self.mode.now).await?;
-            rows::store(self.db, tables, &entries, stored, self.mode.now).await?;
+            write::links(tx, &entries, self.mode.now).await?;
+            rows::store(tx, tables, &entries, stored, self.mode.now).await?;
         }
         let (changes, conflicts) = (written.changes.len(), written.conflicts.len());
         self.out.wrote(&written.created, changes, conflicts);

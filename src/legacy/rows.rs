@@ -20,14 +20,12 @@ use super::{
     read::{Row, Table, id_column},
     report::{Collector, Outcome, RowReport},
 };
-use crate::db::{
-    self,
-    entities::{legacy_row, patient},
-};
+use crate::db::entities::{legacy_row, patient};
 
-/// Rows per transaction and per statement when storing.
-const BATCH: usize = 5000;
+/// Rows per statement when storing.
 const ROWS_PER_STATEMENT: usize = 200;
+/// Keys per page when looking for rows gone from the export.
+const PAGE: usize = 5000;
 
 /// A digest of each row as last imported, by (file, id), to tell whether
 /// it changed; `None` for an erased person's.
@@ -240,7 +238,7 @@ pub fn table_of(name: &'static str, kept: &[legacy_row::Model]) -> Table {
 /// Stores the export's rows as imported now: those new or changed since
 /// the last import. An erased person's rows are not stored again.
 pub async fn store(
-    db: &DatabaseConnection,
+    tx: &impl ConnectionTrait,
     tables: &[&Table],
     entries: &[RowReport],
     stored: &Stored,
@@ -271,21 +269,17 @@ pub async fn store(
                 suppressed: Set(None),
                 imported_at: Set(now),
             });
-            if batch.len() == BATCH {
-                write(db, std::mem::take(&mut batch)).await?;
+            if batch.len() == ROWS_PER_STATEMENT {
+                write(tx, std::mem::take(&mut batch)).await?;
             }
         }
     }
-    write(db, batch).await
+    write(tx, batch).await
 }
 
-async fn write(db: &DatabaseConnection, batch: Vec<legacy_row::ActiveModel>) -> Result<(), DbErr> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let tx = db::begin_write(db).await?;
-    for rows in batch.chunks(ROWS_PER_STATEMENT) {
-        legacy_row::Entity::insert_many(rows.to_vec())
+async fn write(tx: &impl ConnectionTrait, rows: Vec<legacy_row::ActiveModel>) -> Result<(), DbErr> {
+    if !rows.is_empty() {
+        legacy_row::Entity::insert_many(rows)
             .on_conflict(
                 OnConflict::columns([
                     legacy_row::Column::LegacyTable,
@@ -298,10 +292,10 @@ async fn write(db: &DatabaseConnection, batch: Vec<legacy_row::ActiveModel>) -> 
                 ])
                 .to_owned(),
             )
-            .exec_without_returning(&tx)
+            .exec_without_returning(tx)
             .await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// The keys of every row of an export, as hashes, to tell the rows of
@@ -355,7 +349,7 @@ pub async fn gone(
                 .filter(legacy_row::Column::LegacyTable.eq(table))
                 .filter(legacy_row::Column::LegacyId.gt(after.as_str()))
                 .order_by_asc(legacy_row::Column::LegacyId)
-                .limit(BATCH as u64)
+                .limit(PAGE as u64)
                 .into_tuple()
                 .all(db)
                 .await?;

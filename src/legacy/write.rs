@@ -1,5 +1,8 @@
-//! Writing a plan: kind by kind in dependency order, in batches, each batch
-//! one transaction holding its records and their history.
+//! Writing a plan: kind by kind in dependency order, in the transaction of
+//! the part of the import it belongs to (the reference data, or one
+//! partition of practitioners or people), which also holds the records'
+//! history, where the rows went and the rows as imported: a part is in
+//! whole or not at all, and commits are few.
 //!
 //! A planned record that does not exist is created, unless the last import
 //! planned it too (then Navigator deleted it, and that stays done). One
@@ -150,7 +153,7 @@ async fn keyed<E: Record>(
 /// Records where each row went (`legacy_ids`): every record of every
 /// imported row. Existing mappings are left as they are.
 pub async fn links(
-    db: &DatabaseConnection,
+    tx: &db::WriteTransaction,
     rows: &[RowReport],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
@@ -179,19 +182,15 @@ pub async fn links(
         (a.legacy_id.as_ref(), a.legacy_table.as_ref())
             .cmp(&(b.legacy_id.as_ref(), b.legacy_table.as_ref()))
     });
-    for batch in mappings.chunks(BATCH) {
-        let tx = db::begin_write(db).await?;
-        for rows in batch.chunks(ROWS_PER_STATEMENT) {
-            legacy_id::Entity::insert_many(rows.to_vec())
-                .on_conflict_do_nothing_on([
-                    legacy_id::Column::LegacyTable,
-                    legacy_id::Column::LegacyId,
-                    legacy_id::Column::Collection,
-                ])
-                .exec_without_returning(&tx)
-                .await?;
-        }
-        tx.commit().await?;
+    for rows in mappings.chunks(ROWS_PER_STATEMENT) {
+        legacy_id::Entity::insert_many(rows.to_vec())
+            .on_conflict_do_nothing_on([
+                legacy_id::Column::LegacyTable,
+                legacy_id::Column::LegacyId,
+                legacy_id::Column::Collection,
+            ])
+            .exec_without_returning(tx)
+            .await?;
     }
     Ok(())
 }
@@ -200,7 +199,7 @@ pub async fn links(
 /// being the plan of the rows as last imported (or, in a dry run, only
 /// works out what it would write).
 pub async fn reference(
-    db: &DatabaseConnection,
+    db: &db::WriteTransaction,
     mut o: Plan,
     new: &mut Plan,
     mode: Mode,
@@ -234,7 +233,7 @@ pub async fn reference(
 /// programs they first named) over what the database holds, `old` being
 /// the plan of their rows as last imported.
 pub async fn people(
-    db: &DatabaseConnection,
+    db: &db::WriteTransaction,
     o: Plan,
     new: &mut Plan,
     mode: Mode,
@@ -267,7 +266,7 @@ fn take<T>(planned: &mut Vec<T>) -> Vec<T> {
 /// A kind whose records change: created where missing, merged three ways
 /// where present and planned otherwise than last time.
 async fn kind<E>(
-    db: &DatabaseConnection,
+    tx: &db::WriteTransaction,
     old: Vec<Planned<E::ActiveModel>>,
     new: Vec<Planned<E::ActiveModel>>,
     mode: Mode,
@@ -282,19 +281,17 @@ where
     for planned in old {
         last.insert(planned.id, json_of::<E>(planned.model)?);
     }
-    let moved = create::<E>(db, &last, new, mode, out).await?;
-    for batch in moved.chunks(BATCH) {
-        let tx = begin(db, mode).await?;
-        for (current, planned) in batch {
-            let before = &last[&planned.id];
-            merge::<E>(&tx, current, before, planned.model.clone(), mode, out).await?;
-        }
-        finish(tx, mode).await?;
+    let moved = create::<E>(tx, &last, new, mode, out).await?;
+    for (current, planned) in moved {
+        let before = &last[&planned.id];
+        merge::<E>(tx, &current, before, planned.model, mode, out).await?;
     }
     Ok(())
 }
 
-async fn begin(db: &DatabaseConnection, mode: Mode) -> Result<db::WriteTransaction, DbErr> {
+/// Begins the transaction of one part of an import (a dry run's is rolled
+/// back by [`finish`]).
+pub async fn begin(db: &DatabaseConnection, mode: Mode) -> Result<db::WriteTransaction, DbErr> {
     if mode.dry_run {
         db::begin_trial(db).await
     } else {
@@ -302,7 +299,8 @@ async fn begin(db: &DatabaseConnection, mode: Mode) -> Result<db::WriteTransacti
     }
 }
 
-async fn finish(tx: db::WriteTransaction, mode: Mode) -> Result<(), DbErr> {
+/// Ends a part's transaction: committed, or in a dry run rolled back.
+pub async fn finish(tx: db::WriteTransaction, mode: Mode) -> Result<(), DbErr> {
     if mode.dry_run {
         tx.rollback().await
     } else {
@@ -315,7 +313,7 @@ async fn finish(tx: db::WriteTransaction, mode: Mode) -> Result<(), DbErr> {
 /// Returns the existing ones the CRM changed since the last import, with
 /// their current values.
 async fn create<E>(
-    db: &DatabaseConnection,
+    tx: &db::WriteTransaction,
     last: &HashMap<Uuid, Value>,
     planned: Vec<Planned<E::ActiveModel>>,
     mode: Mode,
@@ -339,8 +337,7 @@ where
         if chunk.is_empty() {
             break;
         }
-        let tx = begin(db, mode).await?;
-        let mut present = present::<E>(&tx, &chunk).await?;
+        let mut present = present::<E>(tx, &chunk).await?;
         let mut new = Vec::new();
         for p in chunk {
             match (present.remove(&p.id), last.get(&p.id)) {
@@ -354,8 +351,7 @@ where
                 (Some(_), _) => {}
             }
         }
-        insert::<E>(&tx, new, mode, out).await?;
-        finish(tx, mode).await?;
+        insert::<E>(tx, new, mode, out).await?;
     }
     tracing::debug!(
         collection = E::COLLECTION,
@@ -426,10 +422,12 @@ where
     }
     let mut models = Vec::with_capacity(new.len());
     let mut histories = Vec::with_capacity(new.len());
+    let mut terms = Vec::new();
     for planned in new {
         let model = planned.model.try_into_model()?;
         let after = serde_json::to_value(&model).unwrap_or_default();
-        store::index_terms::<E>(tx, planned.id, None, Some(&after)).await?;
+        let of_record = store::terms_of::<E>(Some(&after)).into_iter();
+        terms.extend(of_record.map(|term| (E::COLLECTION, planned.id, term)));
         histories.push(history::ActiveModel {
             id: Set(Uuid::now_v7()),
             collection: Set(E::COLLECTION.to_owned()),
@@ -452,7 +450,7 @@ where
             .exec_without_returning(tx)
             .await?;
     }
-    Ok(())
+    store::insert_terms(tx, &terms).await
 }
 
 /// Bookkeeping columns no import compares.

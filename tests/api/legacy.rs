@@ -10,15 +10,12 @@ use std::{
 
 use navigator::{
     db::entities::{
-        call, eap_enrollment, history, intake_submission, legacy_id, legacy_row, patient,
-        trial_referral,
+        call, eap_enrollment, history, intake_submission, legacy_id, patient, trial_referral,
     },
     domain::Role,
     legacy::{self, Outcome},
 };
-use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, prelude::Uuid,
-};
+use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, prelude::Uuid};
 use serde_json::Value;
 
 use crate::{helpers::TestApp, on_both_databases};
@@ -178,18 +175,20 @@ on_both_databases! {
     }
 
     async fn an_import_killed_half_way_resumes_to_the_same_result_as_an_uninterrupted_one(app) {
-        let export = generated_export(2500);
-        // Killed as soon as its first people are committed: the import is
-        // then certainly half-way (a partition's rows are kept last).
+        // Several partitions, each committed whole: a kill falls between
+        // two of them.
+        let export = generated_export(5000);
+        let clean = TestApp::new(app.backend).await;
+        legacy::import(&clean.db, &export, legacy::Options::default()).await.unwrap();
+        let all = patient::Entity::find().count(&clean.db).await.unwrap();
+
         import_killed_once_people_exceed(app, &export, 0).await;
-        assert!(patient::Entity::find().count(&app.db).await.unwrap() > 0, "the import committed nothing before it was killed");
-        let people_rows = legacy_row::Entity::find().filter(legacy_row::Column::LegacyTable.eq("patient")).count(&app.db).await.unwrap();
-        assert_eq!(people_rows, 0, "the kill came after the import finished");
+        let imported = patient::Entity::find().count(&app.db).await.unwrap();
+        assert!(imported > 0, "the import committed nothing before it was killed");
+        assert!(imported < all, "the kill came after the import finished");
 
         assert!(import_command(app, &export).status().unwrap().success());
 
-        let clean = TestApp::new(app.backend).await;
-        legacy::import(&clean.db, &export, legacy::Options::default()).await.unwrap();
         let (resumed, uninterrupted) = (snapshot(app).await, snapshot(&clean).await);
         clean.finish().await;
         same(&resumed, &uninterrupted);
@@ -617,22 +616,23 @@ on_both_databases! {
     }
 
     async fn a_later_import_killed_half_way_resumes_to_the_same_result_as_an_uninterrupted_one(app) {
-        let export = generated_export(1500);
+        let export = generated_export(5000);
         let later = later_of(&export, 5);
-        legacy::import(&app.db, &export, legacy::Options::default()).await.unwrap();
-        let people = patient::Entity::find().count(&app.db).await.unwrap();
-        let kept = legacy_row::Entity::find().count(&app.db).await.unwrap();
-        // Killed once its new people are committed: the rows it read are
-        // kept last, so it is then certainly half-way.
-        import_killed_once_people_exceed(app, &later, people).await;
-        assert!(patient::Entity::find().count(&app.db).await.unwrap() > people, "the later import committed nothing before it was killed");
-        assert_eq!(legacy_row::Entity::find().count(&app.db).await.unwrap(), kept, "the kill came after the rows were kept");
-
-        assert!(import_command(app, &later).status().unwrap().success());
-
         let clean = TestApp::new(app.backend).await;
         legacy::import(&clean.db, &export, legacy::Options::default()).await.unwrap();
         legacy::import(&clean.db, &later, legacy::Options::default()).await.unwrap();
+        let all = patient::Entity::find().count(&clean.db).await.unwrap();
+
+        legacy::import(&app.db, &export, legacy::Options::default()).await.unwrap();
+        let people = patient::Entity::find().count(&app.db).await.unwrap();
+        // Killed once the first partition with new people is committed.
+        import_killed_once_people_exceed(app, &later, people).await;
+        let imported = patient::Entity::find().count(&app.db).await.unwrap();
+        assert!(imported > people, "the later import committed nothing before it was killed");
+        assert!(imported < all, "the kill came after the later import finished");
+
+        assert!(import_command(app, &later).status().unwrap().success());
+
         let (resumed, uninterrupted) = (snapshot(app).await, snapshot(&clean).await);
         let (resumed_people, clean_people) = (people_now(app).await, people_now(&clean).await);
         clean.finish().await;
