@@ -37,9 +37,9 @@
 
 use sea_orm::{DbBackend, Statement};
 
-/// The spellings that differ between the databases.
-struct Sql {
-    backend: DbBackend,
+/// The spellings that differ between the databases (also migration 10's).
+pub(super) struct Sql {
+    pub(super) backend: DbBackend,
 }
 
 impl Sql {
@@ -93,7 +93,7 @@ impl Sql {
 
     /// Adds `sign` for each cell `cells` selects (metric, month,
     /// condition_id, label, shard) to `metric_counts`.
-    fn bump(&self, sign: i8, cells: &str) -> String {
+    pub(super) fn bump(&self, sign: i8, cells: &str) -> String {
         format!(
             "INSERT INTO metric_counts (metric, month, condition_id, label, shard, n) \
              SELECT metric, month, condition_id, label, shard, {sign} * COUNT(*) \
@@ -128,7 +128,7 @@ impl Sql {
 
     /// Leads and patients by month of first contact, condition and status;
     /// `p` is the patient row.
-    fn leads(&self, p: &str, from: &str) -> String {
+    pub(super) fn leads(&self, p: &str, from: &str) -> String {
         let condition = format!("{p}.medical_condition_id");
         self.cells(
             "leads",
@@ -142,20 +142,20 @@ impl Sql {
 
     /// Calls by month scheduled, the patient's condition (`condition`) and
     /// status; `c` is the call row.
-    fn calls(&self, c: &str, condition: &str, from: &str) -> String {
+    pub(super) fn calls(&self, c: &str, condition: &str, from: &str) -> String {
         self.cells("calls", c, "scheduled_at", "{row}.status", condition, from)
     }
 
     /// Referrals by month recorded, the trial's condition (`condition`)
     /// and `eligibility/outcome`; `r` is the referral row.
-    fn referrals(&self, r: &str, condition: &str, from: &str) -> String {
+    pub(super) fn referrals(&self, r: &str, condition: &str, from: &str) -> String {
         let label = "{row}.eligibility || '/' || {row}.outcome";
         self.cells("referrals", r, "created_at", label, condition, from)
     }
 
     /// Enrollments by month recorded, the patient's condition
     /// (`condition`) and status; `e` is the enrollment row.
-    fn enrollments(&self, e: &str, condition: &str, from: &str) -> String {
+    pub(super) fn enrollments(&self, e: &str, condition: &str, from: &str) -> String {
         self.cells(
             "enrollments",
             e,
@@ -168,7 +168,7 @@ impl Sql {
 
     /// The durations of the patients `p_where` selects (`p` is their
     /// alias), whose referrals and enrollments `child_where` selects.
-    fn durations(&self, p_where: &str, child_where: &str) -> [String; 2] {
+    pub(super) fn durations(&self, p_where: &str, child_where: &str) -> [String; 2] {
         let (month, condition) = (
             self.month("p.first_contact_at"),
             self.condition("p.medical_condition_id"),
@@ -199,7 +199,7 @@ impl Sql {
     }
 
     /// Recomputes the durations of the patient whose id is `id`.
-    fn refresh(&self, id: &str) -> Vec<String> {
+    pub(super) fn refresh(&self, id: &str) -> Vec<String> {
         let mut out = vec![format!(
             "DELETE FROM metric_durations WHERE patient_id = {id}"
         )];
@@ -214,7 +214,7 @@ impl Sql {
     }
 
     /// [`Self::trigger`] named `metrics_{table}_{name}`.
-    fn named_trigger(
+    pub(super) fn named_trigger(
         &self,
         name: &str,
         table: &str,

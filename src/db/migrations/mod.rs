@@ -17,6 +17,7 @@ mod m0006_erasure_outlives_the_record;
 mod m0007_legacy_rows;
 mod m0008_staff_and_work_queues;
 mod m0009_metrics_summary;
+mod m0010_metrics_per_statement;
 
 pub use m0009_metrics_summary::rebuild as rebuild_metrics_summary;
 
@@ -82,6 +83,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 9,
         name: "funnel metrics' summary kept by triggers; converted-without-physician index",
         statements: m0009_metrics_summary::statements,
+    },
+    Migration {
+        version: 10,
+        name: "funnel metrics: PostgreSQL's INSERT triggers once per statement",
+        statements: m0010_metrics_per_statement::statements,
     },
 ];
 
