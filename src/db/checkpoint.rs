@@ -44,7 +44,10 @@ use std::{sync::Arc, time::Duration};
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, SqlxSqliteConnector, Statement,
-    sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions},
+    sqlx::{
+        ConnectOptions,
+        sqlite::{SqliteConnectOptions, SqlitePoolOptions},
+    },
 };
 
 use super::write::{Writers, file_of, sqlite_file, writers_of};
@@ -101,9 +104,11 @@ pub(super) fn start(options: &SqliteConnectOptions, policy: CheckpointPolicy) ->
     if running.as_ref().is_some_and(|task| !task.is_finished()) {
         return true;
     }
+    // A pass copying a large log takes seconds by nature (an import's):
+    // sqlx's slow-statement warning would fire for each one.
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
-        .connect_lazy_with(options.clone());
+        .connect_lazy_with(options.clone().disable_statement_logging());
     let db = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
     let task = runtime.spawn(run(db, writers.clone(), policy));
     *running = Some(task.abort_handle());
