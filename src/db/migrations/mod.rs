@@ -18,6 +18,7 @@ mod m0007_legacy_rows;
 mod m0008_staff_and_work_queues;
 mod m0009_metrics_summary;
 mod m0010_metrics_per_statement;
+mod m0011_search_terms_by_record;
 
 pub use m0009_metrics_summary::rebuild as rebuild_metrics_summary;
 
@@ -88,6 +89,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 10,
         name: "funnel metrics: PostgreSQL's INSERT triggers once per statement",
         statements: m0010_metrics_per_statement::statements,
+    },
+    Migration {
+        version: 11,
+        name: "search terms indexed by record and collection",
+        statements: m0011_search_terms_by_record::statements,
     },
 ];
 
