@@ -666,3 +666,31 @@ pub fn converted_patient(email: &str) -> navigator::db::entities::patient::Activ
         ..Default::default()
     }
 }
+
+impl TestApp {
+    /// The plan the database chooses for `query`, as text. On PostgreSQL,
+    /// `postgres_settings` (`SET LOCAL ...`) hold for it: on the tests'
+    /// small tables its planner would read them whole, and turning that off
+    /// shows which index would serve.
+    pub async fn query_plan(&self, query: &str, postgres_settings: &str) -> String {
+        use sea_orm::{Statement, TransactionTrait};
+        let (explain, column) = match self.backend {
+            Backend::Sqlite => ("EXPLAIN QUERY PLAN", 3),
+            Backend::Postgres => ("EXPLAIN", 0),
+        };
+        // One connection: settings are per connection.
+        let tx = self.db.begin().await.unwrap();
+        if self.backend == Backend::Postgres && !postgres_settings.is_empty() {
+            tx.execute_unprepared(postgres_settings).await.unwrap();
+        }
+        let sql = format!("{explain} {query}");
+        let rows = tx
+            .query_all_raw(Statement::from_string(self.db.get_database_backend(), sql))
+            .await
+            .unwrap();
+        let lines: Vec<String> = (rows.iter())
+            .map(|row| row.try_get_by_index::<String>(column).unwrap())
+            .collect();
+        lines.join("\n")
+    }
+}

@@ -214,7 +214,7 @@ on_both_databases! {
 on_both_databases! {
     async fn converted_patients_without_a_physician_are_one_index_range(app) {
         use navigator::db::entities::patient;
-        use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Statement, TransactionTrait, prelude::Uuid};
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, prelude::Uuid};
         // The queue's page as the store asks for it (sort=-converted_at):
         // it must read the index in order, with neither a scan of every
         // converted patient nor a sort, whatever the table's size. Most
@@ -233,28 +233,13 @@ on_both_databases! {
             .unwrap();
         }
         app.db.execute_unprepared("ANALYZE").await.unwrap();
-        let (sql, plan) = match app.backend {
-            crate::helpers::Backend::Sqlite => ("EXPLAIN QUERY PLAN", ""),
-            crate::helpers::Backend::Postgres => ("EXPLAIN", "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"),
-        };
-        // One connection: settings are per connection.
-        let tx = app.db.begin().await.unwrap();
-        if !plan.is_empty() {
-            tx.execute_unprepared(plan).await.unwrap();
-        }
-        let query = format!(
-            "{sql} SELECT id FROM patients WHERE status = 'patient' AND physician_id IS NULL \
-             AND converted_at IS NOT NULL ORDER BY converted_at DESC, id DESC LIMIT 51"
-        );
-        let rows = tx.query_all_raw(Statement::from_string(app.db.get_database_backend(), query)).await.unwrap();
-        let text: Vec<String> = rows
-            .iter()
-            .map(|row| {
-                let column = if app.backend == crate::helpers::Backend::Sqlite { 3 } else { 0 };
-                row.try_get_by_index::<String>(column).unwrap()
-            })
-            .collect();
-        let text = text.join("\n");
+        let text = app
+            .query_plan(
+                "SELECT id FROM patients WHERE status = 'patient' AND physician_id IS NULL \
+                 AND converted_at IS NOT NULL ORDER BY converted_at DESC, id DESC LIMIT 51",
+                "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off",
+            )
+            .await;
         assert!(text.contains("ix_patients_without_physician"), "{text}");
         assert!(!text.contains("TEMP B-TREE") && !text.contains("Sort"), "{text}");
     }
