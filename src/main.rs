@@ -83,7 +83,25 @@ fn main() -> std::process::ExitCode {
         // SAFETY: sets a plain option before any thread but this one exists.
         unsafe { mi_option_set(PURGE_DELAY, 0) };
     }
+    malloc_arenas_per_core();
     navigator::cli::main()
+}
+
+/// SQLite allocates with the C library's malloc, not Rust's allocator, and
+/// sqlx runs each SQLite connection on a thread of its own. glibc gives
+/// threads up to eight arenas per core, so each connection had its own,
+/// whose freed memory no other thread reuses: under load they held half
+/// the server's resident memory. One arena per core shares that memory;
+/// the price is some waiting on an arena's lock when many connections
+/// allocate at once (SQLite's reads of long lists, bench/).
+fn malloc_arenas_per_core() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // SAFETY: sets a plain malloc option before any thread but this
+        // one exists (and so before any arena but the main one).
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, cores.try_into().unwrap_or(1)) };
+    }
 }
 
 #[cfg(test)]
