@@ -55,6 +55,50 @@ impl Spilled {
     }
 }
 
+/// The partitions folder's name: this prefix, the import's process id and
+/// a stamp.
+const FOLDER_PREFIX: &str = "navigator-import-";
+
+/// Removes the partitions folders in `temp` of imports that were killed
+/// (their process no longer runs): a killed import cannot remove its own,
+/// and each is about the export's size.
+fn remove_abandoned(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = (name.to_str())
+            .and_then(|n| n.strip_prefix(FOLDER_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !runs(pid)
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether the process `pid` runs (where that cannot be told, it is taken
+/// to run, and its folder is kept).
+fn runs(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return true;
+        };
+        // SAFETY: signal 0 sends nothing; it only asks whether `pid` exists.
+        let signalled = unsafe { libc::kill(pid, 0) } == 0;
+        signalled || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
 /// A temporary folder, removed when dropped (also when the import fails).
 struct Folder(PathBuf);
 
@@ -85,8 +129,10 @@ pub async fn split(
     let n = partitions
         .unwrap_or_else(|| needed(dir))
         .clamp(1, MAX_PARTS);
+    remove_abandoned(&std::env::temp_dir());
     let stamp = Uuid::now_v7().simple();
-    let folder = Folder(std::env::temp_dir().join(format!("navigator-import-{stamp}")));
+    let name = format!("{FOLDER_PREFIX}{}-{stamp}", std::process::id());
+    let folder = Folder(std::env::temp_dir().join(name));
     let mut splitter = Splitter {
         n: n as u64,
         folder: &folder.0,

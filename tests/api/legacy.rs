@@ -182,12 +182,14 @@ on_both_databases! {
         legacy::import(&clean.db, &export, legacy::Options::default()).await.unwrap();
         let all = patient::Entity::find().count(&clean.db).await.unwrap();
 
-        import_killed_once_people_exceed(app, &export, 0).await;
+        let killed = import_killed_once_people_exceed(app, &export, 0).await;
         let imported = patient::Entity::find().count(&app.db).await.unwrap();
         assert!(imported > 0, "the import committed nothing before it was killed");
         assert!(imported < all, "the kill came after the import finished");
+        assert_eq!(partition_folders_of(killed).len(), 1, "the killed import left its partitions");
 
         assert!(import_command(app, &export).status().unwrap().success());
+        assert!(partition_folders_of(killed).is_empty(), "the next import removed them");
 
         let (resumed, uninterrupted) = (snapshot(app).await, snapshot(&clean).await);
         clean.finish().await;
@@ -208,9 +210,19 @@ fn import_command(app: &TestApp, dir: &Path) -> Command {
     command
 }
 
+/// The partitions folders of the import run by process `pid`.
+fn partition_folders_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("navigator-import-{pid}-");
+    (std::fs::read_dir(std::env::temp_dir()).unwrap().flatten())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
+}
+
 /// Runs the import of `dir` and kills it (`kill -9`) as soon as the
-/// database holds more than `people` people, or after two minutes.
-async fn import_killed_once_people_exceed(app: &TestApp, dir: &Path, people: u64) {
+/// database holds more than `people` people, or after two minutes; the
+/// import's process id.
+async fn import_killed_once_people_exceed(app: &TestApp, dir: &Path, people: u64) -> u32 {
     let mut child = import_command(app, dir).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     while patient::Entity::find().count(&app.db).await.unwrap_or(0) <= people
@@ -220,6 +232,7 @@ async fn import_killed_once_people_exceed(app: &TestApp, dir: &Path, people: u64
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    child.id()
 }
 
 /// The ids of every imported record, and the mapping of legacy rows.
