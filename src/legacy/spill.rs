@@ -1,12 +1,17 @@
 //! Splitting an export into partitions that each fit in memory.
 //!
 //! Every lead, patient and dossier row goes to the partition of its person
-//! (a hash of the email planning groups it by), so that the rows planning
-//! puts together always meet in one partition: a patient row without an
-//! email follows its contact row, a dossier its patient row; a
-//! practitioner's contact row goes to the partition of their email. Only
-//! the reference tables stay whole in memory (they are small). Partitions are CSV files in a temporary folder, removed when
-//! the import ends; what is held meanwhile is a few bytes per row.
+//! (the email planning groups it by), so that the rows planning puts
+//! together always meet in one partition: a patient row without an email
+//! follows its contact row, a dossier its patient row; a practitioner's
+//! contact row goes to the partition of their email. Only the reference
+//! tables stay whole in memory (they are small). Partitions are CSV files
+//! in a temporary folder, removed when the import ends; what is held
+//! meanwhile is a few bytes per row.
+//!
+//! People are split by when the CRM created them (see [`Periods`]):
+//! record ids begin with that time, so partition after partition appends
+//! to the indexes keyed by id instead of touching pages all over them.
 
 use std::{
     collections::HashMap,
@@ -130,6 +135,7 @@ pub async fn split(
         .unwrap_or_else(|| needed(dir))
         .clamp(1, MAX_PARTS);
     remove_abandoned(&std::env::temp_dir());
+    let periods = Periods::of(dir, n as u64)?;
     let stamp = Uuid::now_v7().simple();
     let name = format!("{FOLDER_PREFIX}{}-{stamp}", std::process::id());
     let folder = Folder(std::env::temp_dir().join(name));
@@ -137,6 +143,8 @@ pub async fn split(
         n: n as u64,
         folder: &folder.0,
         present,
+        periods,
+        people: HashMap::new(),
         contacts: HashMap::new(),
         patients: HashMap::new(),
     };
@@ -167,6 +175,10 @@ struct Splitter<'a> {
     n: u64,
     folder: &'a Path,
     present: Present,
+    periods: Periods,
+    /// The partition of each person, by key hash: the period of the first
+    /// row seen of them.
+    people: HashMap<u64, u32>,
     /// The partition of each lead contact row with a person, by key hash.
     contacts: HashMap<u64, u32>,
     /// The partition of each patient row with a person, by key hash.
@@ -234,7 +246,8 @@ impl Splitter<'_> {
                     let email = row.get("emailaddress1").and_then(|e| Email::parse(e).ok());
                     let key =
                         email.map_or_else(|| format!("contact:{id}"), |e| e.as_str().to_owned());
-                    files.write(self.person(&format!("practitioner:{key}")), &record)?;
+                    let part = self.person(&format!("practitioner:{key}"), &row);
+                    files.write(part, &record)?;
                 }
                 _ => {
                     let part = self.route(name, &id, &row, &pins);
@@ -247,9 +260,9 @@ impl Splitter<'_> {
 
     /// The partition of a row: its person's, else one by its own key.
     fn route(&mut self, name: &str, id: &str, row: &Row, pins: &HashMap<String, String>) -> u32 {
-        let email = |column| match row.get(column).map(Email::parse) {
+        let mut email = |column| match row.get(column).map(Email::parse) {
             Some(Ok(email)) => {
-                Some(self.person(pins.get(id).map_or(email.as_str(), |p| p.as_str())))
+                Some(self.person(pins.get(id).map_or(email.as_str(), |p| p.as_str()), row))
             }
             _ => None,
         };
@@ -269,13 +282,59 @@ impl Splitter<'_> {
             (Some(part), "patient") => self.patients.insert(key_hash(name, id), part),
             _ => None,
         };
-        person.unwrap_or_else(|| self.person(&format!("row:{name}:{id}")))
+        person.unwrap_or_else(|| self.person(&format!("row:{name}:{id}"), row))
     }
 
-    /// The partition of a person key.
-    fn person(&self, key: &str) -> u32 {
-        (key_hash("person", key) % self.n) as u32
+    /// The partition of a person key: where they went already, else the
+    /// period of `row`, their first row seen.
+    fn person(&mut self, key: &str, row: &Row) -> u32 {
+        let hash = key_hash("person", key);
+        let periods = &self.periods;
+        *(self.people.entry(hash)).or_insert_with(|| periods.of_row(created(row), hash))
     }
+}
+
+/// Periods of the CRM's creation times, one per partition, each holding
+/// about as many rows: a partition's people are created in its period.
+/// Boundaries are (time, hash) pairs, so that many rows of one instant (a
+/// CRM's own bulk import) still spread over partitions by hash.
+struct Periods(Vec<(i64, u64)>);
+
+impl Periods {
+    /// The `n` periods of the contact and patient rows of the export in
+    /// `dir` (a first pass that keeps two numbers per row until it ends).
+    fn of(dir: &Path, n: u64) -> Result<Periods, ImportError> {
+        let mut times = Vec::new();
+        for name in ["contact", "patient"] {
+            let records = read::records(dir, name)?;
+            let headers = records.headers.clone();
+            let id_column = read::id_column(name);
+            for record in records {
+                let row = Row::new(&headers, &record?);
+                let hash = key_hash(name, row.get(id_column).unwrap_or(""));
+                times.push((created(&row), hash));
+            }
+        }
+        Ok(Periods::split(times, n as usize))
+    }
+
+    /// `n` periods of about as many of these (time, hash) pairs each.
+    fn split(mut times: Vec<(i64, u64)>, n: usize) -> Periods {
+        times.sort_unstable();
+        let bounds = (1..n).filter_map(|k| times.get(k * times.len() / n).copied());
+        Periods(bounds.collect())
+    }
+
+    /// The partition of a row created at `at` whose key hashes to `hash`.
+    fn of_row(&self, at: i64, hash: u64) -> u32 {
+        self.0.partition_point(|bound| *bound <= (at, hash)) as u32
+    }
+}
+
+/// When the CRM created a row, in milliseconds (the earliest time there is
+/// where the row does not say).
+fn created(row: &Row) -> i64 {
+    (row.get("createdon").and_then(parse::datetime)).map_or(i64::MIN, |at| at.timestamp_millis())
 }
 
 /// Whether a contact row is a physician's or a pharmacist's.
@@ -354,5 +413,73 @@ impl Files {
             Some(files) => files.finish(),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The partition of each of these (time, hash) rows among `n`.
+    fn parts(rows: &[(i64, u64)], n: usize) -> Vec<u32> {
+        let periods = Periods::split(rows.to_vec(), n);
+        rows.iter()
+            .map(|&(at, hash)| periods.of_row(at, hash))
+            .collect()
+    }
+
+    #[test]
+    fn people_created_earlier_go_to_earlier_partitions_of_about_equal_size() {
+        // Created in no order, as a CRM exports them.
+        let rows: Vec<(i64, u64)> = (0..1000).map(|i| ((i * 7919) % 1000, i as u64)).collect();
+        let parts = parts(&rows, 4);
+        for (a, pa) in rows.iter().zip(&parts) {
+            for (b, pb) in rows.iter().zip(&parts) {
+                if a.0 < b.0 {
+                    assert!(pa <= pb, "{a:?} in {pa}, later {b:?} in {pb}");
+                }
+            }
+        }
+        for part in 0..4 {
+            assert_eq!(parts.iter().filter(|&&p| p == part).count(), 250);
+        }
+    }
+
+    #[test]
+    fn rows_of_one_instant_or_without_a_date_still_spread_over_every_partition() {
+        for at in [1_700_000_000_000, i64::MIN] {
+            let rows: Vec<(i64, u64)> = (0..1000u64)
+                .map(|i| (at, i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+                .collect();
+            let parts = parts(&rows, 4);
+            for part in 0..4 {
+                assert_eq!(parts.iter().filter(|&&p| p == part).count(), 250);
+            }
+        }
+    }
+
+    #[test]
+    fn a_person_stays_in_the_partition_of_the_first_row_seen_of_them() {
+        let headers: Arc<[String]> = Arc::from(vec!["createdon".to_owned()]);
+        let row = |at: &str| Row::new(&headers, &csv::StringRecord::from(vec![at]));
+        let (early, late) = (row("2022-01-01T00:00:00Z"), row("2023-12-31T00:00:00Z"));
+        let mut splitter = Splitter {
+            n: 4,
+            folder: Path::new("unused"),
+            present: Present::default(),
+            periods: Periods::split(
+                [&early, &late]
+                    .iter()
+                    .flat_map(|r| (0..50).map(|h| (created(r), h)))
+                    .collect(),
+                4,
+            ),
+            people: HashMap::new(),
+            contacts: HashMap::new(),
+            patients: HashMap::new(),
+        };
+        let first = splitter.person("ann@example.org", &early);
+        assert_eq!(splitter.person("ann@example.org", &late), first);
+        assert!(splitter.person("bob@example.org", &late) > first);
     }
 }
