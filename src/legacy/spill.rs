@@ -37,6 +37,8 @@ use crate::domain::Email;
 const PART_BYTES: u64 = 512 << 10;
 /// At most this many partitions (three files each are open while splitting).
 const MAX_PARTS: usize = 1024;
+// A partition number is kept in a u16 per person while splitting.
+const _: () = assert!(MAX_PARTS <= 1 << 16);
 /// Rows whose earlier imports are looked up together.
 const CHUNK: usize = 2000;
 
@@ -177,8 +179,9 @@ struct Splitter<'a> {
     present: Present,
     periods: Periods,
     /// The partition of each person, by key hash: the period of the first
-    /// row seen of them.
-    people: HashMap<u64, u32>,
+    /// row seen of them. Half the hash is enough: two people sharing an
+    /// entry only share a partition, which is as correct as any other.
+    people: HashMap<u32, u16>,
     /// The partition of each lead contact row with a person, by key hash.
     contacts: HashMap<u64, u32>,
     /// The partition of each patient row with a person, by key hash.
@@ -290,7 +293,9 @@ impl Splitter<'_> {
     fn person(&mut self, key: &str, row: &Row) -> u32 {
         let hash = key_hash("person", key);
         let periods = &self.periods;
-        *(self.people.entry(hash)).or_insert_with(|| periods.of_row(created(row), hash))
+        let part = (self.people.entry(hash as u32))
+            .or_insert_with(|| periods.of_row(created(row), hash) as u16);
+        u32::from(*part)
     }
 }
 
