@@ -193,13 +193,6 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
                 db.execute_unprepared("PRAGMA cache_size = -65536").await?;
             }
-            // The import's tables grow from empty as it runs: a plan cached
-            // while one was small (a sequential scan) would stay, and scan
-            // it whole for every lookup by key once it is large.
-            if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-                db.execute_unprepared("SET plan_cache_mode = force_custom_plan")
-                    .await?;
-            }
             if !args.dry_run {
                 db::migrations::run(&db).await?;
             }

@@ -15,10 +15,15 @@ use navigator::{
     domain::Role,
     legacy::{self, Outcome},
 };
-use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, prelude::Uuid};
+use sea_orm::{
+    ConnectionTrait, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Statement, prelude::Uuid,
+};
 use serde_json::Value;
 
-use crate::{helpers::TestApp, on_both_databases};
+use crate::{
+    helpers::{Backend, TestApp},
+    on_both_databases,
+};
 
 fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-crm/sample")
@@ -713,6 +718,21 @@ on_both_databases! {
         let again = import_in(app, &later_sample(), 7).await;
         assert!(again.nothing_changed, "{}", again.summary());
         assert!(again.entries.iter().all(|e| matches!(e.outcome, Outcome::Unchanged | Outcome::Rejected | Outcome::Gone)), "{}", again.summary());
+    }
+
+    async fn an_import_refreshes_postgresqls_statistics_of_its_tables_and_leaves_sqlites_plans_alone(app) {
+        import(app, &sample()).await;
+        let query = match app.backend {
+            Backend::Postgres => "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'legacy_rows'",
+            Backend::Sqlite => "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'",
+        };
+        let statement = Statement::from_string(app.db.get_database_backend(), query);
+        let row = app.db.query_one_raw(statement).await.unwrap().unwrap();
+        let columns_with_statistics: i64 = row.try_get_by_index(0).unwrap();
+        match app.backend {
+            Backend::Postgres => assert!(columns_with_statistics > 0, "legacy_rows was never analyzed"),
+            Backend::Sqlite => assert_eq!(columns_with_statistics, 0, "SQLite was analyzed"),
+        }
     }
 
     async fn the_report_file_holds_every_row_and_the_totals(app) {
